@@ -1,0 +1,1 @@
+"""Blueprints: thin views that read a form, call one service and render."""

@@ -1,0 +1,10 @@
+"""Espace agent: the back office, for agents and administrators only."""
+
+from flask import Blueprint
+
+from citoyen.access import require_agent
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+bp.before_request(require_agent)
+
+from citoyen.blueprints.agent import views  # noqa: E402,F401

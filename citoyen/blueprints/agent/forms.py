@@ -1,0 +1,39 @@
+"""Forms of the back office."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms.validators import Length
+
+from citoyen.blueprints.fields import email_field
+from citoyen.blueprints.fields import name_field
+from citoyen.services.backoffice import ROLE_LABELS
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Rôle", choices=list(ROLE_LABELS.items()))
+
+
+class NewAgentForm(FlaskForm):
+    last_name = name_field("Nom", "nom", "off")
+    first_name = name_field("Prénom", "prénom", "off")
+    email = email_field(autocomplete="off")
+    role = SelectField("Rôle", choices=[("agent", "Agent"), ("admin", "Administrateur")])
+
+
+def _text(label, limit, area=False, autocomplete="off"):
+    cls = TextAreaField if area else StringField
+    return cls(
+        label,
+        validators=[Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")],
+        render_kw={"maxlength": limit, "autocomplete": autocomplete},
+    )
+
+
+class ContactForm(FlaskForm):
+    service_name = _text("Service", 150)
+    phone = _text("Téléphone", 30, autocomplete="tel")
+    email = _text("Adresse e-mail", 254, autocomplete="email")
+    address = _text("Adresse", 500, area=True)
+    opening_hours = _text("Horaires d'ouverture", 1000, area=True)

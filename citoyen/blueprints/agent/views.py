@@ -1,0 +1,145 @@
+"""Espace agent: find an account, see its state, act on it; the audit log."""
+
+from flask import abort
+from flask import flash
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from citoyen.access import account_or_404
+from citoyen.access import admin_required
+from citoyen.blueprints.agent import bp
+from citoyen.blueprints.agent.forms import ContactForm
+from citoyen.blueprints.agent.forms import NewAgentForm
+from citoyen.blueprints.agent.forms import RoleForm
+from citoyen.blueprints.util import attempt
+from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import form_status
+from citoyen.blueprints.util import page_number
+from citoyen.blueprints.util import settings
+from citoyen.db import get_session
+from citoyen.htmx import redirect
+from citoyen.htmx import render
+from citoyen.services import audit
+from citoyen.services import backoffice
+from citoyen.services import organisations
+from citoyen.services.errors import NotFound
+
+
+@bp.route("/")
+def index():
+    """Espace agent: search accounts."""
+    return render("agent/index.html", organisations=organisations.all_organisations(get_session()))
+
+
+@bp.route("/comptes")
+def accounts():
+    """Accounts matching the search, with their state (live results with htmx)."""
+    query = request.args.get("q", "")[:100]
+    found = backoffice.search_accounts(get_session(), current_user, query) if query.strip() else []
+    return render("agent/accounts.html", block="results", query=query, found=found,
+                  role_labels=backoffice.ROLE_LABELS)
+
+
+@bp.route("/comptes/<int:account_id>")
+def account(account_id: int):
+    """One account: state, dates, actions, and what agents did to it."""
+    target = account_or_404(current_user, account_id)
+    return _account_page(target)
+
+
+def _account_page(target, status=200, role_form=None):
+    return render(
+        "agent/account.html",
+        target=target,
+        history=audit.for_target(get_session(), "account", target.id),
+        action_form=FlaskForm(),
+        role_form=role_form or RoleForm(data={"role": target.role}),
+        role_labels=backoffice.ROLE_LABELS,
+        audit_label=audit.label,
+        status=status,
+    )
+
+
+@bp.route("/comptes/<int:account_id>/deblocage", methods=["POST"])
+def unlock(account_id: int):
+    """Débloquer le compte."""
+    target = account_or_404(current_user, account_id)
+    backoffice.unlock(get_session(), current_user, target)
+    flash("Le compte est débloqué.", "success")
+    return redirect(url_for("agent.account", account_id=target.id))
+
+
+@bp.route("/comptes/<int:account_id>/activation", methods=["POST"])
+def resend_activation(account_id: int):
+    """Renvoyer le lien d'activation."""
+    target = account_or_404(current_user, account_id)
+    ok, error = attempt(
+        None, backoffice.resend_activation, get_session(), settings(), current_user, target, base_url()
+    )
+    flash("Un nouveau lien d'activation a été envoyé." if ok else error.message,
+          "success" if ok else "error")
+    return redirect(url_for("agent.account", account_id=target.id))
+
+
+@bp.route("/comptes/<int:account_id>/role", methods=["POST"])
+@admin_required
+def set_role(account_id: int):
+    """Changer le rôle (administrateurs)."""
+    target = account_or_404(current_user, account_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        ok, _ = attempt(form, backoffice.set_role, get_session(), current_user, target, form.role.data)
+        if ok:
+            flash("Le rôle est modifié.", "success")
+            return redirect(url_for("agent.account", account_id=target.id))
+    return _account_page(target, status=422, role_form=form)
+
+
+@bp.route("/agents/nouveau", methods=["GET", "POST"])
+@admin_required
+def new_agent():
+    """Créer un compte agent: the agent receives a link to choose a password."""
+    form = NewAgentForm()
+    if form.validate_on_submit():
+        ok, created = attempt(
+            form, backoffice.create_agent, get_session(), settings(), current_user,
+            first_name=form.first_name.data, last_name=form.last_name.data,
+            email=form.email.data, role=form.role.data, base_url=base_url(),
+        )
+        if ok:
+            flash(f"Le compte de {created.full_name} est créé ; une invitation lui a été envoyée.",
+                  "success")
+            return redirect(url_for("agent.account", account_id=created.id))
+    return render("agent/new_agent.html", block="form", form=form, status=form_status(form))
+
+
+@bp.route("/communes/<int:organisation_id>", methods=["GET", "POST"])
+@admin_required
+def edit_organisation(organisation_id: int):
+    """Coordonnées de la commune, shown on "Nous contacter"."""
+    try:
+        organisation = organisations.get(get_session(), organisation_id)
+    except NotFound:
+        abort(404)
+    form = ContactForm(obj=organisation)
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data for name in organisations.CONTACT_FIELDS}
+        ok, _ = attempt(form, organisations.update_contact, get_session(), current_user,
+                        organisation, **values)
+        if ok:
+            flash("Les coordonnées sont enregistrées.", "success")
+            return redirect(url_for("agent.index"))
+    return render("agent/organisation.html", block="form", form=form, organisation=organisation,
+                  status=form_status(form))
+
+
+@bp.route("/journal")
+@admin_required
+def audit_log():
+    """Journal des actions des agents (administrateurs)."""
+    number = page_number()
+    entries, has_next = audit.page(get_session(), number)
+    return render("agent/audit.html", entries=entries, page=number, has_next=has_next,
+                  audit_label=audit.label)

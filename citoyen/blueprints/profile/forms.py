@@ -1,0 +1,40 @@
+"""Forms of "Mon profil"."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+
+from citoyen.blueprints.fields import confirm_password_field
+from citoyen.blueprints.fields import consent_field
+from citoyen.blueprints.fields import current_password_field
+from citoyen.blueprints.fields import email_field
+from citoyen.blueprints.fields import new_password_field
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = current_password_field()
+    new_password = new_password_field("Nouveau mot de passe")
+    confirm = confirm_password_field("new_password", "Confirmer le nouveau mot de passe")
+
+
+class SetPasswordForm(FlaskForm):
+    """For an account that has no password yet."""
+
+    new_password = new_password_field("Nouveau mot de passe")
+    confirm = confirm_password_field("new_password", "Confirmer le nouveau mot de passe")
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = email_field("Nouvelle adresse e-mail")
+    password = current_password_field("Mot de passe")
+
+
+class NotificationsForm(FlaskForm):
+    email_notifications = BooleanField("Recevoir aussi mes messages par courriel")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = current_password_field("Mot de passe")
+    confirm = consent_field(
+        "Je comprends que mon compte et mes messages seront supprimés définitivement",
+        "Cochez la case pour confirmer la suppression.",
+    )

@@ -1,0 +1,56 @@
+"""Small helpers shared by the views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from flask import request
+from flask_wtf import FlaskForm
+
+from citoyen.db import get_session
+from citoyen.services.errors import DomainError
+
+
+def base_url() -> str:
+    """The portal's address for links in mails."""
+    return current_app.config.get("BASE_URL") or request.host_url
+
+
+def settings():
+    return current_app.config
+
+
+def attempt(form: FlaskForm | None, service: Callable, *args, **kwargs) -> tuple[bool, Any]:
+    """Call a service; on a domain error, undo the transaction and put the
+    message next to the field it concerns (or at the top of the form)."""
+    try:
+        return True, service(*args, **kwargs)
+    except DomainError as error:
+        get_session().rollback()
+        if form is not None:
+            add_error(form, error.field, error.message)
+        return False, error
+
+
+def add_error(form: FlaskForm, field: str | None, message: str) -> None:
+    target = getattr(form, field, None) if field else None
+    if target is not None and hasattr(target, "errors"):
+        if isinstance(target.errors, tuple):
+            target.errors = list(target.errors)
+        target.errors.append(message)
+    else:
+        form.form_errors.append(message)
+
+
+def form_status(form: FlaskForm) -> int:
+    """422 when a submitted form is shown again with errors."""
+    return 422 if request.method == "POST" else 200
+
+
+def page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 10_000))
+    except ValueError:
+        return 1

@@ -1,0 +1,117 @@
+"""Commands for the town's IT: migrations, demo data, scheduled clean-ups, mail."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask
+from flask import current_app
+
+from citoyen import mail
+from citoyen.db import engine
+from citoyen.db import new_session
+
+
+def migrations_config(app: Flask):
+    from alembic.config import Config
+
+    from citoyen import PROJECT_ROOT
+
+    cfg = Config()
+    cfg.set_main_option("script_location", os.path.join(PROJECT_ROOT, "migrations"))
+    cfg.attributes["engine"] = engine(app)
+    return cfg
+
+
+def upgrade_database(app: Flask, revision: str = "head") -> None:
+    """Bring the database schema up to date (the only way tables are created)."""
+    from alembic import command
+
+    command.upgrade(migrations_config(app), revision)
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("migrate")
+    @click.option("--revision", default="head", show_default=True)
+    def migrate_command(revision):
+        """Create or upgrade the database tables."""
+        upgrade_database(current_app, revision)
+        click.echo("Base de données à jour.")
+
+    @app.cli.group("demo")
+    def demo_group():
+        """Demo data."""
+
+    @demo_group.command("load")
+    def demo_load():
+        """Load the demo commune, its agents and families (once)."""
+        from citoyen import demo
+
+        with new_session() as session:
+            created = demo.load(session, current_app.config)
+        click.echo(demo.summary(created))
+
+    @app.cli.group("outbox")
+    def outbox_group():
+        """The mail outbox."""
+
+    @outbox_group.command("send")
+    def outbox_send():
+        """Send the mails that are due (run it every minute)."""
+        sent = mail.deliver_due(new_session, current_app.config, limit=1000)
+        click.echo(f"{sent} courriel(s) envoyé(s).")
+
+    @app.cli.command("purge")
+    def purge():
+        """Daily clean-up: accounts never activated, old messages, old sent mail."""
+        from citoyen.services import accounts
+        from citoyen.services import notifications
+
+        config = current_app.config
+        with new_session() as session:
+            n_accounts = accounts.purge_inactive(session, config)
+            n_notes = notifications.purge_old(session, config["NOTIFICATION_RETENTION_DAYS"])
+            n_mails = mail.purge_sent(session, config["OUTBOX_RETENTION_DAYS"])
+        click.echo(
+            f"{n_accounts} compte(s) jamais activé(s), {n_notes} message(s) "
+            f"et {n_mails} courriel(s) envoyé(s) supprimés."
+        )
+
+    @app.cli.group("accounts")
+    def accounts_group():
+        """Accounts."""
+
+    @accounts_group.command("purge-inactive")
+    def purge_inactive():
+        """Delete accounts not activated within 24 hours."""
+        from citoyen.services import accounts
+
+        with new_session() as session:
+            count = accounts.purge_inactive(session, current_app.config)
+        click.echo(f"{count} compte(s) jamais activé(s) supprimé(s).")
+
+    @accounts_group.command("create-agent")
+    @click.option("--email", required=True)
+    @click.option("--first-name", required=True)
+    @click.option("--last-name", required=True)
+    @click.option("--admin", is_flag=True, help="An administrator rather than an agent.")
+    @click.option("--password", default=None, help="Otherwise an invitation link is mailed.")
+    def create_agent(email, first_name, last_name, admin, password):
+        """Create an agent (or administrator) account."""
+        from citoyen.services import backoffice
+        from citoyen.services.errors import DomainError
+
+        config = current_app.config
+        base_url = config.get("BASE_URL") or "http://127.0.0.1:5000"
+        with new_session() as session:
+            try:
+                account = backoffice.create_agent(
+                    session, config, None, first_name=first_name, last_name=last_name,
+                    email=email, role="admin" if admin else "agent", base_url=base_url,
+                    password=password,
+                )
+            except DomainError as error:
+                raise click.ClickException(error.message) from None
+        mail.deliver_due(new_session, config)
+        click.echo(f"Compte {account.role} créé : {account.email}")

@@ -1,0 +1,19 @@
+"""Tables, one module per aggregate."""
+
+from citoyen.models.accounts import Account
+from citoyen.models.accounts import AccountToken
+from citoyen.models.audit import AuditEntry
+from citoyen.models.base import Base
+from citoyen.models.notifications import Notification
+from citoyen.models.organisations import Organisation
+from citoyen.models.outbox import OutboxMessage
+
+__all__ = [
+    "Account",
+    "AccountToken",
+    "AuditEntry",
+    "Base",
+    "Notification",
+    "Organisation",
+    "OutboxMessage",
+]

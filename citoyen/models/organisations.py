@@ -1,0 +1,25 @@
+"""Organisations: the communes a deployment serves."""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from citoyen.models.base import Base
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150))
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    # Postcodes served, separated by spaces (a commune may have several).
+    postcodes: Mapped[str] = mapped_column(String(200), default="")
+    service_name: Mapped[str] = mapped_column(String(150), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    opening_hours: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,540 @@
+"""The account life cycle: sign-up, activation, sign-in, recovery, profile."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
+
+from email_validator import EmailNotValidError
+from email_validator import validate_email
+from itsdangerous import BadSignature
+from itsdangerous import Signer
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from citoyen import links
+from citoyen import mail
+from citoyen import passwords
+from citoyen.models import Account
+from citoyen.models import AccountToken
+from citoyen.models.accounts import ROLE_ADMIN
+from citoyen.models.accounts import TOKEN_ACTIVATION
+from citoyen.models.accounts import TOKEN_EMAIL_CHANGE
+from citoyen.models.accounts import TOKEN_INVITATION
+from citoyen.models.accounts import TOKEN_RESET
+from citoyen.models.accounts import new_session_epoch
+from citoyen.models.base import utcnow
+from citoyen.services.errors import DomainError
+from citoyen.timefmt import format_time
+
+NAME_MAX = 100
+
+
+class InvalidEmail(DomainError):
+    field = "email"
+
+
+class EmailTaken(DomainError):
+    field = "email"
+
+    def __init__(self, field: str = "email"):
+        super().__init__(
+            "Un compte existe déjà avec cette adresse e-mail. "
+            "Connectez-vous, ou utilisez « Mot de passe ou identifiant oublié ».",
+            field,
+        )
+
+
+class WeakPassword(DomainError):
+    field = "password"
+
+
+class InvalidCredentials(DomainError):
+    def __init__(self):
+        super().__init__("Adresse e-mail ou mot de passe incorrect.", "password")
+
+
+class AccountLocked(DomainError):
+    def __init__(self, until: datetime):
+        self.until = until
+        super().__init__(
+            "Votre compte est bloqué après plusieurs mots de passe erronés. "
+            f"Vous pourrez réessayer à {format_time(until)}, ou dès maintenant "
+            "choisir un nouveau mot de passe avec « Mot de passe ou identifiant oublié ».",
+            "password",
+        )
+
+
+class AccountNotActivated(DomainError):
+    def __init__(self, email: str):
+        self.email = email
+        super().__init__(
+            "Votre compte n'est pas encore activé : cliquez sur le lien du courriel "
+            "d'activation que nous vous avons envoyé. Vous ne l'avez pas reçu ? "
+            "Nous pouvons vous en envoyer un nouveau.",
+            "email",
+        )
+
+
+class WrongPassword(DomainError):
+    def __init__(self, field: str = "current_password"):
+        super().__init__("Le mot de passe actuel est incorrect.", field)
+
+
+class TokenInvalid(DomainError):
+    def __init__(self):
+        super().__init__(
+            "Ce lien n'est pas valide. Vérifiez qu'il a été copié en entier, "
+            "ou demandez-en un nouveau."
+        )
+
+
+class TokenExpired(DomainError):
+    def __init__(self):
+        super().__init__("Ce lien a expiré. Demandez-en un nouveau.")
+
+
+class TokenUsed(DomainError):
+    def __init__(self, message: str = "Ce lien a déjà été utilisé. Demandez-en un nouveau si besoin."):
+        super().__init__(message)
+
+
+class LastAdmin(DomainError):
+    def __init__(self):
+        super().__init__(
+            "Ce compte est le seul compte administrateur : "
+            "nommez d'abord un autre administrateur."
+        )
+
+
+# ---------------------------------------------------------------- helpers
+
+def normalise_email(raw: str, field: str = "email") -> str:
+    """Trim and lower-case an address after checking its syntax."""
+    value = (raw or "").strip()
+    if not value:
+        raise InvalidEmail("Indiquez votre adresse e-mail.", field)
+    if len(value) > 254:
+        raise InvalidEmail("L'adresse e-mail ne doit pas dépasser 254 caractères.", field)
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidEmail(
+            "Cette adresse e-mail n'est pas valide. Exemple : prenom.nom@exemple.fr", field
+        ) from None
+    return result.normalized.lower()
+
+
+def check_password_rule(password: str, field: str = "password") -> None:
+    problem = passwords.rule_problem(password or "")
+    if problem:
+        raise WeakPassword(problem, field)
+
+
+def find_by_email(session: Session, email: str) -> Account | None:
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    return session.scalar(select(Account).where(Account.email == email))
+
+
+def _signer(secret_key: str, purpose: str) -> Signer:
+    return Signer(secret_key, salt=f"citoyen-token-{purpose}")
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session,
+    settings: Mapping,
+    account: Account,
+    purpose: str,
+    hours: int,
+    new_email: str | None = None,
+) -> str:
+    """Create a single-use token and return the signed string to put in a link.
+
+    Earlier unused tokens of the same purpose stop working: one live link at a time."""
+    now = utcnow()
+    session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.account_id == account.id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        AccountToken(
+            account=account,
+            purpose=purpose,
+            secret_hash=_hash_secret(secret),
+            new_email=new_email,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    return _signer(settings["SECRET_KEY"], purpose).sign(secret).decode()
+
+
+def peek_token(session: Session, settings: Mapping, token: str, purpose: str) -> AccountToken:
+    """The token row if the link is valid, unused and not expired."""
+    try:
+        secret = _signer(settings["SECRET_KEY"], purpose).unsign(token).decode()
+    except (BadSignature, UnicodeError):
+        raise TokenInvalid() from None
+    row = session.scalar(
+        select(AccountToken).where(
+            AccountToken.secret_hash == _hash_secret(secret), AccountToken.purpose == purpose
+        )
+    )
+    if row is None:
+        raise TokenInvalid()
+    if row.used_at is not None:
+        raise TokenUsed()
+    if row.expires_at < utcnow():
+        raise TokenExpired()
+    return row
+
+
+def _consume(session: Session, settings: Mapping, token: str, purpose: str) -> AccountToken:
+    row = peek_token(session, settings, token, purpose)
+    # Guarded update: of two simultaneous uses, only one wins.
+    done = session.execute(
+        update(AccountToken)
+        .where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        session.rollback()
+        raise TokenUsed()
+    return row
+
+
+def _clean_name(value: str, field: str, label: str) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise DomainError(f"Indiquez votre {label}.", field)
+    if len(value) > NAME_MAX:
+        raise DomainError(f"Le {label} ne doit pas dépasser {NAME_MAX} caractères.", field)
+    return value
+
+
+def _mail(session, settings, base_url, account_email, subject, template, **ctx):
+    mail.queue(
+        session,
+        account_email,
+        subject,
+        template,
+        base_url=base_url.rstrip("/"),
+        **ctx,
+    )
+
+
+# ---------------------------------------------------------------- sign-up
+
+def register(
+    session: Session,
+    settings: Mapping,
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    password: str,
+    base_url: str,
+) -> Account:
+    """Create an account that is not yet activated and mail its activation link."""
+    first_name = _clean_name(first_name, "first_name", "prénom")
+    last_name = _clean_name(last_name, "last_name", "nom")
+    email = normalise_email(email)
+    check_password_rule(password)
+    if session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise EmailTaken()
+    now = utcnow()
+    account = Account(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        password_hash=passwords.hash_password(password),
+        terms_accepted_at=now,
+        created_at=now,
+    )
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    _send_activation(session, settings, account, base_url)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    return account
+
+
+def _send_activation(session, settings, account, base_url):
+    token = issue_token(session, settings, account, TOKEN_ACTIVATION, settings["ACTIVATION_HOURS"])
+    _mail(
+        session, settings, base_url, account.email,
+        "Activez votre compte", "activation",
+        account=account,
+        link=links.absolute(base_url, links.activation(token)),
+        hours=settings["ACTIVATION_HOURS"],
+    )
+
+
+def activate(session: Session, settings: Mapping, token: str) -> Account:
+    """Activate the account of an activation link."""
+    try:
+        row = _consume(session, settings, token, TOKEN_ACTIVATION)
+    except TokenUsed:
+        raise TokenUsed(
+            "Ce lien d'activation a déjà été utilisé. "
+            "Si votre compte est activé, vous pouvez vous connecter."
+        ) from None
+    account = row.account
+    if account.activated_at is None:
+        account.activated_at = utcnow()
+    session.commit()
+    return account
+
+
+def resend_activation(session: Session, settings: Mapping, email: str, base_url: str) -> None:
+    """Mail a new activation link if the address has an account waiting for one.
+
+    Says nothing either way, so the form does not tell which addresses exist."""
+    account = find_by_email(session, email)
+    if account is None or account.activated_at is not None:
+        return
+    _send_activation(session, settings, account, base_url)
+    session.commit()
+
+
+def purge_inactive(session: Session, settings: Mapping, now: datetime | None = None) -> int:
+    """Delete accounts never activated within the activation delay."""
+    now = now or utcnow()
+    limit = now - timedelta(hours=settings["ACTIVATION_HOURS"])
+    result = session.execute(
+        delete(Account).where(Account.activated_at.is_(None), Account.created_at < limit)
+    )
+    session.commit()
+    return result.rowcount
+
+
+# ---------------------------------------------------------------- sign-in
+
+def authenticate(session: Session, settings: Mapping, email: str, password: str) -> Account:
+    """Check an address and a password; count failures and lock the account."""
+    account = find_by_email(session, email)
+    now = utcnow()
+    if account is None:
+        passwords.verify(None, password or "")
+        raise InvalidCredentials()
+    if account.locked_until is not None and account.locked_until > now:
+        raise AccountLocked(account.locked_until)
+    if not passwords.verify(account.password_hash, password or ""):
+        _count_failure(session, settings, account, now)
+        if account.locked_until is not None and account.locked_until > now:
+            raise AccountLocked(account.locked_until)
+        raise InvalidCredentials()
+    if account.activated_at is None:
+        session.rollback()
+        raise AccountNotActivated(account.email)
+    if passwords.needs_rehash(account.password_hash):
+        account.password_hash = passwords.hash_password(password)
+    account.failed_sign_ins = 0
+    account.locked_until = None
+    account.last_sign_in_at = now
+    session.commit()
+    return account
+
+
+def _count_failure(session: Session, settings: Mapping, account: Account, now: datetime) -> None:
+    # Counted in the database, not in Python, so that parallel attempts all count.
+    session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(failed_sign_ins=Account.failed_sign_ins + 1)
+        .execution_options(synchronize_session=False)
+    )
+    failures = session.scalar(select(Account.failed_sign_ins).where(Account.id == account.id))
+    if failures >= settings["LOGIN_MAX_FAILURES"]:
+        session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(
+                failed_sign_ins=0,
+                locked_until=now + timedelta(minutes=settings["LOGIN_LOCK_MINUTES"]),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    session.refresh(account)
+
+
+def load_session_account(session: Session, session_id: str) -> Account | None:
+    """The account of a session cookie, if its epoch is still current."""
+    account_id, _, epoch = (session_id or "").partition(".")
+    if not account_id.isdigit() or not epoch:
+        return None
+    account = session.get(Account, int(account_id))
+    if account is None or not secrets.compare_digest(account.session_epoch, epoch):
+        return None
+    return account
+
+
+# ---------------------------------------------------------------- recovery
+
+def request_password_reset(session: Session, settings: Mapping, email: str, base_url: str) -> None:
+    """Mail a reset link (or, for an account not yet activated, its activation link).
+
+    Says nothing either way, so the form does not tell which addresses exist."""
+    account = find_by_email(session, email)
+    if account is None:
+        return
+    if account.activated_at is None:
+        _send_activation(session, settings, account, base_url)
+    else:
+        token = issue_token(session, settings, account, TOKEN_RESET, settings["RESET_HOURS"])
+        _mail(
+            session, settings, base_url, account.email,
+            "Réinitialisation de votre mot de passe", "password_reset",
+            account=account,
+            link=links.absolute(base_url, links.password_reset(token)),
+            hours=settings["RESET_HOURS"],
+        )
+    session.commit()
+
+
+def remind_identifier(session: Session, settings: Mapping, email: str, base_url: str) -> None:
+    """Mail a reminder of the identifier to an address that has an account."""
+    account = find_by_email(session, email)
+    if account is None:
+        return
+    _mail(
+        session, settings, base_url, account.email,
+        "Votre identifiant", "identifier_reminder",
+        account=account,
+        link=links.absolute(base_url, links.sign_in()),
+    )
+    session.commit()
+
+
+def reset_password(session: Session, settings: Mapping, token: str, password: str,
+                   purpose: str = TOKEN_RESET) -> Account:
+    """Set a new password from a reset (or invitation) link.
+
+    Signs out every other session and lifts a lockout."""
+    check_password_rule(password)
+    row = _consume(session, settings, token, purpose)
+    account = row.account
+    account.password_hash = passwords.hash_password(password)
+    account.session_epoch = new_session_epoch()
+    account.failed_sign_ins = 0
+    account.locked_until = None
+    if account.activated_at is None:
+        # The link reached the mailbox: the address is proven.
+        account.activated_at = utcnow()
+    session.commit()
+    return account
+
+
+# ---------------------------------------------------------------- profile
+
+def change_password(session: Session, account: Account, current: str, new: str) -> None:
+    """Change the password after checking the current one; signs out other sessions."""
+    if account.password_hash is not None and not passwords.verify(account.password_hash, current or ""):
+        raise WrongPassword()
+    check_password_rule(new, "new_password")
+    account.password_hash = passwords.hash_password(new)
+    account.session_epoch = new_session_epoch()
+    session.commit()
+
+
+def request_email_change(
+    session: Session, settings: Mapping, account: Account, new_email: str, password: str,
+    base_url: str,
+) -> None:
+    """Mail a confirmation link to the new address and warn the old one."""
+    new_email = normalise_email(new_email, "new_email")
+    if account.password_hash is not None and not passwords.verify(account.password_hash, password or ""):
+        raise WrongPassword("password")
+    if new_email == account.email:
+        raise InvalidEmail("C'est déjà l'adresse de votre compte.", "new_email")
+    if session.scalar(select(Account.id).where(Account.email == new_email)) is not None:
+        raise EmailTaken("new_email")
+    token = issue_token(
+        session, settings, account, TOKEN_EMAIL_CHANGE, settings["EMAIL_CHANGE_HOURS"],
+        new_email=new_email,
+    )
+    _mail(
+        session, settings, base_url, new_email,
+        "Confirmez votre nouvelle adresse e-mail", "email_change_confirm",
+        account=account,
+        new_email=new_email,
+        link=links.absolute(base_url, links.email_change(token)),
+        hours=settings["EMAIL_CHANGE_HOURS"],
+    )
+    _mail(
+        session, settings, base_url, account.email,
+        "Changement d'adresse e-mail demandé", "email_change_notice",
+        account=account,
+        new_email=new_email,
+        link=links.absolute(base_url, links.password_recovery()),
+    )
+    session.commit()
+
+
+def confirm_email_change(session: Session, settings: Mapping, token: str) -> Account:
+    """Switch the account to the new address of a confirmation link."""
+    row = _consume(session, settings, token, TOKEN_EMAIL_CHANGE)
+    account = row.account
+    if session.scalar(select(Account.id).where(Account.email == row.new_email)) is not None:
+        session.rollback()
+        raise EmailTaken()
+    account.email = row.new_email
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken() from None
+    return account
+
+
+def set_email_notifications(session: Session, account: Account, enabled: bool) -> None:
+    """Whether messages are also sent by mail."""
+    account.email_notifications = bool(enabled)
+    session.commit()
+
+
+def delete_account(session: Session, account: Account, password: str) -> None:
+    """Delete one's own account, after checking the password."""
+    if account.password_hash is not None and not passwords.verify(account.password_hash, password or ""):
+        raise WrongPassword("password")
+    if account.role == ROLE_ADMIN:
+        admins = session.scalar(select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN))
+        if admins <= 1:
+            raise LastAdmin()
+    session.delete(account)
+    session.commit()
+
+
+def accept_invitation(session: Session, settings: Mapping, token: str, password: str) -> Account:
+    """Set the first password of an account created by an agent."""
+    return reset_password(session, settings, token, password, purpose=TOKEN_INVITATION)

@@ -1,0 +1,68 @@
+"""Audit rows for every agent action that changes someone's data."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import AuditEntry
+
+ACTION_LABELS = {
+    "account.unlock": "Déblocage du compte",
+    "account.resend_activation": "Nouveau lien d'activation envoyé",
+    "account.role": "Changement de rôle",
+    "account.create_agent": "Création d'un compte agent",
+    "organisation.update": "Modification des coordonnées de la commune",
+}
+
+PAGE_SIZE = 50
+
+
+def record(
+    session: Session,
+    actor: Account,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    target_label: str = "",
+    details: str = "",
+) -> AuditEntry:
+    """Add an audit row to the caller's transaction."""
+    entry = AuditEntry(
+        actor_id=actor.id,
+        actor_label=f"{actor.full_name} <{actor.email}>",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        details=details,
+    )
+    session.add(entry)
+    return entry
+
+
+def page(session: Session, number: int = 1) -> tuple[list[AuditEntry], bool]:
+    number = max(number, 1)
+    rows = session.scalars(
+        select(AuditEntry)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .offset((number - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    ).all()
+    return list(rows[:PAGE_SIZE]), len(rows) > PAGE_SIZE
+
+
+def for_target(session: Session, target_type: str, target_id: int) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target_type == target_type, AuditEntry.target_id == target_id)
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+            .limit(100)
+        )
+    )
+
+
+def label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)

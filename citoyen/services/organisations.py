@@ -1,0 +1,63 @@
+"""Organisations: the communes served, and the contact details each one sets."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Organisation
+from citoyen.services import accounts
+from citoyen.services import audit
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+
+CONTACT_FIELDS = ("service_name", "phone", "email", "address", "opening_hours")
+FIELD_LABELS = {
+    "service_name": "Service",
+    "phone": "Téléphone",
+    "email": "Adresse e-mail",
+    "address": "Adresse",
+    "opening_hours": "Horaires d'ouverture",
+}
+FIELD_LIMITS = {"service_name": 150, "phone": 30, "email": 254, "address": 500, "opening_hours": 1000}
+
+
+def all_organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def get(session: Session, organisation_id: int) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound("Cette commune n'existe pas.")
+    return organisation
+
+
+def update_contact(session: Session, actor: Account, organisation: Organisation, **values) -> None:
+    """Change what "Nous contacter" shows for a commune."""
+    if not actor.is_admin:
+        raise Forbidden("Cette action est réservée aux administrateurs.")
+    changes = []
+    for name in CONTACT_FIELDS:
+        value = (values.get(name) or "").strip()
+        if len(value) > FIELD_LIMITS[name]:
+            raise DomainError(
+                f"Ce champ ne doit pas dépasser {FIELD_LIMITS[name]} caractères.", name
+            )
+        if name == "phone" and value and not re.fullmatch(r"[0-9 +().-]{6,30}", value):
+            raise DomainError("Indiquez un numéro de téléphone, par exemple 01 23 45 67 89.", name)
+        if name == "email" and value:
+            value = accounts.normalise_email(value, "email")
+        if getattr(organisation, name) != value:
+            changes.append(FIELD_LABELS[name])
+            setattr(organisation, name, value)
+    if changes:
+        audit.record(
+            session, actor, "organisation.update", "organisation", organisation.id,
+            organisation.name, "Champs modifiés : " + ", ".join(changes),
+        )
+    session.commit()

@@ -1,0 +1,30 @@
+// Small additions on top of htmx. The portal works without this file.
+(function () {
+  "use strict";
+  function alertBox(html) {
+    var region = document.getElementById("alerts");
+    if (!region) { return; }
+    region.innerHTML = html;
+    var box = region.firstElementChild;
+    if (box) { box.setAttribute("tabindex", "-1"); box.focus(); }
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.responseText && xhr.getResponseHeader("Content-Type").indexOf("text/html") === 0) {
+      alertBox(xhr.responseText);
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    alertBox('<div class="error-box" role="alert"><p><strong>Connexion impossible.</strong> ' +
+      "Vérifiez votre connexion à Internet, puis réessayez.</p></div>");
+  });
+  // After a form comes back with errors, put the keyboard on the first one.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || (xhr.status !== 422 && xhr.status !== 429)) { return; }
+    var target = event.detail.target && event.detail.target.isConnected ? event.detail.target : document;
+    var summary = document.querySelector(".error-summary");
+    var first = summary || document.querySelector("[aria-invalid=true]");
+    if (first) { first.focus(); }
+  });
+})();

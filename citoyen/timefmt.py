@@ -1,0 +1,39 @@
+"""Dates and times as French readers expect them, in the commune's time zone."""
+
+from datetime import UTC
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def local(dt: datetime) -> datetime:
+    """A naive UTC datetime from the database, in Paris time."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(PARIS)
+
+
+def format_datetime(dt: datetime | None) -> str:
+    """« 22 novembre 2026 à 14 h 05 »."""
+    if dt is None:
+        return ""
+    d = local(dt)
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year} à {d.hour} h {d.minute:02d}"
+
+
+def format_time(dt: datetime) -> str:
+    d = local(dt)
+    return f"{d.hour} h {d.minute:02d}"
+
+
+def format_date(dt: datetime | None) -> str:
+    if dt is None:
+        return ""
+    d = local(dt) if isinstance(dt, datetime) else dt
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
