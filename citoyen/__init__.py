@@ -28,10 +28,14 @@ class InsecureConfiguration(RuntimeError):
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI."""
-    instance_path = os.environ.get("CITOYEN_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance")
+    instance_path = os.environ.get("CITOYEN_INSTANCE_PATH") or os.path.join(
+        PROJECT_ROOT, "instance"
+    )
     if config and config.get("INSTANCE_PATH"):
         instance_path = config["INSTANCE_PATH"]
-    app = Flask(__name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True)
+    app = Flask(
+        __name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True
+    )
     app.config.from_object(default_config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(default_config.from_environment())
@@ -40,15 +44,20 @@ def create_app(config: Mapping | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
-    if app.config["DEMO"] and "MAIL_BACKEND" not in (config or {}) \
-            and "CITOYEN_MAIL_BACKEND" not in os.environ:
+    if (
+        app.config["DEMO"]
+        and "MAIL_BACKEND" not in (config or {})
+        and "CITOYEN_MAIL_BACKEND" not in os.environ
+    ):
         app.config["MAIL_BACKEND"] = "file"
     _refuse_insecure_production(app)
 
     from citoyen import passwords
 
     passwords.configure(
-        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"], app.config["ARGON2_PARALLELISM"]
+        app.config["ARGON2_TIME_COST"],
+        app.config["ARGON2_MEMORY_COST"],
+        app.config["ARGON2_PARALLELISM"],
     )
 
     from citoyen import db
@@ -262,6 +271,7 @@ def _init_hooks(app: Flask) -> None:
             and session.info.pop("outbox_committed", False)
             and app.config["MAIL_SEND_AFTER_REQUEST"]
         ):
+
             def deliver():
                 try:
                     mail.deliver_due(lambda: new_session(app), app.config, limit=20)

@@ -107,8 +107,14 @@ def init_app(app: Flask) -> None:
         with new_session() as session:
             try:
                 account = backoffice.create_agent(
-                    session, config, None, first_name=first_name, last_name=last_name,
-                    email=email, role="admin" if admin else "agent", base_url=base_url,
+                    session,
+                    config,
+                    None,
+                    first_name=first_name,
+                    last_name=last_name,
+                    email=email,
+                    role="admin" if admin else "agent",
+                    base_url=base_url,
                     password=password,
                 )
             except DomainError as error:

@@ -114,7 +114,7 @@ def from_environment(prefix: str = "CITOYEN_") -> dict:
     for name, raw in os.environ.items():
         if not name.startswith(prefix) or name == prefix + "INSTANCE_PATH":
             continue
-        key = name[len(prefix):]
+        key = name[len(prefix) :]
         try:
             value = json.loads(raw)
         except ValueError:

@@ -47,8 +47,13 @@ def load(session: Session, settings: Mapping) -> bool:
     created = []
     for email, first, last, role in ACCOUNTS:
         account = Account(
-            email=email, first_name=first, last_name=last, role=role,
-            password_hash=password_hash, activated_at=now, terms_accepted_at=now,
+            email=email,
+            first_name=first,
+            last_name=last,
+            role=role,
+            password_hash=password_hash,
+            activated_at=now,
+            terms_accepted_at=now,
             # Demo addresses do not exist: no mail for notifications.
             email_notifications=False,
         )
@@ -59,7 +64,9 @@ def load(session: Session, settings: Mapping) -> bool:
     for account in created:
         if account.role == "parent":
             notifications.notify(
-                session, account, "Bienvenue sur le portail famille",
+                session,
+                account,
+                "Bienvenue sur le portail famille",
                 "Votre compte est prêt. Bientôt, vous pourrez y rattacher votre foyer avec "
                 "le code abonné transmis par la mairie.",
                 base_url,

@@ -25,7 +25,7 @@ def sign_in() -> str:
 
 
 def messages() -> str:
-    return "/messages"
+    return "/messages/"
 
 
 def password_recovery() -> str:

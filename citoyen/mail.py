@@ -49,7 +49,9 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 MAX_DELAY = timedelta(hours=6)
 
 
-def queue(session: Session, recipient: str, subject: str, template: str, **context) -> OutboxMessage:
+def queue(
+    session: Session, recipient: str, subject: str, template: str, **context
+) -> OutboxMessage:
     """Render ``template``.txt and .html and add the mail to the outbox.
 
     The caller commits; the mail goes out only if that commit happens."""
@@ -86,7 +88,9 @@ class SmtpBackend:
         c = self.config
         if c.get("MAIL_SSL"):
             smtp = smtplib.SMTP_SSL(
-                c["MAIL_SERVER"], c["MAIL_PORT"], timeout=c["MAIL_TIMEOUT"],
+                c["MAIL_SERVER"],
+                c["MAIL_PORT"],
+                timeout=c["MAIL_TIMEOUT"],
                 context=ssl.create_default_context(),
             )
         else:

@@ -15,10 +15,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-MESSAGE = (
-    "Trop de tentatives en peu de temps. Patientez quelques minutes "
-    "puis réessayez."
-)
+MESSAGE = "Trop de tentatives en peu de temps. Patientez quelques minutes puis réessayez."
 
 
 def init_app(app: Flask) -> None:

@@ -20,7 +20,9 @@ def _engine():
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=str(_engine().url), target_metadata=target_metadata, literal_binds=True,
+        url=str(_engine().url),
+        target_metadata=target_metadata,
+        literal_binds=True,
         render_as_batch=True,
     )
     with context.begin_transaction():
@@ -30,7 +32,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     with _engine().connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True,
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
         )
         with context.begin_transaction():
             context.run_migrations()

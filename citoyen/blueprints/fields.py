@@ -35,8 +35,12 @@ def email_field(label: str = "Adresse e-mail", autocomplete: str = "email") -> E
             required("Indiquez votre adresse e-mail."),
             Length(max=254, message="L'adresse e-mail ne doit pas dépasser 254 caractères."),
         ],
-        render_kw={"autocomplete": autocomplete, "maxlength": 254, "spellcheck": "false",
-                   "autocapitalize": "none"},
+        render_kw={
+            "autocomplete": autocomplete,
+            "maxlength": 254,
+            "spellcheck": "false",
+            "autocapitalize": "none",
+        },
     )
 
 

@@ -102,19 +102,21 @@ class TokenExpired(DomainError):
 
 
 class TokenUsed(DomainError):
-    def __init__(self, message: str = "Ce lien a déjà été utilisé. Demandez-en un nouveau si besoin."):
+    def __init__(
+        self, message: str = "Ce lien a déjà été utilisé. Demandez-en un nouveau si besoin."
+    ):
         super().__init__(message)
 
 
 class LastAdmin(DomainError):
     def __init__(self):
         super().__init__(
-            "Ce compte est le seul compte administrateur : "
-            "nommez d'abord un autre administrateur."
+            "Ce compte est le seul compte administrateur : nommez d'abord un autre administrateur."
         )
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def normalise_email(raw: str, field: str = "email") -> str:
     """Trim and lower-case an address after checking its syntax."""
@@ -247,6 +249,7 @@ def _mail(session, settings, base_url, account_email, subject, template, **ctx):
 
 # ---------------------------------------------------------------- sign-up
 
+
 def register(
     session: Session,
     settings: Mapping,
@@ -291,8 +294,12 @@ def register(
 def _send_activation(session, settings, account, base_url):
     token = issue_token(session, settings, account, TOKEN_ACTIVATION, settings["ACTIVATION_HOURS"])
     _mail(
-        session, settings, base_url, account.email,
-        "Activez votre compte", "activation",
+        session,
+        settings,
+        base_url,
+        account.email,
+        "Activez votre compte",
+        "activation",
         account=account,
         link=links.absolute(base_url, links.activation(token)),
         hours=settings["ACTIVATION_HOURS"],
@@ -338,6 +345,7 @@ def purge_inactive(session: Session, settings: Mapping, now: datetime | None = N
 
 
 # ---------------------------------------------------------------- sign-in
+
 
 def authenticate(session: Session, settings: Mapping, email: str, password: str) -> Account:
     """Check an address and a password; count failures and lock the account."""
@@ -401,6 +409,7 @@ def load_session_account(session: Session, session_id: str) -> Account | None:
 
 # ---------------------------------------------------------------- recovery
 
+
 def request_password_reset(session: Session, settings: Mapping, email: str, base_url: str) -> None:
     """Mail a reset link (or, for an account not yet activated, its activation link).
 
@@ -413,8 +422,12 @@ def request_password_reset(session: Session, settings: Mapping, email: str, base
     else:
         token = issue_token(session, settings, account, TOKEN_RESET, settings["RESET_HOURS"])
         _mail(
-            session, settings, base_url, account.email,
-            "Réinitialisation de votre mot de passe", "password_reset",
+            session,
+            settings,
+            base_url,
+            account.email,
+            "Réinitialisation de votre mot de passe",
+            "password_reset",
             account=account,
             link=links.absolute(base_url, links.password_reset(token)),
             hours=settings["RESET_HOURS"],
@@ -428,16 +441,21 @@ def remind_identifier(session: Session, settings: Mapping, email: str, base_url:
     if account is None:
         return
     _mail(
-        session, settings, base_url, account.email,
-        "Votre identifiant", "identifier_reminder",
+        session,
+        settings,
+        base_url,
+        account.email,
+        "Votre identifiant",
+        "identifier_reminder",
         account=account,
         link=links.absolute(base_url, links.sign_in()),
     )
     session.commit()
 
 
-def reset_password(session: Session, settings: Mapping, token: str, password: str,
-                   purpose: str = TOKEN_RESET) -> Account:
+def reset_password(
+    session: Session, settings: Mapping, token: str, password: str, purpose: str = TOKEN_RESET
+) -> Account:
     """Set a new password from a reset (or invitation) link.
 
     Signs out every other session and lifts a lockout."""
@@ -457,9 +475,12 @@ def reset_password(session: Session, settings: Mapping, token: str, password: st
 
 # ---------------------------------------------------------------- profile
 
+
 def change_password(session: Session, account: Account, current: str, new: str) -> None:
     """Change the password after checking the current one; signs out other sessions."""
-    if account.password_hash is not None and not passwords.verify(account.password_hash, current or ""):
+    if account.password_hash is not None and not passwords.verify(
+        account.password_hash, current or ""
+    ):
         raise WrongPassword()
     check_password_rule(new, "new_password")
     account.password_hash = passwords.hash_password(new)
@@ -468,32 +489,50 @@ def change_password(session: Session, account: Account, current: str, new: str) 
 
 
 def request_email_change(
-    session: Session, settings: Mapping, account: Account, new_email: str, password: str,
+    session: Session,
+    settings: Mapping,
+    account: Account,
+    new_email: str,
+    password: str,
     base_url: str,
 ) -> None:
     """Mail a confirmation link to the new address and warn the old one."""
     new_email = normalise_email(new_email, "new_email")
-    if account.password_hash is not None and not passwords.verify(account.password_hash, password or ""):
+    if account.password_hash is not None and not passwords.verify(
+        account.password_hash, password or ""
+    ):
         raise WrongPassword("password")
     if new_email == account.email:
         raise InvalidEmail("C'est déjà l'adresse de votre compte.", "new_email")
     if session.scalar(select(Account.id).where(Account.email == new_email)) is not None:
         raise EmailTaken("new_email")
     token = issue_token(
-        session, settings, account, TOKEN_EMAIL_CHANGE, settings["EMAIL_CHANGE_HOURS"],
+        session,
+        settings,
+        account,
+        TOKEN_EMAIL_CHANGE,
+        settings["EMAIL_CHANGE_HOURS"],
         new_email=new_email,
     )
     _mail(
-        session, settings, base_url, new_email,
-        "Confirmez votre nouvelle adresse e-mail", "email_change_confirm",
+        session,
+        settings,
+        base_url,
+        new_email,
+        "Confirmez votre nouvelle adresse e-mail",
+        "email_change_confirm",
         account=account,
         new_email=new_email,
         link=links.absolute(base_url, links.email_change(token)),
         hours=settings["EMAIL_CHANGE_HOURS"],
     )
     _mail(
-        session, settings, base_url, account.email,
-        "Changement d'adresse e-mail demandé", "email_change_notice",
+        session,
+        settings,
+        base_url,
+        account.email,
+        "Changement d'adresse e-mail demandé",
+        "email_change_notice",
         account=account,
         new_email=new_email,
         link=links.absolute(base_url, links.password_recovery()),
@@ -525,10 +564,14 @@ def set_email_notifications(session: Session, account: Account, enabled: bool) -
 
 def delete_account(session: Session, account: Account, password: str) -> None:
     """Delete one's own account, after checking the password."""
-    if account.password_hash is not None and not passwords.verify(account.password_hash, password or ""):
+    if account.password_hash is not None and not passwords.verify(
+        account.password_hash, password or ""
+    ):
         raise WrongPassword("password")
     if account.role == ROLE_ADMIN:
-        admins = session.scalar(select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN))
+        admins = session.scalar(
+            select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN)
+        )
         if admins <= 1:
             raise LastAdmin()
     session.delete(account)

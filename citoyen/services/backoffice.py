@@ -45,7 +45,9 @@ def search_accounts(session: Session, actor: Account, query: str) -> list[Accoun
     _require_agent(actor)
     statement = select(Account)
     for word in (query or "").split()[:5]:
-        pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         statement = statement.where(
             or_(
                 Account.email.like(pattern, escape="\\"),
@@ -53,7 +55,9 @@ def search_accounts(session: Session, actor: Account, query: str) -> list[Accoun
                 func.lower(Account.last_name).like(pattern, escape="\\"),
             )
         )
-    statement = statement.order_by(Account.last_name, Account.first_name, Account.id).limit(SEARCH_LIMIT)
+    statement = statement.order_by(Account.last_name, Account.first_name, Account.id).limit(
+        SEARCH_LIMIT
+    )
     return list(session.scalars(statement))
 
 
@@ -102,7 +106,12 @@ def set_role(session: Session, actor: Account, account: Account, role: str) -> N
     before = account.role
     account.role = role
     audit.record(
-        session, actor, "account.role", "account", account.id, account.email,
+        session,
+        actor,
+        "account.role",
+        "account",
+        account.id,
+        account.email,
         f"{ROLE_LABELS[before]} → {ROLE_LABELS[role]}",
     )
     session.commit()
@@ -134,7 +143,6 @@ def create_agent(
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise accounts.EmailTaken()
 
-
     account = Account(
         email=email,
         first_name=first_name,
@@ -154,7 +162,10 @@ def create_agent(
             session, settings, account, TOKEN_INVITATION, settings["INVITATION_HOURS"]
         )
         mail.queue(
-            session, account.email, "Votre compte agent sur le portail", "invitation",
+            session,
+            account.email,
+            "Votre compte agent sur le portail",
+            "invitation",
             account=account,
             link=links.absolute(base_url, links.invitation(token)),
             hours=settings["INVITATION_HOURS"],
@@ -162,7 +173,12 @@ def create_agent(
         )
     if actor is not None:
         audit.record(
-            session, actor, "account.create_agent", "account", account.id, account.email,
+            session,
+            actor,
+            "account.create_agent",
+            "account",
+            account.id,
+            account.email,
             ROLE_LABELS[role],
         )
     session.commit()

@@ -23,7 +23,13 @@ FIELD_LABELS = {
     "address": "Adresse",
     "opening_hours": "Horaires d'ouverture",
 }
-FIELD_LIMITS = {"service_name": 150, "phone": 30, "email": 254, "address": 500, "opening_hours": 1000}
+FIELD_LIMITS = {
+    "service_name": 150,
+    "phone": 30,
+    "email": 254,
+    "address": 500,
+    "opening_hours": 1000,
+}
 
 
 def all_organisations(session: Session) -> list[Organisation]:
@@ -57,7 +63,12 @@ def update_contact(session: Session, actor: Account, organisation: Organisation,
             setattr(organisation, name, value)
     if changes:
         audit.record(
-            session, actor, "organisation.update", "organisation", organisation.id,
-            organisation.name, "Champs modifiés : " + ", ".join(changes),
+            session,
+            actor,
+            "organisation.update",
+            "organisation",
+            organisation.id,
+            organisation.name,
+            "Champs modifiés : " + ", ".join(changes),
         )
     session.commit()

@@ -26,7 +26,9 @@ def _text(label, limit, area=False, autocomplete="off"):
     cls = TextAreaField if area else StringField
     return cls(
         label,
-        validators=[Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")],
+        validators=[
+            Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")
+        ],
         render_kw={"maxlength": limit, "autocomplete": autocomplete},
     )
 

@@ -38,8 +38,13 @@ def accounts():
     """Accounts matching the search, with their state (live results with htmx)."""
     query = request.args.get("q", "")[:100]
     found = backoffice.search_accounts(get_session(), current_user, query) if query.strip() else []
-    return render("agent/accounts.html", block="results", query=query, found=found,
-                  role_labels=backoffice.ROLE_LABELS)
+    return render(
+        "agent/accounts.html",
+        block="results",
+        query=query,
+        found=found,
+        role_labels=backoffice.ROLE_LABELS,
+    )
 
 
 @bp.route("/comptes/<int:account_id>")
@@ -76,10 +81,18 @@ def resend_activation(account_id: int):
     """Renvoyer le lien d'activation."""
     target = account_or_404(current_user, account_id)
     ok, error = attempt(
-        None, backoffice.resend_activation, get_session(), settings(), current_user, target, base_url()
+        None,
+        backoffice.resend_activation,
+        get_session(),
+        settings(),
+        current_user,
+        target,
+        base_url(),
     )
-    flash("Un nouveau lien d'activation a été envoyé." if ok else error.message,
-          "success" if ok else "error")
+    flash(
+        "Un nouveau lien d'activation a été envoyé." if ok else error.message,
+        "success" if ok else "error",
+    )
     return redirect(url_for("agent.account", account_id=target.id))
 
 
@@ -90,7 +103,9 @@ def set_role(account_id: int):
     target = account_or_404(current_user, account_id)
     form = RoleForm()
     if form.validate_on_submit():
-        ok, _ = attempt(form, backoffice.set_role, get_session(), current_user, target, form.role.data)
+        ok, _ = attempt(
+            form, backoffice.set_role, get_session(), current_user, target, form.role.data
+        )
         if ok:
             flash("Le rôle est modifié.", "success")
             return redirect(url_for("agent.account", account_id=target.id))
@@ -104,13 +119,22 @@ def new_agent():
     form = NewAgentForm()
     if form.validate_on_submit():
         ok, created = attempt(
-            form, backoffice.create_agent, get_session(), settings(), current_user,
-            first_name=form.first_name.data, last_name=form.last_name.data,
-            email=form.email.data, role=form.role.data, base_url=base_url(),
+            form,
+            backoffice.create_agent,
+            get_session(),
+            settings(),
+            current_user,
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            email=form.email.data,
+            role=form.role.data,
+            base_url=base_url(),
         )
         if ok:
-            flash(f"Le compte de {created.full_name} est créé ; une invitation lui a été envoyée.",
-                  "success")
+            flash(
+                f"Le compte de {created.full_name} est créé ; une invitation lui a été envoyée.",
+                "success",
+            )
             return redirect(url_for("agent.account", account_id=created.id))
     return render("agent/new_agent.html", block="form", form=form, status=form_status(form))
 
@@ -126,13 +150,19 @@ def edit_organisation(organisation_id: int):
     form = ContactForm(obj=organisation)
     if form.validate_on_submit():
         values = {name: getattr(form, name).data for name in organisations.CONTACT_FIELDS}
-        ok, _ = attempt(form, organisations.update_contact, get_session(), current_user,
-                        organisation, **values)
+        ok, _ = attempt(
+            form, organisations.update_contact, get_session(), current_user, organisation, **values
+        )
         if ok:
             flash("Les coordonnées sont enregistrées.", "success")
             return redirect(url_for("agent.index"))
-    return render("agent/organisation.html", block="form", form=form, organisation=organisation,
-                  status=form_status(form))
+    return render(
+        "agent/organisation.html",
+        block="form",
+        form=form,
+        organisation=organisation,
+        status=form_status(form),
+    )
 
 
 @bp.route("/journal")
@@ -141,5 +171,6 @@ def audit_log():
     """Journal des actions des agents (administrateurs)."""
     number = page_number()
     entries, has_next = audit.page(get_session(), number)
-    return render("agent/audit.html", entries=entries, page=number, has_next=has_next,
-                  audit_label=audit.label)
+    return render(
+        "agent/audit.html", entries=entries, page=number, has_next=has_next, audit_label=audit.label
+    )

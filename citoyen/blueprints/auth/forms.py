@@ -39,7 +39,9 @@ class SignUpForm(FlaskForm):
         "Vous devez accepter les conditions générales d'utilisation pour créer un compte.",
     )
     # Anti-bot: a field people never see nor fill, and the time the form was shown.
-    website = StringField("Site web (laissez ce champ vide)", render_kw={"autocomplete": "off", "tabindex": "-1"})
+    website = StringField(
+        "Site web (laissez ce champ vide)", render_kw={"autocomplete": "off", "tabindex": "-1"}
+    )
     started = HiddenField()
 
     def stamp(self) -> None:

@@ -46,9 +46,15 @@ def sign_up():
             return render("auth/sign_up.html", block="form", form=form, status=429)
         else:
             ok, _ = attempt(
-                form, accounts.register, get_session(), settings(),
-                first_name=form.first_name.data, last_name=form.last_name.data,
-                email=form.email.data, password=form.password.data, base_url=base_url(),
+                form,
+                accounts.register,
+                get_session(),
+                settings(),
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                email=form.email.data,
+                password=form.password.data,
+                base_url=base_url(),
             )
             if ok:
                 return redirect(url_for("auth.sign_up_done"))
@@ -71,8 +77,13 @@ def activate(token: str):
         accounts.activate(get_session(), settings(), token)
     except DomainError as error:
         get_session().rollback()
-        return render("auth/link_problem.html", message=error.message,
-                      form=EmailOnlyForm(), resend=True, status=400)
+        return render(
+            "auth/link_problem.html",
+            message=error.message,
+            form=EmailOnlyForm(),
+            resend=True,
+            status=400,
+        )
     flash("Votre compte est activé. Vous pouvez maintenant vous connecter.", "success")
     return redirect(url_for("auth.sign_in"))
 
@@ -102,10 +113,16 @@ def sign_in():
     if form.validate_on_submit():
         if not ratelimit.hit("sign_in", form.email.data):
             add_error(form, "password", ratelimit.MESSAGE)
-            return render("auth/sign_in.html", block="form", form=form, status=429,
-                          resend_form=None)
+            return render(
+                "auth/sign_in.html", block="form", form=form, status=429, resend_form=None
+            )
         ok, result = attempt(
-            form, accounts.authenticate, get_session(), settings(), form.email.data, form.password.data
+            form,
+            accounts.authenticate,
+            get_session(),
+            settings(),
+            form.email.data,
+            form.password.data,
         )
         if ok:
             target = safe_next(form.next.data) or url_for("main.home")
@@ -117,8 +134,13 @@ def sign_in():
     resend_form = None
     if not_activated:
         resend_form = EmailOnlyForm(formdata=None, data={"email": form.email.data})
-    return render("auth/sign_in.html", block="form", form=form, resend_form=resend_form,
-                  status=form_status(form))
+    return render(
+        "auth/sign_in.html",
+        block="form",
+        form=form,
+        resend_form=resend_form,
+        status=form_status(form),
+    )
 
 
 @bp.route("/deconnexion", methods=["POST"])
@@ -170,8 +192,13 @@ def _set_password(token: str, purpose: str, title: str, done_message: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         ok, result = attempt(
-            form, accounts.reset_password, get_session(), settings(), token,
-            form.password.data, purpose=purpose,
+            form,
+            accounts.reset_password,
+            get_session(),
+            settings(),
+            token,
+            form.password.data,
+            purpose=purpose,
         )
         if ok:
             logout_user()
@@ -179,9 +206,12 @@ def _set_password(token: str, purpose: str, title: str, done_message: str):
             flash(done_message, "success")
             return redirect(url_for("auth.sign_in"))
         if not result.field:
-            return render("auth/link_problem.html", message=result.message, resend=False, status=400)
-    return render("auth/new_password.html", block="form", form=form, title=title,
-                  status=form_status(form))
+            return render(
+                "auth/link_problem.html", message=result.message, resend=False, status=400
+            )
+    return render(
+        "auth/new_password.html", block="form", form=form, title=title, status=form_status(form)
+    )
 
 
 @bp.route("/mot-de-passe/nouveau/<token>", methods=["GET", "POST"])
@@ -189,7 +219,9 @@ def _set_password(token: str, purpose: str, title: str, done_message: str):
 def reset_password(token: str):
     """Choose a new password from the link of a reset mail."""
     return _set_password(
-        token, TOKEN_RESET, "Choisir un nouveau mot de passe",
+        token,
+        TOKEN_RESET,
+        "Choisir un nouveau mot de passe",
         "Votre mot de passe a été modifié. Vous pouvez vous connecter.",
     )
 
@@ -199,6 +231,8 @@ def reset_password(token: str):
 def accept_invitation(token: str):
     """Choose the first password of an account created by the town hall."""
     return _set_password(
-        token, TOKEN_INVITATION, "Choisir votre mot de passe",
+        token,
+        TOKEN_INVITATION,
+        "Choisir votre mot de passe",
         "Votre mot de passe est enregistré. Vous pouvez vous connecter.",
     )

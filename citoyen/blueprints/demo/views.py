@@ -48,6 +48,8 @@ def mailbox():
 @public
 def show_mail(name: str):
     """One mail, with its links."""
-    if not NAME.match(name) or not os.path.exists(os.path.join(current_app.config["MAIL_DIR"], name)):
+    if not NAME.match(name) or not os.path.exists(
+        os.path.join(current_app.config["MAIL_DIR"], name)
+    ):
         abort(404)
     return render("demo/mail.html", mail=_read(name))

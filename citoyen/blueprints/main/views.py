@@ -9,7 +9,7 @@ from citoyen.access import public
 from citoyen.blueprints.main import bp
 from citoyen.db import get_session
 from citoyen.htmx import render
-from citoyen.services import home
+from citoyen.services import home as home_service
 from citoyen.services import organisations
 
 
@@ -19,7 +19,7 @@ def home():
     """The welcome page for visitors, "Accueil" for signed-in people."""
     if not current_user.is_authenticated:
         return render("main/welcome.html")
-    return render("main/home.html", items=home.attention_items(get_session(), current_user))
+    return render("main/home.html", items=home_service.attention_items(get_session(), current_user))
 
 
 @bp.route("/contact")
@@ -47,14 +47,18 @@ def legal():
 @public
 def accessibility():
     """Déclaration d'accessibilité."""
-    return render("main/accessibility.html", organisations=organisations.all_organisations(get_session()))
+    return render(
+        "main/accessibility.html", organisations=organisations.all_organisations(get_session())
+    )
 
 
 @bp.route("/favicon.ico")
 @public
 def favicon():
     return send_from_directory(
-        current_app.static_folder, "img/favicon.ico", mimetype="image/vnd.microsoft.icon",
+        current_app.static_folder,
+        "img/favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
         max_age=7 * 24 * 3600,
     )
 

@@ -37,16 +37,25 @@ def change_password():
     form = ChangePasswordForm() if has_password else SetPasswordForm()
     if form.validate_on_submit():
         ok, _ = attempt(
-            form, accounts.change_password, get_session(), current_user,
-            form.current_password.data if has_password else "", form.new_password.data,
+            form,
+            accounts.change_password,
+            get_session(),
+            current_user,
+            form.current_password.data if has_password else "",
+            form.new_password.data,
         )
         if ok:
             # The session epoch changed: keep this session, end the others.
             login_user(current_user._get_current_object())
             flash("Votre mot de passe a été modifié.", "success")
             return redirect(url_for("profile.show"))
-    return render("profile/password.html", block="form", form=form, has_password=has_password,
-                  status=form_status(form))
+    return render(
+        "profile/password.html",
+        block="form",
+        form=form,
+        has_password=has_password,
+        status=form_status(form),
+    )
 
 
 @bp.route("/identifiant", methods=["GET", "POST"])
@@ -55,8 +64,14 @@ def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit():
         ok, _ = attempt(
-            form, accounts.request_email_change, get_session(), settings(), current_user,
-            form.new_email.data, form.password.data, base_url(),
+            form,
+            accounts.request_email_change,
+            get_session(),
+            settings(),
+            current_user,
+            form.new_email.data,
+            form.password.data,
+            base_url(),
         )
         if ok:
             return render("profile/email_sent.html", new_email=form.new_email.data.strip().lower())
@@ -95,7 +110,10 @@ def delete():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         ok, _ = attempt(
-            form, accounts.delete_account, get_session(), current_user._get_current_object(),
+            form,
+            accounts.delete_account,
+            get_session(),
+            current_user._get_current_object(),
             form.password.data,
         )
         if ok:

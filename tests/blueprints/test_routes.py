@@ -1,0 +1,124 @@
+"""Rules every route must follow, checked by enumerating the URL map, so that
+a new route cannot forget them."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import Rule
+
+from citoyen import links
+from citoyen.access import is_public_endpoint
+from tests.conftest import BASE_CONFIG
+
+
+def _url(rule: Rule) -> str:
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        values[name] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+    return rule.build(values)[1]
+
+
+def _rules(app, method: str):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or method not in rule.methods:
+            continue
+        yield rule
+
+
+@pytest.fixture
+def app_config():
+    # The demo blueprint exists only in demo mode: enumerate it too.
+    return {"DEMO": True}
+
+
+def test_every_post_route_rejects_a_missing_csrf_token(app, client, parent, auth):
+    app.config["WTF_CSRF_ENABLED"] = True
+    posts = list(_rules(app, "POST"))
+    assert posts, "no POST route found"
+    # Signed in, so that a route is refused for its missing token and not for
+    # a missing session.
+    app.config["WTF_CSRF_ENABLED"] = False
+    auth.sign_in(parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    for rule in posts:
+        response = client.post(_url(rule), data={"email": "x@example.org"})
+        assert response.status_code == 400, rule.rule
+        body = response.get_data(as_text=True)
+        assert "Le formulaire a expiré" in body, rule.rule
+
+
+def test_every_signed_in_route_sends_anonymous_visitors_to_sign_in(app, client):
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _rules(app, method):
+            if is_public_endpoint(app, rule.endpoint):
+                continue
+            response = client.open(_url(rule), method=method)
+            assert response.status_code in (302, 303), (method, rule.rule, response.status_code)
+            assert response.headers["Location"].startswith("/connexion?next="), rule.rule
+            checked += 1
+    assert checked > 10
+
+
+def test_htmx_requests_of_anonymous_visitors_are_redirected_by_header(client, hx):
+    response = client.get("/messages/", headers=hx)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/connexion?next=")
+
+
+def test_every_agent_route_is_forbidden_to_a_parent(app, client, parent, auth):
+    auth.sign_in(parent.email)
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _rules(app, method):
+            if not rule.endpoint.startswith("agent."):
+                continue
+            response = client.open(_url(rule), method=method)
+            assert response.status_code == 403, (method, rule.rule)
+            assert "Accès refusé" in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 8
+
+
+def test_admin_routes_are_forbidden_to_an_agent(app, client, agent, auth):
+    auth.sign_in(agent.email)
+    for path in ("/agent/journal", "/agent/agents/nouveau", "/agent/communes/1"):
+        assert client.get(path).status_code == 403, path
+    assert client.post(f"/agent/comptes/{agent.id}/role", data={"role": "admin"}).status_code == 403
+
+
+def test_public_routes_are_the_expected_ones(app):
+    public = sorted(
+        rule.rule for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and is_public_endpoint(app, rule.endpoint)
+    )
+    assert public == sorted([
+        "/", "/accessibilite", "/activation/<token>", "/activation/renvoyer", "/conditions-generales",
+        "/connexion", "/contact", "/demo/courriels", "/demo/courriels/<name>", "/favicon.ico",
+        "/inscription", "/inscription/envoyee", "/invitation/<token>", "/mentions-legales",
+        "/mot-de-passe-oublie", "/mot-de-passe-oublie/identifiant",
+        "/mot-de-passe-oublie/mot-de-passe", "/mot-de-passe/nouveau/<token>",
+        "/profil/identifiant/confirmer/<token>", "/sante",
+    ])
+
+
+def test_mail_links_match_the_routes_that_serve_them(app):
+    with app.test_request_context():
+        from flask import url_for
+
+        assert links.activation("t") == url_for("auth.activate", token="t")
+        assert links.password_reset("t") == url_for("auth.reset_password", token="t")
+        assert links.email_change("t") == url_for("profile.confirm_email", token="t")
+        assert links.invitation("t") == url_for("auth.accept_invitation", token="t")
+        assert links.sign_in() == url_for("auth.sign_in")
+        assert links.password_recovery() == url_for("auth.recovery")
+        assert links.messages() == url_for("messages.index")
+
+
+def test_no_demo_pages_outside_demo_mode(database_url, tmp_path):
+    from citoyen import create_app
+
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)})
+    assert not any(rule.endpoint.startswith("demo.") for rule in app.url_map.iter_rules())
+    assert app.test_client().get("/demo/courriels").status_code == 404
