@@ -58,6 +58,15 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def base_url():
+    """Each test serves its own app on its own port (``live_server``): no fixed base URL.
+
+    This also replaces pytest-playwright's fallback ``base_url`` fixture, a method
+    of a plugin object that pytest 9.2 warns about (PytestRemovedIn10Warning)."""
+    return None
+
+
 @pytest.fixture
 def app_config():
     """The portal as a demo visitor meets it, with real CSRF tokens in the forms."""
