@@ -197,9 +197,11 @@ def now():
     return utcnow()
 
 
-def reload(db, obj):
+def fresh(db):
+    """Forget what the session read, so that the next reads see what requests committed."""
+    db.rollback()
     db.expire_all()
-    return db.get(type(obj), obj.id)
+    return db
 
 
-__all__ = ["Account", "reload"]
+__all__ = ["Account", "fresh"]

@@ -1,6 +1,7 @@
 """Mon profil: password, identifier, notification preference, deletion."""
 
 from flask import flash
+from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
@@ -96,7 +97,11 @@ def confirm_email(token: str):
 @bp.route("/notifications", methods=["GET", "POST"])
 def notifications():
     """Préférences de notification: messages by mail or not."""
-    form = NotificationsForm(data={"email_notifications": current_user.email_notifications})
+    # An unticked box sends nothing: read the posted form even when it looks empty.
+    form = NotificationsForm(
+        formdata=request.form if request.method == "POST" else None,
+        data={"email_notifications": current_user.email_notifications},
+    )
     if form.validate_on_submit():
         accounts.set_email_notifications(get_session(), current_user, form.email_notifications.data)
         flash("Vos préférences de notification sont enregistrées.", "success")

@@ -1,0 +1,71 @@
+"""Messages: list, unread count in the header, mark as read."""
+
+from __future__ import annotations
+
+import pytest
+
+from citoyen.models import Notification
+from citoyen.services import notifications
+from tests.blueprints.helpers import text
+from tests.conftest import fresh
+
+
+@pytest.fixture
+def messages(db, parent):
+    rows = [
+        notifications.notify(db, parent, f"Message {i}", f"Texte {i}", "http://localhost")
+        for i in range(3)
+    ]
+    db.commit()
+    return rows
+
+
+def test_unread_count_is_in_the_header(client, auth, parent, messages):
+    auth.sign_in(parent.email)
+    body = text(client.get("/"))
+    assert "Messages 3 non lus" in " ".join(body.replace("<", " <").split()).replace(" <span class=\"visually-hidden\">", "")\
+        or ">3<" in body
+    assert "Vous avez 3 messages non lus." in body
+
+
+def test_mark_one_as_read_with_htmx_swaps_the_item(client, auth, parent, messages, hx, db):
+    auth.sign_in(parent.email)
+    response = client.post(f"/messages/{messages[0].id}/lu", headers=hx)
+    assert response.status_code == 200
+    body = text(response)
+    assert body.lstrip().startswith(f'<li id="message-{messages[0].id}"')
+    assert "Non lu" not in body
+    assert notifications.unread_count(db, parent) == 2
+
+
+def test_mark_one_as_read_without_javascript(client, auth, parent, messages, db):
+    auth.sign_in(parent.email)
+    response = client.post(f"/messages/{messages[1].id}/lu")
+    assert response.status_code == 303
+    assert notifications.unread_count(db, parent) == 2
+
+
+def test_opening_a_message_marks_it_read(client, auth, parent, messages, db):
+    auth.sign_in(parent.email)
+    body = text(client.get(f"/messages/{messages[2].id}"))
+    assert "Texte 2" in body
+    fresh(db)
+    assert db.get(Notification, messages[2].id).read_at is not None
+
+
+def test_mark_all_read(client, auth, parent, messages, db):
+    auth.sign_in(parent.email)
+    assert client.post("/messages/tout-lu").status_code == 303
+    assert notifications.unread_count(db, parent) == 0
+
+
+def test_another_accounts_message_is_not_found(client, auth, make_account, messages):
+    make_account(email="autre@example.org")
+    auth.sign_in("autre@example.org")
+    assert client.get(f"/messages/{messages[0].id}").status_code == 404
+    assert client.post(f"/messages/{messages[0].id}/lu").status_code == 404
+
+
+def test_empty_messages_page(client, auth, parent):
+    auth.sign_in(parent.email)
+    assert "Vous n'avez aucun message." in text(client.get("/messages/"))
