@@ -206,19 +206,26 @@ def _init_templates(app: Flask) -> None:
     def portal_context():
         def unread_messages() -> int:
             if "unread_messages" not in g:
-                g.unread_messages = (
-                    notifications.unread_count(get_session(), current_user)
-                    if current_user.is_authenticated
-                    else 0
-                )
+                g.unread_messages = 0
+                if current_user.is_authenticated:
+                    try:
+                        g.unread_messages = notifications.unread_count(get_session(), current_user)
+                    except Exception:  # same: never let the header break a page
+                        log.exception("unread count unavailable")
+                        get_session().rollback()
             return g.unread_messages
 
         def portal_name() -> str:
             if "portal_name" not in g:
-                orgs = organisations.all_organisations(get_session())
-                g.portal_name = (
-                    f"Portail famille — {orgs[0].name}" if len(orgs) == 1 else "Portail famille"
-                )
+                g.portal_name = "Portail famille"
+                try:
+                    orgs = organisations.all_organisations(get_session())
+                except Exception:  # an error page must render even when the database fails
+                    log.exception("organisations unavailable")
+                    get_session().rollback()
+                    return g.portal_name
+                if len(orgs) == 1:
+                    g.portal_name = f"Portail famille — {orgs[0].name}"
             return g.portal_name
 
         return {

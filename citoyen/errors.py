@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import g
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +79,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unexpected error", exc_info=error)
-        if app.config.get("PROPAGATE_EXCEPTIONS") and app.testing:
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+        if app.testing and app.config.get("PROPAGATE_EXCEPTIONS") is not False:
             raise error
         return render_error(500)

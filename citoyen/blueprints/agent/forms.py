@@ -1,6 +1,7 @@
 """Forms of the back office."""
 
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
@@ -12,14 +13,16 @@ from citoyen.services.backoffice import ROLE_LABELS
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Rôle", choices=list(ROLE_LABELS.items()))
+    role = SelectField("Rôle", choices=[SelectChoice(v, label) for v, label in ROLE_LABELS.items()])
 
 
 class NewAgentForm(FlaskForm):
     last_name = name_field("Nom", "nom", "off")
     first_name = name_field("Prénom", "prénom", "off")
     email = email_field(autocomplete="off")
-    role = SelectField("Rôle", choices=[("agent", "Agent"), ("admin", "Administrateur")])
+    role = SelectField(
+        "Rôle", choices=[SelectChoice("agent", "Agent"), SelectChoice("admin", "Administrateur")]
+    )
 
 
 def _text(label, limit, area=False, autocomplete="off"):
