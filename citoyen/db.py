@@ -43,6 +43,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # SQLite's own lower() folds ASCII only: "Élodie" would never match "élodie".
+            dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
@@ -50,6 +52,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def init_app(app: Flask) -> None:

@@ -129,7 +129,10 @@ def backend_for(config: Mapping):
 
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4, 8… minutes, at most six hours."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_DELAY)
+    exponent = max(attempts - 1, 0)
+    if exponent > 9:  # 2**9 minutes is already past the cap
+        return MAX_DELAY
+    return min(timedelta(minutes=2**exponent), MAX_DELAY)
 
 
 def deliver_due(session_factory: Callable[[], Session], config: Mapping, limit: int = 100) -> int:
@@ -177,20 +180,31 @@ def _deliver_one(session: Session, backend, config: Mapping, message_id: int) ->
     if claimed.rowcount != 1:
         return False
     row = session.get(OutboxMessage, message_id, populate_existing=True)
+    message = build_message(row, config["MAIL_SENDER"])
+    attempts = row.attempts
+    # No transaction stays open while the mail goes out: on SQLite, a read
+    # transaction that later writes cannot wait for another writer.
+    session.rollback()
     try:
-        backend.send(build_message(row, config["MAIL_SENDER"]))
+        backend.send(message)
     except Exception as exc:  # any failure: keep the mail and try again later
-        log.warning("mail %s to %s not sent: %s", row.id, row.recipient, exc)
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        row.claimed_at = None
-        row.next_attempt_at = utcnow() + retry_delay(row.attempts)
-        session.commit()
+        log.warning("mail %s to %s not sent: %s", message_id, message["To"], exc)
+        _record(session, message_id, claimed_at=None,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=utcnow() + retry_delay(attempts))
         return False
-    row.sent_at = utcnow()
-    row.claimed_at = None
-    row.last_error = None
-    session.commit()
+    _record(session, message_id, sent_at=utcnow(), claimed_at=None, last_error=None)
     return True
+
+
+def _record(session: Session, message_id: int, **values) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def purge_sent(session: Session, days: int) -> int:

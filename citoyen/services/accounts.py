@@ -337,8 +337,21 @@ def purge_inactive(session: Session, settings: Mapping, now: datetime | None = N
     """Delete accounts never activated within the activation delay."""
     now = now or utcnow()
     limit = now - timedelta(hours=settings["ACTIVATION_HOURS"])
+    # An account whose activation link was sent again is kept while that link works.
+    live_link = (
+        select(AccountToken.id)
+        .where(
+            AccountToken.account_id == Account.id,
+            AccountToken.purpose == TOKEN_ACTIVATION,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+        .exists()
+    )
     result = session.execute(
-        delete(Account).where(Account.activated_at.is_(None), Account.created_at < limit)
+        delete(Account).where(
+            Account.activated_at.is_(None), Account.created_at < limit, ~live_link
+        )
     )
     session.commit()
     return result.rowcount

@@ -54,7 +54,9 @@ def update_contact(session: Session, actor: Account, organisation: Organisation,
             raise DomainError(
                 f"Ce champ ne doit pas dépasser {FIELD_LIMITS[name]} caractères.", name
             )
-        if name == "phone" and value and not re.fullmatch(r"[0-9 +().-]{6,30}", value):
+        if name == "phone" and value and (
+            not re.fullmatch(r"[0-9 +().-]{6,30}", value) or len(re.sub(r"\D", "", value)) < 6
+        ):
             raise DomainError("Indiquez un numéro de téléphone, par exemple 01 23 45 67 89.", name)
         if name == "email" and value:
             value = accounts.normalise_email(value, "email")

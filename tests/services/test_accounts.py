@@ -408,9 +408,7 @@ def test_the_last_admin_cannot_delete_their_account(app, db, admin):
     assert reload(db, admin) is not None
 
 
-def test_an_admin_can_delete_their_account_when_another_admin_remains(
-    app, db, admin, make_account
-):
+def test_an_admin_can_delete_their_account_when_another_admin_remains(app, db, admin, make_account):
     make_account(email="admin2@example.org", role="admin")
     admin_id = admin.id
 
@@ -452,14 +450,7 @@ def test_purge_inactive_uses_the_given_time(app, db):
     assert db.scalar(select(func.count()).select_from(AccountToken)) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="purge_inactive ignores a fresh activation link: the account is deleted while "
-    "the link mailed again says it is valid 24 hours",
-)
-def test_purge_inactive_spares_an_account_whose_new_activation_link_is_still_valid(
-    app, db, outbox
-):
+def test_purge_inactive_spares_an_account_whose_new_activation_link_is_still_valid(app, db, outbox):
     account = register(db, app)
     set_account(db, account, created_at=utcnow() - timedelta(hours=23))
     # Nearly a day later, the family asks for a new link ("valable 24 heures").

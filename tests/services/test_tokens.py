@@ -124,9 +124,7 @@ def test_an_activation_link_with_a_changed_secret_is_refused(app, db, newcomer, 
     assert reload(db, newcomer).activated_at is None
 
 
-def test_an_activation_link_signed_with_another_key_is_refused(
-    app, db, newcomer, activation_token
-):
+def test_an_activation_link_signed_with_another_key_is_refused(app, db, newcomer, activation_token):
     other_settings = {**app.config, "SECRET_KEY": "another-secret-key"}
 
     with pytest.raises(accounts.TokenInvalid):
@@ -164,9 +162,7 @@ def test_a_new_activation_link_replaces_the_previous_one(app, db, newcomer, outb
     assert reload(db, newcomer).activated_at is not None
 
 
-def test_resend_activation_says_nothing_for_an_active_or_unknown_address(
-    app, db, parent, outbox
-):
+def test_resend_activation_says_nothing_for_an_active_or_unknown_address(app, db, parent, outbox):
     accounts.resend_activation(db, app.config, "parent@example.org", BASE_URL)
     accounts.resend_activation(db, app.config, "inconnu@example.org", BASE_URL)
 
@@ -288,9 +284,7 @@ def test_a_weak_new_password_does_not_use_up_the_reset_link(app, db, parent, out
     accounts.authenticate(db, app.config, "parent@example.org", NEW_PASSWORD)
 
 
-def test_remind_identifier_mails_the_address_only_if_it_has_an_account(
-    app, db, parent, outbox
-):
+def test_remind_identifier_mails_the_address_only_if_it_has_an_account(app, db, parent, outbox):
     accounts.remind_identifier(db, app.config, "inconnu@example.org", BASE_URL)
     assert outbox.all() == []
 
@@ -433,4 +427,3 @@ def test_a_token_row_points_to_its_account(app, db, parent, outbox):
     assert row.purpose == "email_change"
     assert row.new_email == "nouvelle@example.org"
     assert row.used_at is None
-
