@@ -9,6 +9,7 @@ from wtforms import StringField
 from wtforms.validators import EqualTo
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
+from wtforms.validators import StopValidation
 
 from citoyen import passwords
 
@@ -28,12 +29,28 @@ def name_field(label: str, what: str, autocomplete: str) -> StringField:
     )
 
 
+class ValidEmail:
+    """The address must be one the portal can send mail to (same check as the services)."""
+
+    def __call__(self, form, field):
+        from citoyen.services.accounts import InvalidEmail
+        from citoyen.services.accounts import normalise_email
+
+        if not field.data:
+            return
+        try:
+            normalise_email(field.data)
+        except InvalidEmail as error:
+            raise StopValidation(error.message) from None
+
+
 def email_field(label: str = "Adresse e-mail", autocomplete: str = "email") -> EmailField:
     return EmailField(
         label,
         validators=[
             required("Indiquez votre adresse e-mail."),
             Length(max=254, message="L'adresse e-mail ne doit pas dépasser 254 caractères."),
+            ValidEmail(),
         ],
         render_kw={
             "autocomplete": autocomplete,

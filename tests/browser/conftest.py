@@ -82,6 +82,9 @@ def app_config():
 def live_server(app):
     """The app served over HTTP on a free port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Chromium keeps connections open: do not wait for their threads at shutdown.
+    server.daemon_threads = True
+    server.block_on_close = False
     url = f"http://127.0.0.1:{server.server_port}"
     # Links in mails must point at this server.
     app.config["BASE_URL"] = url
@@ -96,7 +99,7 @@ def live_server(app):
 
 
 @pytest.fixture
-def visit(page, live_server):
+def visit(live_server, page):
     """The test's page on the live portal, with its console watched."""
     page.set_default_timeout(10_000)
     return Visit(page, live_server)

@@ -33,7 +33,9 @@ AXE_OPTIONS = {
 }
 _axe = Axe()
 
-FAILED_RESOURCE = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+FAILED_RESOURCE = re.compile(
+    r"Failed to load resource: the server responded with a status of (\d+)"
+)
 
 
 def axe_violations(page) -> list[dict]:
@@ -64,11 +66,11 @@ def screenshot(page, name: str, mobile: bool = False) -> Path:
     """A full-page screenshot at 1280 px, and at 320 px when ``mobile``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, caret="initial")
     if mobile:
         size = page.viewport_size or DESKTOP
         page.set_viewport_size(MOBILE)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-320.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-320.png"), full_page=True, caret="initial")
         page.set_viewport_size(size)
     return path
 
@@ -99,6 +101,17 @@ MATCHES = """([selector, text]) => {
   const el = document.activeElement;
   if (!el || !el.matches(selector)) { return false; }
   return text === null || (el.innerText || el.value || '').trim() === text;
+}"""
+
+
+class HtmxFormUnsendable(AssertionError):
+    """A form that htmx would fail to send (its hx-target cannot be resolved)."""
+
+
+HX_TARGET_VALID = """(value) => {
+  if (value === null || value === 'this') { return true; }
+  const selector = value.replace(/^(closest|find|next|previous) /, '');
+  try { document.querySelector(selector); return true; } catch (e) { return false; }
 }"""
 
 
@@ -133,6 +146,19 @@ class Visit:
         assert response is not None
         assert response.status == status, f"{path}: HTTP {response.status}, expected {status}"
         return response
+
+    def sign_in(self, email: str, password: str) -> None:
+        """Open a session with a plain form post, sharing the page's cookies, for
+        tests about the pages behind the sign-in rather than about the sign-in."""
+        html = self.page.request.get(self.url("/connexion")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert token, "no CSRF token on /connexion"
+        response = self.page.request.post(
+            self.url("/connexion"),
+            form={"csrf_token": token.group(1), "email": email, "password": password, "next": ""},
+            max_redirects=0,
+        )
+        assert response.status == 303, f"sign-in as {email}: HTTP {response.status}"
 
     def wait_for_path(self, path: str) -> None:
         self.page.wait_for_url(re.compile(re.escape(self.base_url + path) + r"(\?.*)?$"))
@@ -191,6 +217,16 @@ class Visit:
     def type_into(self, selector: str, value: str) -> None:
         self.tab_to(selector)
         self.page.keyboard.type(value)
+
+    def assert_htmx_form_sendable(self, form: str) -> None:
+        """htmx resolves hx-target with querySelector: a value it cannot parse makes it
+        throw on submit, and the form is never sent (with JavaScript on)."""
+        target = self.page.get_attribute(form, "hx-target")
+        if not self.page.evaluate(HX_TARGET_VALID, target):
+            raise HtmxFormUnsendable(
+                f"{self.path()}: {form} has hx-target={target!r}, which htmx cannot resolve: "
+                "submitting it with JavaScript on throws and sends nothing"
+            )
 
     def assert_focus_visible(self) -> None:
         kinds = {state["tag"] for state in self.focused}

@@ -4,6 +4,7 @@ import email
 import email.policy
 import os
 import re
+from email.utils import parsedate_to_datetime
 
 from flask import abort
 from flask import current_app
@@ -11,6 +12,7 @@ from flask import current_app
 from citoyen.access import public
 from citoyen.blueprints.demo import bp
 from citoyen.htmx import render
+from citoyen.timefmt import format_datetime
 
 NAME = re.compile(r"^[0-9T]+-[0-9a-f]{8}\.eml$")
 LINK = re.compile(r"https?://[^\s<>\"]+")
@@ -26,7 +28,7 @@ def _read(name: str) -> dict:
         "name": name,
         "to": message["To"],
         "subject": message["Subject"],
-        "date": message["Date"],
+        "date": format_datetime(parsedate_to_datetime(message["Date"])),
         "text": text,
         "links": LINK.findall(text),
     }

@@ -1,0 +1,140 @@
+"""Every page of the portal, public or behind the sign-in, in a real browser:
+no axe violation (WCAG 2.0/2.1/2.2 A and AA, best practices), no console
+error, and a screenshot under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from citoyen.models.base import utcnow
+from citoyen.services import backoffice
+from citoyen.services import notifications
+from tests import factories
+from tests.browser.helpers import assert_accessible
+from tests.browser.helpers import axe_violations
+from tests.browser.helpers import describe_violations
+from tests.browser.helpers import screenshot
+from tests.factories import PASSWORD
+
+PUBLIC_PAGES = [
+    # (path, HTTP status, screenshot name, also at 320 px)
+    ("/", 200, "public-bienvenue", True),
+    ("/connexion", 200, "public-connexion", True),
+    ("/inscription", 200, "public-inscription", False),
+    ("/contact", 200, "public-contact", True),
+    ("/conditions-generales", 200, "public-conditions-generales", False),
+    ("/mentions-legales", 200, "public-mentions-legales", False),
+    ("/accessibilite", 200, "public-accessibilite", False),
+    ("/mot-de-passe-oublie", 200, "public-mot-de-passe-oublie", False),
+    ("/mot-de-passe-oublie/mot-de-passe", 200, "public-mot-de-passe-perdu", False),
+    ("/mot-de-passe-oublie/identifiant", 200, "public-identifiant-perdu", False),
+    ("/activation/renvoyer", 200, "public-renvoyer-activation", False),
+    ("/activation/lien-abime", 400, "public-lien-non-valable", False),
+    ("/page-qui-n-existe-pas", 404, "public-404", True),
+]
+
+
+@pytest.fixture
+def commune(db):
+    """The contact, terms and legal pages show the commune's details."""
+    return factories.organisation(db)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "name", "mobile"), PUBLIC_PAGES, ids=[p[0] for p in PUBLIC_PAGES]
+)
+def test_public_page(visit, commune, path, status, name, mobile):
+    visit.goto(path, status=status)
+    assert visit.page.locator("h1").count() == 1
+    visit.check(name, mobile=mobile)
+
+
+def check_pages(visit, pages: list[tuple[str, str, bool]]) -> None:
+    """Visit each page (path, screenshot name, also at 320 px) and report every
+    problem of every page at once."""
+    problems = []
+    for path, name, mobile in pages:
+        visit.goto(path)
+        assert visit.path() == path, f"{path} led to {visit.path()}"
+        violations = axe_violations(visit.page)
+        if violations:
+            problems.append(f"axe on {path}:\n{describe_violations(violations)}")
+        if visit.console_errors:
+            problems.append(f"console on {path}:\n" + "\n".join(visit.console_errors))
+            visit.console_errors = []
+        screenshot(visit.page, name, mobile=mobile)
+    assert not problems, "\n\n".join(problems)
+
+
+def test_pages_of_a_signed_in_parent(visit, db, make_account, commune):
+    parent = make_account(email="camille.martin@example.org", first_name="Camille")
+    message = notifications.notify(
+        db,
+        parent,
+        "Bienvenue sur le portail famille",
+        "Votre compte est prêt. Vous pouvez maintenant rattacher votre foyer.",
+        visit.base_url,
+    )
+    db.commit()
+    visit.sign_in(parent.email, PASSWORD)
+    # The unread count in the menu is read out with words, not as a bare number.
+    visit.goto("/")
+    assert visit.page.locator(".site-nav .badge").text_content() == "1 non lu"
+    check_pages(
+        visit,
+        [
+            ("/", "parent-accueil", False),
+            ("/messages/", "parent-messages", False),
+            (f"/messages/{message.id}", "parent-message", False),
+            ("/profil/", "parent-mon-profil", True),
+            ("/profil/mot-de-passe", "parent-modifier-mot-de-passe", False),
+            ("/profil/identifiant", "parent-modifier-identifiant", False),
+            ("/profil/notifications", "parent-preferences-notification", False),
+            ("/profil/supprimer", "parent-supprimer-compte", False),
+            ("/contact", "parent-nous-contacter", False),
+        ],
+    )
+
+
+def test_pages_of_an_agent(visit, db, make_account):
+    agent = make_account(email="julien.moreau@mairie.example", first_name="Julien", role="agent")
+    parent = make_account(email="camille.martin@example.org", last_name="Martin")
+    parent.locked_until = utcnow() + timedelta(minutes=15)
+    db.commit()
+    visit.sign_in(agent.email, PASSWORD)
+    check_pages(
+        visit,
+        [
+            ("/agent/", "agent-espace-agent", False),
+            ("/agent/comptes?q=martin", "agent-recherche", False),
+            (f"/agent/comptes/{parent.id}", "agent-compte", True),
+        ],
+    )
+
+    # The live search of the back office: results come in place as the agent types.
+    page = visit.page
+    visit.goto("/agent/")
+    page.fill("#q", "Martin")
+    page.locator("#results table").wait_for()
+    assert "camille.martin@example.org" in page.locator("#results").inner_text()
+    assert_accessible(page, "/agent/ with live results")
+    visit.assert_clean_console("/agent/ live search")
+
+
+def test_pages_of_an_administrator(visit, db, make_account, commune):
+    admin = make_account(email="nadia.roussel@mairie.example", first_name="Nadia", role="admin")
+    parent = make_account(email="camille.martin@example.org")
+    backoffice.unlock(db, admin, parent)  # one line in the journal
+    visit.sign_in(admin.email, PASSWORD)
+    check_pages(
+        visit,
+        [
+            ("/agent/", "admin-espace-agent", False),
+            (f"/agent/comptes/{parent.id}", "admin-compte", False),
+            ("/agent/journal", "admin-journal", True),
+            ("/agent/agents/nouveau", "admin-nouvel-agent", False),
+            (f"/agent/communes/{commune.id}", "admin-coordonnees-commune", False),
+        ],
+    )
