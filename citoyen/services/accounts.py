@@ -33,6 +33,7 @@ from citoyen.models.accounts import new_session_epoch
 from citoyen.models.base import utcnow
 from citoyen.services.errors import DomainError
 from citoyen.timefmt import format_time
+from citoyen.transactions import begin_write
 
 NAME_MAX = 100
 
@@ -213,6 +214,7 @@ def peek_token(session: Session, settings: Mapping, token: str, purpose: str) ->
 
 
 def _consume(session: Session, settings: Mapping, token: str, purpose: str) -> AccountToken:
+    begin_write(session)
     row = peek_token(session, settings, token, purpose)
     # Guarded update: of two simultaneous uses, only one wins.
     done = session.execute(
@@ -265,6 +267,8 @@ def register(
     last_name = _clean_name(last_name, "last_name", "nom")
     email = normalise_email(email)
     check_password_rule(password)
+    password_hash = passwords.hash_password(password)
+    begin_write(session)
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise EmailTaken()
     now = utcnow()
@@ -272,7 +276,7 @@ def register(
         email=email,
         first_name=first_name,
         last_name=last_name,
-        password_hash=passwords.hash_password(password),
+        password_hash=password_hash,
         terms_accepted_at=now,
         created_at=now,
     )
@@ -326,6 +330,7 @@ def resend_activation(session: Session, settings: Mapping, email: str, base_url:
     """Mail a new activation link if the address has an account waiting for one.
 
     Says nothing either way, so the form does not tell which addresses exist."""
+    begin_write(session)
     account = find_by_email(session, email)
     if account is None or account.activated_at is not None:
         return
@@ -370,15 +375,20 @@ def authenticate(session: Session, settings: Mapping, email: str, password: str)
     if account.locked_until is not None and account.locked_until > now:
         raise AccountLocked(account.locked_until)
     if not passwords.verify(account.password_hash, password or ""):
-        _count_failure(session, settings, account, now)
+        _count_failure(session, settings, account.id, now)
+        session.refresh(account)
         if account.locked_until is not None and account.locked_until > now:
             raise AccountLocked(account.locked_until)
         raise InvalidCredentials()
     if account.activated_at is None:
         session.rollback()
         raise AccountNotActivated(account.email)
-    if passwords.needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash_password(password)
+    new_hash = (
+        passwords.hash_password(password) if passwords.needs_rehash(account.password_hash) else None
+    )
+    begin_write(session)
+    if new_hash:
+        account.password_hash = new_hash
     account.failed_sign_ins = 0
     account.locked_until = None
     account.last_sign_in_at = now
@@ -386,19 +396,20 @@ def authenticate(session: Session, settings: Mapping, email: str, password: str)
     return account
 
 
-def _count_failure(session: Session, settings: Mapping, account: Account, now: datetime) -> None:
+def _count_failure(session: Session, settings: Mapping, account_id: int, now: datetime) -> None:
     # Counted in the database, not in Python, so that parallel attempts all count.
+    begin_write(session)
     session.execute(
         update(Account)
-        .where(Account.id == account.id)
+        .where(Account.id == account_id)
         .values(failed_sign_ins=Account.failed_sign_ins + 1)
         .execution_options(synchronize_session=False)
     )
-    failures = session.scalar(select(Account.failed_sign_ins).where(Account.id == account.id))
+    failures = session.scalar(select(Account.failed_sign_ins).where(Account.id == account_id))
     if failures >= settings["LOGIN_MAX_FAILURES"]:
         session.execute(
             update(Account)
-            .where(Account.id == account.id)
+            .where(Account.id == account_id)
             .values(
                 failed_sign_ins=0,
                 locked_until=now + timedelta(minutes=settings["LOGIN_LOCK_MINUTES"]),
@@ -406,7 +417,6 @@ def _count_failure(session: Session, settings: Mapping, account: Account, now: d
             .execution_options(synchronize_session=False)
         )
     session.commit()
-    session.refresh(account)
 
 
 def load_session_account(session: Session, session_id: str) -> Account | None:
@@ -427,6 +437,7 @@ def request_password_reset(session: Session, settings: Mapping, email: str, base
     """Mail a reset link (or, for an account not yet activated, its activation link).
 
     Says nothing either way, so the form does not tell which addresses exist."""
+    begin_write(session)
     account = find_by_email(session, email)
     if account is None:
         return
@@ -450,6 +461,7 @@ def request_password_reset(session: Session, settings: Mapping, email: str, base
 
 def remind_identifier(session: Session, settings: Mapping, email: str, base_url: str) -> None:
     """Mail a reminder of the identifier to an address that has an account."""
+    begin_write(session)
     account = find_by_email(session, email)
     if account is None:
         return
@@ -473,9 +485,10 @@ def reset_password(
 
     Signs out every other session and lifts a lockout."""
     check_password_rule(password)
+    password_hash = passwords.hash_password(password)
     row = _consume(session, settings, token, purpose)
     account = row.account
-    account.password_hash = passwords.hash_password(password)
+    account.password_hash = password_hash
     account.session_epoch = new_session_epoch()
     account.failed_sign_ins = 0
     account.locked_until = None
@@ -496,7 +509,9 @@ def change_password(session: Session, account: Account, current: str, new: str) 
     ):
         raise WrongPassword()
     check_password_rule(new, "new_password")
-    account.password_hash = passwords.hash_password(new)
+    password_hash = passwords.hash_password(new)
+    begin_write(session)
+    account.password_hash = password_hash
     account.session_epoch = new_session_epoch()
     session.commit()
 
@@ -515,6 +530,7 @@ def request_email_change(
         account.password_hash, password or ""
     ):
         raise WrongPassword("password")
+    begin_write(session)
     if new_email == account.email:
         raise InvalidEmail("C'est déjà l'adresse de votre compte.", "new_email")
     if session.scalar(select(Account.id).where(Account.email == new_email)) is not None:
@@ -571,6 +587,7 @@ def confirm_email_change(session: Session, settings: Mapping, token: str) -> Acc
 
 def set_email_notifications(session: Session, account: Account, enabled: bool) -> None:
     """Whether messages are also sent by mail."""
+    begin_write(session)
     account.email_notifications = bool(enabled)
     session.commit()
 
@@ -581,6 +598,7 @@ def delete_account(session: Session, account: Account, password: str) -> None:
         account.password_hash, password or ""
     ):
         raise WrongPassword("password")
+    begin_write(session)
     if account.role == ROLE_ADMIN:
         admins = session.scalar(
             select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN)

@@ -25,6 +25,7 @@ from citoyen.services import audit
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
+from citoyen.transactions import begin_write
 
 ROLE_LABELS = {ROLE_PARENT: "Famille", ROLE_AGENT: "Agent", ROLE_ADMIN: "Administrateur"}
 SEARCH_LIMIT = 50
@@ -72,6 +73,7 @@ def get_account(session: Session, actor: Account, account_id: int) -> Account:
 def unlock(session: Session, actor: Account, account: Account) -> None:
     """Lift a sign-in lockout before it ends by itself."""
     _require_agent(actor)
+    begin_write(session)
     account.locked_until = None
     account.failed_sign_ins = 0
     audit.record(session, actor, "account.unlock", "account", account.id, account.email)
@@ -83,6 +85,7 @@ def resend_activation(
 ) -> None:
     """Mail a new activation link to an account not yet activated."""
     _require_agent(actor)
+    begin_write(session)
     if account.activated_at is not None:
         raise DomainError("Ce compte est déjà activé.")
     accounts._send_activation(session, settings, account, base_url)
@@ -95,6 +98,7 @@ def set_role(session: Session, actor: Account, account: Account, role: str) -> N
     _require_admin(actor)
     if role not in ROLES:
         raise DomainError("Choisissez un rôle dans la liste.", "role")
+    begin_write(session)
     if account.role == role:
         return
     if account.role == ROLE_ADMIN:
@@ -140,6 +144,8 @@ def create_agent(
     email = accounts.normalise_email(email)
     if password is not None:
         accounts.check_password_rule(password)
+    password_hash = passwords.hash_password(password) if password else None
+    begin_write(session)
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise accounts.EmailTaken()
 
@@ -149,7 +155,7 @@ def create_agent(
         last_name=last_name,
         role=role,
         activated_at=utcnow(),
-        password_hash=passwords.hash_password(password) if password else None,
+        password_hash=password_hash,
     )
     session.add(account)
     try:

@@ -16,6 +16,7 @@ from citoyen.models import Account
 from citoyen.models import Notification
 from citoyen.models.base import utcnow
 from citoyen.services.errors import NotFound
+from citoyen.transactions import begin_write
 
 PAGE_SIZE = 20
 
@@ -77,6 +78,7 @@ def get(session: Session, account: Account, notification_id: int) -> Notificatio
 
 def mark_read(session: Session, account: Account, notification_id: int) -> Notification:
     """Mark one of the account's messages as read."""
+    begin_write(session)
     notification = get(session, account, notification_id)
     if notification.read_at is None:
         notification.read_at = utcnow()

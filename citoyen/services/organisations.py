@@ -14,6 +14,7 @@ from citoyen.services import audit
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
+from citoyen.transactions import begin_write
 
 CONTACT_FIELDS = ("service_name", "phone", "email", "address", "opening_hours")
 FIELD_LABELS = {
@@ -47,6 +48,7 @@ def update_contact(session: Session, actor: Account, organisation: Organisation,
     """Change what "Nous contacter" shows for a commune."""
     if not actor.is_admin:
         raise Forbidden("Cette action est réservée aux administrateurs.")
+    begin_write(session)
     changes = []
     for name in CONTACT_FIELDS:
         value = (values.get(name) or "").strip()

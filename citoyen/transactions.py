@@ -1,0 +1,27 @@
+"""Transactions that write after they read.
+
+On SQLite (WAL), a transaction that has read and then writes cannot wait for
+another writer: if anyone committed since its first read, SQLite answers
+"database is locked" at once. ``begin_write`` ends whatever the session was
+reading and opens a transaction that takes the write lock first (BEGIN
+IMMEDIATE), waiting its turn like any writer. On PostgreSQL it only ends the
+previous transaction; row locks and guarded updates do the rest.
+
+Services call it once the slow work (password hashing) is done, right before
+the reads that decide what to write."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+IMMEDIATE = "citoyen_sqlite_immediate"
+
+
+def begin_write(session: Session) -> None:
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            # Never throw away the caller's changes: they go in the same transaction.
+            return
+        session.rollback()
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={IMMEDIATE: True})
