@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     def purge():
         """Daily clean-up: accounts never activated, old messages, old sent mail."""
         from citoyen.services import accounts
+        from citoyen.services import identities
         from citoyen.services import notifications
 
         config = current_app.config
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
             n_accounts = accounts.purge_inactive(session, config)
             n_notes = notifications.purge_old(session, config["NOTIFICATION_RETENTION_DAYS"])
             n_mails = mail.purge_sent(session, config["OUTBOX_RETENTION_DAYS"])
+            identities.purge_pending(session)
         click.echo(
             f"{n_accounts} compte(s) jamais activé(s), {n_notes} message(s) "
             f"et {n_mails} courriel(s) envoyé(s) supprimés."

@@ -25,6 +25,16 @@ DEMO = False
 # None: taken from the request (development and demo only).
 BASE_URL = None
 
+# FranceConnect (OpenID Connect). No discovery URL: no FranceConnect button.
+# Integration: https://fcp-low.sbx.dev-franceconnect.fr/api/v2/.well-known/openid-configuration
+# Production:  https://oidc.franceconnect.gouv.fr/api/v2/.well-known/openid-configuration
+FRANCECONNECT_DISCOVERY_URL = None
+FRANCECONNECT_CLIENT_ID = None
+FRANCECONNECT_CLIENT_SECRET = None
+FRANCECONNECT_ACR_VALUES = "eidas1"
+# Seconds to wait for the provider before saying it does not answer.
+FRANCECONNECT_TIMEOUT = 5
+
 # Mail: "smtp" sends through MAIL_SERVER; "file" writes .eml files in MAIL_DIR.
 MAIL_BACKEND = "smtp"
 MAIL_SERVER = "localhost"

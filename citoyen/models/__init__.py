@@ -4,6 +4,7 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.identities import ExternalIdentity
 from citoyen.models.notifications import Notification
 from citoyen.models.organisations import Organisation
 from citoyen.models.outbox import OutboxMessage
@@ -13,6 +14,7 @@ __all__ = [
     "AccountToken",
     "AuditEntry",
     "Base",
+    "ExternalIdentity",
     "Notification",
     "Organisation",
     "OutboxMessage",

@@ -46,6 +46,8 @@ class Account(Base):
     role: Mapped[str] = mapped_column(String(10), default=ROLE_PARENT)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the address was proven to reach this person (a link followed).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)

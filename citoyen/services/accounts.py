@@ -320,8 +320,11 @@ def activate(session: Session, settings: Mapping, token: str) -> Account:
             "Si votre compte est activé, vous pouvez vous connecter."
         ) from None
     account = row.account
+    now = utcnow()
     if account.activated_at is None:
-        account.activated_at = utcnow()
+        account.activated_at = now
+    if account.email_verified_at is None:
+        account.email_verified_at = now
     session.commit()
     return account
 
@@ -492,9 +495,11 @@ def reset_password(
     account.session_epoch = new_session_epoch()
     account.failed_sign_ins = 0
     account.locked_until = None
+    # The link reached the mailbox: the address is proven.
     if account.activated_at is None:
-        # The link reached the mailbox: the address is proven.
         account.activated_at = utcnow()
+    if account.email_verified_at is None:
+        account.email_verified_at = utcnow()
     session.commit()
     return account
 
@@ -577,6 +582,7 @@ def confirm_email_change(session: Session, settings: Mapping, token: str) -> Acc
         session.rollback()
         raise EmailTaken()
     account.email = row.new_email
+    account.email_verified_at = utcnow()
     try:
         session.commit()
     except IntegrityError:

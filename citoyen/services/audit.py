@@ -14,6 +14,9 @@ ACTION_LABELS = {
     "account.role": "Changement de rôle",
     "account.create_agent": "Création d'un compte agent",
     "organisation.update": "Modification des coordonnées de la commune",
+    "franceconnect.failure": "Échec de connexion FranceConnect",
+    "franceconnect.link": "Identité FranceConnect rattachée",
+    "franceconnect.unlink": "Identité FranceConnect détachée",
 }
 
 PAGE_SIZE = 50
@@ -21,7 +24,7 @@ PAGE_SIZE = 50
 
 def record(
     session: Session,
-    actor: Account,
+    actor: Account | None,
     action: str,
     target_type: str,
     target_id: int | None,
@@ -30,8 +33,8 @@ def record(
 ) -> AuditEntry:
     """Add an audit row to the caller's transaction."""
     entry = AuditEntry(
-        actor_id=actor.id,
-        actor_label=f"{actor.full_name} <{actor.email}>",
+        actor_id=actor.id if actor is not None else None,
+        actor_label=f"{actor.full_name} <{actor.email}>" if actor is not None else "Système",
         action=action,
         target_type=target_type,
         target_id=target_id,

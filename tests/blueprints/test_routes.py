@@ -95,7 +95,9 @@ def test_public_routes_are_the_expected_ones(app):
     )
     assert public == sorted([
         "/", "/accessibilite", "/activation/<token>", "/activation/renvoyer", "/conditions-generales",
-        "/connexion", "/contact", "/demo/courriels", "/demo/courriels/<name>", "/favicon.ico",
+        "/connexion", "/connexion/franceconnect", "/connexion/franceconnect/creer",
+        "/connexion/franceconnect/premiere-connexion", "/connexion/franceconnect/rattacher",
+        "/connexion/franceconnect/retour", "/deconnexion/franceconnect", "/contact", "/demo/courriels", "/demo/courriels/<name>", "/favicon.ico",
         "/inscription", "/inscription/envoyee", "/invitation/<token>", "/mentions-legales",
         "/mot-de-passe-oublie", "/mot-de-passe-oublie/identifiant",
         "/mot-de-passe-oublie/mot-de-passe", "/mot-de-passe/nouveau/<token>",

@@ -23,6 +23,7 @@ from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import audit
 from citoyen.services import backoffice
+from citoyen.services import identities
 from citoyen.services import organisations
 from citoyen.services.errors import NotFound
 
@@ -59,6 +60,7 @@ def _account_page(target, status=200, role_form=None):
         "agent/account.html",
         target=target,
         history=audit.for_target(get_session(), "account", target.id),
+        identity=identities.for_account(get_session(), target),
         action_form=FlaskForm(),
         role_form=role_form or RoleForm(data={"role": target.role}),
         role_labels=backoffice.ROLE_LABELS,

@@ -145,8 +145,13 @@ def sign_in():
 
 @bp.route("/deconnexion", methods=["POST"])
 def sign_out():
-    """Se déconnecter."""
+    """Se déconnecter (and from FranceConnect too, when that is how the person came)."""
+    from citoyen.blueprints.franceconnect.views import end_session_redirect
+
     logout_user()
+    provider_logout = end_session_redirect()
+    if provider_logout:
+        return redirect(provider_logout)
     cookie_session.clear()
     flash("Vous êtes déconnecté.", "success")
     return redirect(url_for("auth.sign_in"))

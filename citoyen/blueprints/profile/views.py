@@ -6,6 +6,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
+from flask_wtf import FlaskForm
 
 from citoyen.access import public
 from citoyen.blueprints.profile import bp
@@ -22,13 +23,27 @@ from citoyen.db import get_session
 from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import accounts
+from citoyen.services import identities
 from citoyen.services.errors import DomainError
 
 
 @bp.route("/")
 def show():
     """Mon profil: who I am and what I can change."""
-    return render("profile/show.html")
+    return render(
+        "profile/show.html",
+        identity=identities.for_account(get_session(), current_user),
+        action_form=FlaskForm(),
+    )
+
+
+@bp.route("/franceconnect/detacher", methods=["POST"])
+def unlink_franceconnect():
+    """Détacher FranceConnect (only once the account has a password)."""
+    ok, error = attempt(None, identities.unlink, get_session(), current_user)
+    flash("FranceConnect est détaché de votre compte." if ok else error.message,
+          "success" if ok else "error")
+    return redirect(url_for("profile.show"))
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
