@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 5000
+# The demo identity provider (a stand-in for FranceConnect) listens here.
+IDP_PORT ?= $(shell expr $(PORT) + 100)
 HOST ?= 127.0.0.1
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
@@ -50,17 +52,28 @@ $(INSTANCE)/config.py: | $(VENV)/.installed
 	@$(BIN)/python -c "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" >> $@
 	@echo "Clé secrète créée dans $@"
 
+DEMO_ENV := CITOYEN_DEMO=1 CITOYEN_BASE_URL=http://$(HOST):$(PORT) \
+	CITOYEN_FRANCECONNECT_DISCOVERY_URL=http://$(HOST):$(IDP_PORT)/api/v2/.well-known/openid-configuration \
+	CITOYEN_FRANCECONNECT_CLIENT_ID=citoyen-demo CITOYEN_FRANCECONNECT_CLIENT_SECRET=citoyen-demo-secret
+IDP_ENV := CITOYEN_DEMO=1 CITOYEN_IDP_ISSUER=http://$(HOST):$(IDP_PORT)/api/v2 \
+	CITOYEN_IDP_CLIENT_ID=citoyen-demo CITOYEN_IDP_CLIENT_SECRET=citoyen-demo-secret \
+	CITOYEN_IDP_REDIRECT_URIS=http://$(HOST):$(PORT)/connexion/franceconnect/retour \
+	CITOYEN_IDP_POST_LOGOUT_URIS=http://$(HOST):$(PORT)/deconnexion/franceconnect
+
 run: install | $(INSTANCE)/config.py
-	@CITOYEN_DEMO=1 $(FLASK) migrate
-	@CITOYEN_DEMO=1 $(FLASK) demo load
+	@$(DEMO_ENV) $(FLASK) migrate
+	@$(DEMO_ENV) $(FLASK) demo load
 	@echo ""
 	@echo "Le portail démarre sur http://$(HOST):$(PORT)/"
 	@echo "Courriels de démonstration : http://$(HOST):$(PORT)/demo/courriels"
+	@echo "FranceConnect de démonstration : http://$(HOST):$(IDP_PORT)/api/v2 (identités fictives)"
 	@echo "Arrêt : Ctrl+C"
 	@echo ""
-	@CITOYEN_DEMO=1 exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+	@$(IDP_ENV) $(BIN)/gunicorn --bind $(HOST):$(IDP_PORT) --workers 1 --log-level warning \
+		'citoyen.demo_idp.wsgi:app' & idp=$$!; \
+	trap 'kill $$idp 2>/dev/null' EXIT INT TERM; \
+	$(DEMO_ENV) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - --log-level warning wsgi:app
-
 
 test: install-test browser
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from base64 import b64encode
+from base64 import urlsafe_b64decode
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -251,11 +251,4 @@ class Provider:
 
 
 def _b64decode(value: str) -> bytes:
-    from base64 import urlsafe_b64decode
-
     return urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
-def basic_auth(client_id: str, secret: str) -> str:
-    raw = f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()
-    return "Basic " + b64encode(raw).decode()

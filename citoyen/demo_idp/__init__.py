@@ -55,7 +55,9 @@ def config_from_environment() -> dict:
         "CLIENTS": {
             client_id: {
                 "secret": env.get("CITOYEN_IDP_CLIENT_SECRET", client["secret"]),
-                "redirect_uris": redirect_uris.split() if redirect_uris else client["redirect_uris"],
+                "redirect_uris": (
+                    redirect_uris.split() if redirect_uris else client["redirect_uris"]
+                ),
                 "post_logout_redirect_uris": (
                     logout_uris.split() if logout_uris else client["post_logout_redirect_uris"]
                 ),

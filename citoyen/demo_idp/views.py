@@ -97,8 +97,9 @@ def security_headers(response):
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
     messages = {404: "Cette page n'existe pas.", 405: "Cette méthode n'est pas acceptée ici."}
-    return error_page(messages.get(error.code or 500, "La demande n'a pas pu être traitée."),
-                      error.code or 500)
+    return error_page(
+        messages.get(error.code or 500, "La demande n'a pas pu être traitée."), error.code or 500
+    )
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -189,9 +190,7 @@ def authorize_choice():
         login_request = login_serializer().loads(signed_request, max_age=LOGIN_FORM_MAX_AGE)
     except BadSignature:
         login_request = None
-    if not login_request or not hmac.compare_digest(
-        login_request["csrf"], session.get("csrf", "")
-    ):
+    if not login_request or not hmac.compare_digest(login_request["csrf"], session.get("csrf", "")):
         return error_page(
             "Cette demande de connexion a expiré ou n'est pas valide. "
             "Retournez sur le service et recommencez."
@@ -292,9 +291,7 @@ def token():
         claims["iss"] = "https://faux-fournisseur.example/api/v2"
     elif mode == "wrong_acr":
         claims["acr"] = "eidas0"
-    id_token = sign(
-        claims, rogue=mode == "wrong_signature", own_kid=mode == "unknown_kid"
-    )
+    id_token = sign(claims, rogue=mode == "wrong_signature", own_kid=mode == "unknown_kid")
     response = jsonify(
         access_token=access_token,
         token_type="Bearer",
