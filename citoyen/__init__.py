@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import g
@@ -201,6 +202,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["datetime_fr"] = timefmt.format_datetime
     app.jinja_env.filters["date_fr"] = timefmt.format_date
+    app.jinja_env.filters["iso_date_fr"] = timefmt.format_iso_date
     app.jinja_env.globals["PASSWORD_RULE"] = passwords.RULE_TEXT
     app.jinja_env.globals["PASSWORD_PATTERN"] = passwords.HTML_PATTERN
 
@@ -269,6 +271,14 @@ def _init_hooks(app: Flask) -> None:
     def security_headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        provider = app.config.get("FRANCECONNECT_DISCOVERY_URL")
+        if provider:
+            # Signing out ends the FranceConnect session too: the sign-out form
+            # (on every page) redirects there, which form-action must allow.
+            parts = urlsplit(provider)
+            response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
+                "Content-Security-Policy"
+            ].replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
         if current_user and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -42,6 +42,14 @@ def format_time(dt: datetime) -> str:
     return f"{d.hour} h {d.minute:02d}"
 
 
+def format_iso_date(value: str | None) -> str:
+    """« 1988-04-12 » (as identity providers send it) → « 12/04/1988 »."""
+    parts = (value or "").split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{parts[2]}/{parts[1]}/{parts[0]}"
+    return value or ""
+
+
 def format_date(dt: datetime | None) -> str:
     if dt is None:
         return ""

@@ -49,7 +49,7 @@ def test_first_sign_in_creates_an_account_without_password(client, idp, db, outb
     assert response.status_code == 303
     assert response.headers["Location"] == "/connexion/franceconnect/premiere-connexion"
     page = text(client.get(response.headers["Location"]))
-    assert "Camille" in page and "Martin" in page and "1988-04-12" in page
+    assert "Camille" in page and "Martin" in page and "12/04/1988" in page
     assert 'value="camille.martin@example.org"' in page
     response = client.post("/connexion/franceconnect/creer", data={
         "create-email": "camille.martin@example.org", "create-email_confirmed": "y",
