@@ -38,6 +38,18 @@ IDENTITIES = [
         "birthcountry": "99100",
         "email": "sophie.lefebvre@example.org",
     },
+    {
+        # Nobody in the demo commune has an account with this address yet:
+        # the identity to try "Je n'ai pas encore de compte" with.
+        "sub": "demo-fc-lucas-girard",
+        "given_name": "Lucas",
+        "family_name": "Girard",
+        "birthdate": "1992-02-29",
+        "gender": "male",
+        "birthplace": "33063",  # Bordeaux
+        "birthcountry": "99100",
+        "email": "lucas.girard@example.net",
+    },
 ]
 
 BY_SUB = {identity["sub"]: identity for identity in IDENTITIES}

@@ -178,7 +178,7 @@ def test_login_page_lists_identities_accessibly(client):
     assert [t for t, _ in tags].count("h1") == 1
     radios = [a for t, a in tags if t == "input" and a.get("type") == "radio"]
     labels = {a.get("for") for t, a in tags if t == "label"}
-    assert len(radios) == 3
+    assert len(radios) == len(IDENTITIES)
     assert all(radio["id"] in labels for radio in radios)
     for identity in IDENTITIES:
         assert identity["given_name"] in page.text and identity["family_name"] in page.text
