@@ -73,6 +73,17 @@ def account_or_404(actor: Account, account_id: int) -> Account:
         abort(404)
 
 
+def household_or_404(actor: Account, household_id: int):
+    """A household the actor may see (subscribed account or agent), or 404:
+    another family's household does not exist for a parent."""
+    from citoyen.services import households
+
+    try:
+        return households.household_for(get_session(), actor, household_id)
+    except NotFound:
+        abort(404)
+
+
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path inside this site, else None."""
     if not target or not target.startswith("/") or target.startswith("//"):

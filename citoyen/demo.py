@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citoyen import passwords
 from citoyen.models import Account
+from citoyen.models import Child
+from citoyen.models import Guardian
+from citoyen.models import Household
 from citoyen.models import Organisation
 from citoyen.models.base import utcnow
 from citoyen.services import notifications
@@ -26,12 +30,38 @@ ACCOUNTS = [
 ]
 
 
+HOUSEHOLDS = [
+    {
+        "household": {"name": "Martin", "family_number": "000001", "subscription_code": "DEMO-MART-IN45",
+                      "address_line1": "12 rue des Tilleuls", "postcode": "45990", "city": "Belval-sur-Loire"},
+        "guardian": {"first_name": "Camille", "last_name": "Martin", "email": "camille.martin@example.org",
+                     "mobile_phone": "06 12 34 56 78"},
+        "children": [("Léo", "Martin", "2017-03-08", "École Jules-Ferry", "CE2"),
+                     ("Inès", "Martin", "2020-11-21", "École maternelle Les Coquelicots", "Moyenne section")],
+    },
+    {
+        "household": {"name": "Benali", "family_number": "000002", "subscription_code": "DEMO-BENA-LI45",
+                      "address_line1": "3 allée du Moulin", "postcode": "45990", "city": "Belval-sur-Loire",
+                      "invoice_reference": "F2026-000123", "invoice_amount_cents": 4250},
+        "guardian": {"first_name": "Karim", "last_name": "Benali", "email": "karim.benali@example.org",
+                     "mobile_phone": "07 98 76 54 32"},
+        "children": [("Yasmine", "Benali", "2016-06-14", "École Jules-Ferry", "CM1")],
+    },
+    {
+        "household": {"name": "Lefebvre", "family_number": "000003", "subscription_code": "DEMO-LEFE-BV45",
+                      "address_line1": "27 avenue de la Gare", "postcode": "45990", "city": "Belval-sur-Loire"},
+        "guardian": {"first_name": "Sophie", "last_name": "Lefèbvre", "email": "sophie.lefebvre@example.org",
+                     "mobile_phone": "06 55 44 33 22"},
+        "children": [("Hugo", "Lefebvre", "2018-09-30", "École Jules-Ferry", "CE1")],
+    },
+]
+
+
 def load(session: Session, settings: Mapping) -> bool:
     """Create the demo data unless it is there already; True if created."""
     if session.scalar(select(Organisation.id).where(Organisation.slug == "belval")) is not None:
         return False
-    session.add(
-        Organisation(
+    organisation = Organisation(
             name=TOWN,
             slug="belval",
             postcodes="45990",
@@ -40,8 +70,18 @@ def load(session: Session, settings: Mapping) -> bool:
             email="enfance@belval.example",
             address="Mairie de Belval-sur-Loire\n1 place de la Mairie\n45990 Belval-sur-Loire",
             opening_hours="Lundi au vendredi : 8 h 30 – 12 h et 13 h 30 – 17 h 30\nSamedi : 9 h – 12 h",
-        )
     )
+    session.add(organisation)
+    session.flush()
+    for values in HOUSEHOLDS:
+        household = Household(organisation_id=organisation.id, **values["household"])
+        household.guardians.append(Guardian(**values["guardian"]))
+        for first, last, born, school, class_name in values["children"]:
+            household.children.append(Child(
+                first_name=first, last_name=last, birth_date=date.fromisoformat(born),
+                school=school, class_name=class_name,
+            ))
+        session.add(household)
     now = utcnow()
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     created = []
@@ -81,4 +121,8 @@ def summary(created: bool) -> str:
     for email, first, last, role in ACCOUNTS:
         label = {"admin": "administrateur", "agent": "agent", "parent": "famille"}[role]
         lines.append(f"  {email:<30} {label} ({first} {last})")
+    lines.append("Pour rattacher un compte à son foyer (« Mes abonnements ») :")
+    lines.append("  Martin   : code abonné DEMO-MART-IN45")
+    lines.append("  Benali   : facture F2026-000123 de 42,50 €")
+    lines.append("  Lefebvre : identifiant famille 000003, nom Lefebvre, prénom Sophie")
     return "\n".join(lines)

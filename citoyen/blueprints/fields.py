@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField
+from wtforms import DateField
 from wtforms import EmailField
 from wtforms import PasswordField
 from wtforms import StringField
@@ -96,3 +97,17 @@ def current_password_field(label: str = "Mot de passe actuel") -> PasswordField:
 
 def consent_field(label: str, message: str) -> BooleanField:
     return BooleanField(label, validators=[InputRequired(message=message)])
+
+
+class FrenchDateField(DateField):
+    """A date typed as 14/09/2018 (or picked in the browser's date control)."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Indiquez une date valide, par exemple 14/09/2018.") from None

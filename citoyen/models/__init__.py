@@ -4,6 +4,11 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.households import Child
+from citoyen.models.households import Guardian
+from citoyen.models.households import Household
+from citoyen.models.households import HouseholdLink
+from citoyen.models.households import SubscriptionFailure
 from citoyen.models.identities import ExternalIdentity
 from citoyen.models.notifications import Notification
 from citoyen.models.organisations import Organisation
@@ -14,6 +19,11 @@ __all__ = [
     "AccountToken",
     "AuditEntry",
     "Base",
+    "Child",
+    "Guardian",
+    "Household",
+    "HouseholdLink",
+    "SubscriptionFailure",
     "ExternalIdentity",
     "Notification",
     "Organisation",

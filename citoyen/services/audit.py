@@ -14,6 +14,8 @@ ACTION_LABELS = {
     "account.role": "Changement de rôle",
     "account.create_agent": "Création d'un compte agent",
     "organisation.update": "Modification des coordonnées de la commune",
+    "household.create": "Création d'un foyer",
+    "household.add_child": "Ajout d'un enfant",
     "franceconnect.failure": "Échec de connexion FranceConnect",
     "franceconnect.link": "Identité FranceConnect rattachée",
     "franceconnect.unlink": "Identité FranceConnect détachée",

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from citoyen import links
 from citoyen.models import Account
+from citoyen.services import households
 from citoyen.services import notifications
 
 
@@ -28,6 +29,14 @@ def attention_items(session: Session, account: Account) -> list[AttentionItem]:
                 f"Vous avez {unread} message{'s' if unread > 1 else ''} non lu{'s' if unread > 1 else ''}.",
                 links.messages(),
                 "Lire mes messages",
+            )
+        )
+    if not account.is_agent and not households.households_of(session, account):
+        items.append(
+            AttentionItem(
+                "Votre compte n'est pas encore rattaché à votre dossier famille.",
+                "/abonnements",
+                "Rattacher mon compte avec le code de la mairie",
             )
         )
     if account.password_hash is None:

@@ -9,10 +9,12 @@ from flask_wtf import FlaskForm
 
 from citoyen.access import account_or_404
 from citoyen.access import admin_required
+from citoyen.access import household_or_404
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.forms import ContactForm
 from citoyen.blueprints.agent.forms import NewAgentForm
 from citoyen.blueprints.agent.forms import RoleForm
+from citoyen.blueprints.household.forms import HouseholdForm
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -23,6 +25,7 @@ from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import audit
 from citoyen.services import backoffice
+from citoyen.services import households
 from citoyen.services import identities
 from citoyen.services import organisations
 from citoyen.services.errors import NotFound
@@ -175,4 +178,46 @@ def audit_log():
     entries, has_next = audit.page(get_session(), number)
     return render(
         "agent/audit.html", entries=entries, page=number, has_next=has_next, audit_label=audit.label
+    )
+
+
+# ---------------------------------------------------------------- households
+
+@bp.route("/foyers")
+def households_list():
+    """Foyers: search by name or family number."""
+    query = request.args.get("q", "")[:100]
+    found = households.search(get_session(), current_user, query)
+    return render("agent/households.html", query=query, found=found)
+
+
+@bp.route("/foyers/nouveau", methods=["GET", "POST"])
+def new_household():
+    """Créer un foyer with its first guardian; it gets a family number and a code abonné."""
+    organisation_list = organisations.all_organisations(get_session())
+    if not organisation_list:
+        flash("Renseignez d'abord la commune.", "error")
+        return redirect(url_for("agent.index"))
+    form = HouseholdForm()
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data or "" for name in (
+            "name", "address_line1", "address_line2", "postcode", "city", "guardian_first_name",
+            "guardian_last_name", "guardian_email", "guardian_phone", "family_number",
+            "invoice_reference", "invoice_amount")}
+        ok, household = attempt(form, households.create_household, get_session(), current_user,
+                                organisation_list[0], **values)
+        if ok:
+            flash(f"Le foyer {household.name} est créé.", "success")
+            return redirect(url_for("agent.household", household_id=household.id))
+    return render("agent/new_household.html", block="form", form=form, status=form_status(form))
+
+
+@bp.route("/foyers/<int:household_id>")
+def household(household_id: int):
+    """One household: codes, guardians, children, subscribed accounts."""
+    target = household_or_404(current_user, household_id)
+    return render(
+        "agent/household.html", household=target,
+        accounts=households.linked_accounts(get_session(), target),
+        format_cents=households.format_cents,
     )

@@ -1,0 +1,69 @@
+"""Forms of « M'abonner » and of the household record."""
+
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import required
+
+
+def _text(label, limit, message=None, autocomplete="off", optional=False):
+    validators = [Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")]
+    if not optional:
+        validators.insert(0, required(message or "Ce champ est obligatoire."))
+    return StringField(label, validators=validators,
+                       render_kw={"maxlength": limit, "autocomplete": autocomplete})
+
+
+class CodeForm(FlaskForm):
+    code = _text("Code abonné", 20, "Indiquez le code abonné.")
+
+
+class InvoiceForm(FlaskForm):
+    invoice_reference = _text("Référence de la facture", 40, "Indiquez la référence de la facture.")
+    invoice_amount = StringField(
+        "Montant de la facture",
+        validators=[required("Indiquez le montant de la facture."), Length(max=20)],
+        render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"},
+        description="En euros, par exemple 42,50",
+    )
+
+
+class FamilyNumberForm(FlaskForm):
+    family_number = _text("Identifiant famille", 20, "Indiquez l'identifiant famille.")
+    last_name = _text("Nom de famille", 100, "Indiquez le nom de famille.", "family-name")
+    first_name = _text("Prénom", 100, "Indiquez le prénom.", "given-name")
+
+
+class ChildForm(FlaskForm):
+    first_name = _text("Prénom", 100, "Indiquez le prénom de l'enfant.")
+    last_name = _text("Nom", 100, "Indiquez le nom de l'enfant.")
+    birth_date = FrenchDateField(
+        "Date de naissance",
+        validators=[required("Indiquez la date de naissance.")],
+        description="Exemple : 14/09/2018",
+    )
+    school = _text("École", 150, optional=True)
+    class_name = _text("Classe", 50, optional=True)
+
+
+class HouseholdForm(FlaskForm):
+    """Agent side: a new household and its first guardian."""
+
+    name = _text("Nom du foyer", 150, "Indiquez le nom du foyer.")
+    address_line1 = _text("Adresse", 200, optional=True, autocomplete="address-line1")
+    address_line2 = _text("Complément d'adresse", 200, optional=True, autocomplete="address-line2")
+    postcode = _text("Code postal", 10, optional=True, autocomplete="postal-code")
+    city = _text("Commune", 100, optional=True, autocomplete="address-level2")
+    guardian_last_name = _text("Nom du responsable", 100, "Indiquez le nom du responsable.")
+    guardian_first_name = _text("Prénom du responsable", 100, "Indiquez le prénom du responsable.")
+    guardian_email = _text("Adresse e-mail du responsable", 254, optional=True)
+    guardian_phone = _text("Téléphone portable du responsable", 30, optional=True)
+    family_number = StringField(
+        "Identifiant famille", validators=[Optional(), Length(max=20)],
+        description="Laissez vide pour le numéro suivant.", render_kw={"maxlength": 20},
+    )
+    invoice_reference = _text("Référence d'une facture", 40, optional=True)
+    invoice_amount = _text("Montant de cette facture", 20, optional=True)

@@ -1,0 +1,117 @@
+"""Households (the "dossier famille"), their guardians and children, and the
+links between accounts and households."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+
+from sqlalchemy import Date
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from citoyen.models.base import Base
+from citoyen.models.base import utcnow
+
+CHILD_PENDING = "pending"
+CHILD_VALIDATED = "validated"
+
+
+class Household(Base):
+    __tablename__ = "household"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "family_number", name="uq_household_family_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # Identifiant famille, printed on letters and invoices.
+    family_number: Mapped[str] = mapped_column(String(20))
+    # Code abonné: a secret printed on letters, enough on its own to subscribe.
+    subscription_code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(150))
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    # An invoice the household received (until billing fills real invoices).
+    invoice_reference: Mapped[str | None] = mapped_column(String(40))
+    invoice_amount_cents: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    guardians: Mapped[list[Guardian]] = relationship(
+        back_populates="household", cascade="all, delete-orphan", order_by="Guardian.id"
+    )
+    children: Mapped[list[Child]] = relationship(
+        back_populates="household", cascade="all, delete-orphan", order_by="Child.birth_date"
+    )
+
+
+class Guardian(Base):
+    """A responsable légal; may be linked to an account."""
+
+    __tablename__ = "guardian"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    mobile_phone: Mapped[str] = mapped_column(String(30), default="")
+
+    household: Mapped[Household] = relationship(back_populates="guardians")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Child(Base):
+    __tablename__ = "child"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    school: Mapped[str] = mapped_column(String(150), default="")
+    class_name: Mapped[str] = mapped_column(String(50), default="")
+    status: Mapped[str] = mapped_column(String(12), default=CHILD_VALIDATED)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="children")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class HouseholdLink(Base):
+    """Abonnement: an account sees and manages a household."""
+
+    __tablename__ = "household_link"
+    __table_args__ = (UniqueConstraint("account_id", "household_id", name="uq_household_link"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    # How the link was made: "code", "invoice", "family_number", "agent".
+    method: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SubscriptionFailure(Base):
+    """A wrong attempt at « M'abonner », counted to stop guessing."""
+
+    __tablename__ = "subscription_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -1,0 +1,429 @@
+"""Households: creation by the town hall, and « M'abonner » for families."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from decimal import InvalidOperation
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Child
+from citoyen.models import Guardian
+from citoyen.models import Household
+from citoyen.models import HouseholdLink
+from citoyen.models import Organisation
+from citoyen.models import SubscriptionFailure
+from citoyen.models.base import utcnow
+from citoyen.services import audit
+from citoyen.services import notifications
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+from citoyen.timefmt import format_time
+from citoyen.transactions import begin_write
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from paper
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class SubscriptionLocked(DomainError):
+    def __init__(self, until: datetime):
+        self.until = until
+        super().__init__(
+            "Trop d'essais infructueux : par sécurité, « M'abonner » est bloqué pour votre "
+            f"compte jusqu'à {format_time(until)}. Vérifiez les informations sur le "
+            "courrier de la mairie, ou contactez-la.",
+        )
+
+
+class WrongSubscription(DomainError):
+    pass
+
+
+# ---------------------------------------------------------------- helpers
+
+def new_subscription_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(value: str) -> str:
+    raw = re.sub(r"[\s-]", "", (value or "").upper())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else raw
+
+
+def fold(value: str) -> str:
+    """Names compared without accents, case or extra spaces."""
+    text = unicodedata.normalize("NFKD", value or "")
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[-'’]", " ", text).casefold().split())
+
+
+def parse_amount(value: str) -> int:
+    """« 42,50 » or « 42.50 € » → 4250 cents."""
+    text = (value or "").replace("€", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise WrongSubscription(
+            "Indiquez le montant de la facture, par exemple 42,50.", "invoice_amount"
+        ) from None
+    if amount <= 0 or amount.as_tuple().exponent < -2 or amount > Decimal("1000000"):
+        raise WrongSubscription(
+            "Indiquez le montant de la facture, par exemple 42,50.", "invoice_amount"
+        )
+    return int(amount * 100)
+
+
+def format_cents(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    euros, rest = divmod(cents, 100)
+    return f"{euros:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
+
+
+# ---------------------------------------------------------------- reading
+
+def households_of(session: Session, account: Account) -> list[Household]:
+    """The households an account is subscribed to."""
+    return list(
+        session.scalars(
+            select(Household)
+            .join(HouseholdLink, HouseholdLink.household_id == Household.id)
+            .where(HouseholdLink.account_id == account.id)
+            .order_by(Household.name, Household.id)
+        )
+    )
+
+
+def household_for(session: Session, actor: Account, household_id: int) -> Household:
+    """A household the actor may see: an agent, or a subscribed account."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound("Ce foyer n'existe pas.")
+    if actor.is_agent:
+        return household
+    linked = session.scalar(
+        select(HouseholdLink.id).where(
+            HouseholdLink.account_id == actor.id, HouseholdLink.household_id == household_id
+        )
+    )
+    if linked is None:
+        # Not "forbidden": another family's household does not exist for this account.
+        raise NotFound("Ce foyer n'existe pas.")
+    return household
+
+
+def linked_accounts(session: Session, household: Household) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .join(HouseholdLink, HouseholdLink.account_id == Account.id)
+            .where(HouseholdLink.household_id == household.id)
+            .order_by(Account.last_name, Account.first_name)
+        )
+    )
+
+
+# ---------------------------------------------------------------- subscribing
+
+@dataclass(frozen=True)
+class Attempt:
+    method: str  # "code", "invoice" or "family_number"
+    code: str = ""
+    invoice_reference: str = ""
+    invoice_amount: str = ""
+    family_number: str = ""
+    last_name: str = ""
+    first_name: str = ""
+
+
+def _lock_state(session: Session, account: Account, now: datetime) -> tuple[int, datetime | None]:
+    since = now - timedelta(minutes=LOCK_MINUTES)
+    times = list(
+        session.scalars(
+            select(SubscriptionFailure.created_at)
+            .where(SubscriptionFailure.account_id == account.id, SubscriptionFailure.created_at > since)
+            .order_by(SubscriptionFailure.created_at)
+        )
+    )
+    if len(times) >= MAX_FAILURES:
+        return len(times), times[-MAX_FAILURES] + timedelta(minutes=LOCK_MINUTES)
+    return len(times), None
+
+
+def _find(session: Session, attempt: Attempt) -> tuple[Household | None, str]:
+    """The household the attempt designates, and the field to blame if none."""
+    if attempt.method == "code":
+        code = normalise_code(attempt.code)
+        if not code:
+            raise WrongSubscription("Indiquez le code abonné.", "code")
+        return session.scalar(select(Household).where(Household.subscription_code == code)), "code"
+    if attempt.method == "invoice":
+        reference = (attempt.invoice_reference or "").strip().upper()
+        if not reference:
+            raise WrongSubscription("Indiquez la référence de la facture.", "invoice_reference")
+        cents = parse_amount(attempt.invoice_amount)
+        found = session.scalar(
+            select(Household).where(
+                func.upper(Household.invoice_reference) == reference,
+                Household.invoice_amount_cents == cents,
+            )
+        )
+        return found, "invoice_reference"
+    if attempt.method == "family_number":
+        number = (attempt.family_number or "").strip()
+        if not number:
+            raise WrongSubscription("Indiquez l'identifiant famille.", "family_number")
+        if not attempt.last_name.strip() or not attempt.first_name.strip():
+            raise WrongSubscription(
+                "Indiquez le nom de famille et le prénom d'un responsable du foyer.", "last_name"
+            )
+        for household in session.scalars(select(Household).where(Household.family_number == number)):
+            for guardian in household.guardians:
+                if fold(guardian.last_name) == fold(attempt.last_name) and fold(
+                    guardian.first_name
+                ) == fold(attempt.first_name):
+                    return household, "family_number"
+        return None, "family_number"
+    raise WrongSubscription("Choisissez une façon de vous abonner.")
+
+
+def subscribe(
+    session: Session, account: Account, attempt: Attempt, base_url: str
+) -> Household:
+    """M'abonner: link the account to the household the attempt proves it knows.
+
+    Wrong attempts are counted per account; after five within fifteen minutes,
+    subscribing is locked for the account until the oldest of them is fifteen
+    minutes old. The link takes effect at once."""
+    begin_write(session)
+    now = utcnow()
+    _, locked_until = _lock_state(session, account, now)
+    if locked_until is not None:
+        raise SubscriptionLocked(locked_until)
+    household, field = _find(session, attempt)
+    if household is None:
+        session.add(SubscriptionFailure(account_id=account.id, created_at=now))
+        session.commit()
+        count, locked_until = _lock_state(session, account, utcnow())
+        if locked_until is not None:
+            raise SubscriptionLocked(locked_until)
+        remaining = MAX_FAILURES - count
+        raise WrongSubscription(
+            "Ces informations ne correspondent à aucun foyer. Vérifiez-les sur le courrier "
+            f"ou la facture de la mairie. Il vous reste {remaining} essai"
+            f"{'s' if remaining > 1 else ''} avant un blocage de {LOCK_MINUTES} minutes.",
+            field,
+        )
+    already = session.scalar(
+        select(HouseholdLink.id).where(
+            HouseholdLink.account_id == account.id, HouseholdLink.household_id == household.id
+        )
+    )
+    if already is not None:
+        raise WrongSubscription("Votre compte est déjà abonné à ce foyer.", field)
+    session.add(HouseholdLink(account_id=account.id, household_id=household.id, method=attempt.method))
+    # The guardian this account is, if the town hall recorded them.
+    for guardian in household.guardians:
+        if guardian.account_id is None and (
+            (guardian.email and guardian.email.lower() == account.email)
+            or (fold(guardian.last_name) == fold(account.last_name)
+                and fold(guardian.first_name) == fold(account.first_name))
+        ):
+            guardian.account_id = account.id
+            break
+    session.execute(delete(SubscriptionFailure).where(SubscriptionFailure.account_id == account.id))
+    notifications.notify(
+        session, account, f"Votre compte est rattaché au foyer {household.name}",
+        "Vous pouvez maintenant consulter et mettre à jour votre dossier famille.",
+        base_url, link="/foyer",
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same subscription from two tabs at once
+        session.rollback()
+        raise WrongSubscription("Votre compte est déjà abonné à ce foyer.", field) from None
+    return household
+
+
+def attempts_left(session: Session, account: Account) -> int:
+    count, locked = _lock_state(session, account, utcnow())
+    return 0 if locked else MAX_FAILURES - count
+
+
+# ---------------------------------------------------------------- town hall
+
+def _require_agent(actor: Account) -> None:
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+
+
+def _text(value: str, field: str, label: str, limit: int, required: bool = True) -> str:
+    value = " ".join((value or "").split())
+    if required and not value:
+        raise DomainError(f"Indiquez {label}.", field)
+    if len(value) > limit:
+        raise DomainError(f"Ce champ ne doit pas dépasser {limit} caractères.", field)
+    return value
+
+
+PHONE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}$")
+
+
+def check_phone(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if value and not PHONE.match(value):
+        raise DomainError(
+            "Indiquez un numéro de téléphone français à 10 chiffres, par exemple 06 12 34 56 78.",
+            field,
+        )
+    return value
+
+
+def _next_family_number(session: Session, organisation_id: int) -> str:
+    numbers = session.scalars(
+        select(Household.family_number).where(Household.organisation_id == organisation_id)
+    )
+    highest = max((int(n) for n in numbers if n.isdigit()), default=0)
+    return f"{highest + 1:06d}"
+
+
+def create_household(
+    session: Session,
+    actor: Account,
+    organisation: Organisation,
+    *,
+    name: str,
+    address_line1: str = "",
+    address_line2: str = "",
+    postcode: str = "",
+    city: str = "",
+    guardian_first_name: str,
+    guardian_last_name: str,
+    guardian_email: str = "",
+    guardian_phone: str = "",
+    family_number: str = "",
+    invoice_reference: str = "",
+    invoice_amount: str = "",
+) -> Household:
+    """Create a household with its first guardian; it gets a family number and a code."""
+    from citoyen.services.accounts import normalise_email
+
+    _require_agent(actor)
+    begin_write(session)
+    values = {
+        "name": _text(name, "name", "le nom du foyer", 150),
+        "address_line1": _text(address_line1, "address_line1", "l'adresse", 200, False),
+        "address_line2": _text(address_line2, "address_line2", "l'adresse", 200, False),
+        "postcode": _text(postcode, "postcode", "le code postal", 10, False),
+        "city": _text(city, "city", "la commune", 100, False),
+    }
+    if values["postcode"] and not re.fullmatch(r"\d{5}", values["postcode"]):
+        raise DomainError("Indiquez un code postal à 5 chiffres.", "postcode")
+    guardian = Guardian(
+        first_name=_text(guardian_first_name, "guardian_first_name", "le prénom du responsable", 100),
+        last_name=_text(guardian_last_name, "guardian_last_name", "le nom du responsable", 100),
+        email=normalise_email(guardian_email, "guardian_email") if guardian_email.strip() else "",
+        mobile_phone=check_phone(guardian_phone, "guardian_phone"),
+    )
+    number = (family_number or "").strip()
+    if number and not re.fullmatch(r"[A-Za-z0-9-]{1,20}", number):
+        raise DomainError("L'identifiant famille ne contient que des lettres et des chiffres.", "family_number")
+    reference = (invoice_reference or "").strip().upper() or None
+    cents = None
+    if reference or (invoice_amount or "").strip():
+        if not reference:
+            raise DomainError("Indiquez aussi la référence de la facture.", "invoice_reference")
+        try:
+            cents = parse_amount(invoice_amount)
+        except WrongSubscription as error:
+            raise DomainError(error.message, "invoice_amount") from None
+    for _ in range(5):
+        household = Household(
+            organisation_id=organisation.id,
+            family_number=number or _next_family_number(session, organisation.id),
+            subscription_code=new_subscription_code(),
+            invoice_reference=reference,
+            invoice_amount_cents=cents,
+            **values,
+        )
+        household.guardians.append(guardian)
+        session.add(household)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            if number:
+                raise DomainError("Cet identifiant famille est déjà utilisé.", "family_number") from None
+            begin_write(session)
+            guardian = Guardian(**{k: getattr(guardian, k) for k in (
+                "first_name", "last_name", "email", "mobile_phone")})
+            continue
+        audit.record(
+            session, actor, "household.create", "household", household.id, household.name,
+            f"Identifiant famille {household.family_number}",
+        )
+        session.commit()
+        return household
+    raise DomainError("Le foyer n'a pas pu être créé, réessayez.")
+
+
+def add_child(
+    session: Session, actor: Account, household: Household, *, first_name: str, last_name: str,
+    birth_date: date | None, school: str = "", class_name: str = "",
+) -> Child:
+    """Ajouter un enfant: from a family, the record waits for the town hall."""
+    begin_write(session)
+    first = _text(first_name, "first_name", "le prénom de l'enfant", 100)
+    last = _text(last_name, "last_name", "le nom de l'enfant", 100)
+    if birth_date is None:
+        raise DomainError("Indiquez la date de naissance, par exemple 14/09/2018.", "birth_date")
+    if birth_date > date.today():
+        raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
+    if birth_date < date.today().replace(year=date.today().year - 25):
+        raise DomainError("Vérifiez l'année de naissance.", "birth_date")
+    child = Child(
+        household_id=household.id, first_name=first, last_name=last, birth_date=birth_date,
+        school=_text(school, "school", "l'école", 150, False),
+        class_name=_text(class_name, "class_name", "la classe", 50, False),
+        status="validated" if actor.is_agent else "pending",
+    )
+    session.add(child)
+    session.flush()
+    if actor.is_agent:
+        audit.record(session, actor, "household.add_child", "household", household.id,
+                     household.name, child.full_name)
+    session.commit()
+    return child
+
+
+def search(session: Session, actor: Account, query: str) -> list[Household]:
+    _require_agent(actor)
+    statement = select(Household)
+    for word in (query or "").split()[:5]:
+        pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            func.lower(Household.name).like(pattern, escape="\\")
+            | func.lower(Household.family_number).like(pattern, escape="\\")
+        )
+    return list(session.scalars(statement.order_by(Household.name).limit(50)))
+
+
+def pending_children(household: Household) -> list[Child]:
+    return [c for c in household.children if c.status == "pending"]
+
+
