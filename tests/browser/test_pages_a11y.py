@@ -138,3 +138,37 @@ def test_pages_of_an_administrator(visit, db, make_account, commune):
             (f"/agent/communes/{commune.id}", "admin-coordonnees-commune", False),
         ],
     )
+
+
+def test_household_pages(visit, db, make_account, commune):
+    from citoyen.services import households
+
+    agent = make_account(email="agent@belval.example", first_name="Julien", role="agent")
+    parent = make_account(email="camille.martin@example.org", first_name="Camille")
+    household = households.create_household(
+        db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
+    visit.sign_in(parent.email, PASSWORD)
+    check_pages(visit, [("/abonnements", "parent-abonnements", True)])
+    # Subscribe with the keyboard-free plain form, as a person without JavaScript would.
+    page = visit.page
+    page.fill("#code-code", household.subscription_code)
+    page.locator("form[action='/abonnements/code'] button").click()
+    visit.wait_for_path("/foyer")
+    check_pages(
+        visit,
+        [
+            ("/foyer", "parent-mon-foyer", True),
+            ("/enfants", "parent-mes-enfants", False),
+            (f"/foyer/{household.id}/enfants/nouveau", "parent-ajouter-enfant", False),
+        ],
+    )
+    page.context.clear_cookies()
+    visit.sign_in(agent.email, PASSWORD)
+    check_pages(
+        visit,
+        [
+            ("/agent/foyers", "agent-foyers", False),
+            ("/agent/foyers/nouveau", "agent-creer-foyer", False),
+            (f"/agent/foyers/{household.id}", "agent-foyer", True),
+        ],
+    )
