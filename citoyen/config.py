@@ -61,6 +61,8 @@ RATELIMIT_RECOVERY = "10/minute"
 RATELIMIT_RECOVERY_PER_EMAIL = "5/hour"
 RATELIMIT_SIGN_UP = "10/hour"
 RATELIMIT_SIGN_UP_PER_EMAIL = "5/hour"
+# « M'abonner »: per client address (the per-account lock is in the database).
+RATELIMIT_SUBSCRIBE = "20/15minute"
 
 # Sign-in lockout.
 LOGIN_MAX_FAILURES = 5

@@ -132,3 +132,18 @@ def test_agent_searches_households(client, auth, agent, household):
     auth.sign_in(agent.email)
     assert "Martin" in text(client.get("/agent/foyers?q=mart"))
     assert "Aucun foyer" in text(client.get("/agent/foyers?q=zzz"))
+
+
+def test_subscribing_is_rate_limited_per_client_address(client, app, auth, parent, make_account, household, db):
+    app.config["RATELIMIT_SUBSCRIBE"] = "3/15minute"
+    auth.sign_in(parent.email)
+    for _ in range(3):
+        client.post("/abonnements/code", data={"code-code": "AAAA-BBBB-CCCC"})
+    # Another account from the same address is slowed down too.
+    other = make_account(email="autre@example.org")
+    auth.sign_out()
+    auth.sign_in(other.email)
+    response = client.post("/abonnements/code", data={"code-code": household.subscription_code})
+    assert response.status_code == 429
+    assert "Trop de tentatives" in text(response)
+    assert households.households_of(fresh(db), other) == []

@@ -252,3 +252,21 @@ def test_no_button_and_no_route_without_configuration(client, app):
     app.config["FRANCECONNECT_DISCOVERY_URL"] = None
     assert "FranceConnect" not in text(client.get("/connexion"))
     assert client.get("/connexion/franceconnect").status_code == 404
+
+
+def test_an_account_without_password_can_set_one_then_unlink(client, idp, db):
+    round_trip(client)
+    client.post("/connexion/franceconnect/creer", data={
+        "create-email": "camille.martin@example.org", "create-email_confirmed": "y",
+        "create-accept_terms": "y"})
+    page = text(client.get("/profil/mot-de-passe"))
+    assert "Mot de passe actuel" not in page
+    response = client.post("/profil/mot-de-passe", data={"new_password": "Nouveau2mdp", "confirm": "Nouveau2mdp"})
+    assert response.status_code == 303
+    assert client.post("/profil/franceconnect/detacher").status_code == 303
+    fresh(db)
+    assert db.scalar(select(ExternalIdentity)) is None
+    client.post("/deconnexion")
+    other = client.application.test_client()
+    signed_in = other.post("/connexion", data={"email": "camille.martin@example.org", "password": "Nouveau2mdp"})
+    assert signed_in.status_code == 303

@@ -5,11 +5,13 @@ from flask import flash
 from flask import url_for
 from flask_login import current_user
 
+from citoyen import ratelimit
 from citoyen.blueprints.household import bp
 from citoyen.blueprints.household.forms import ChildForm
 from citoyen.blueprints.household.forms import CodeForm
 from citoyen.blueprints.household.forms import FamilyNumberForm
 from citoyen.blueprints.household.forms import InvoiceForm
+from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -41,6 +43,10 @@ def subscriptions():
 
 def _subscribe(method: str, form, **fields):
     if form.validate_on_submit():
+        if not ratelimit.hit("subscribe"):
+            first = next(iter(fields))
+            add_error(form, first, ratelimit.MESSAGE)
+            return _subscriptions_page({method: form}, status=429)
         ok, result = attempt(
             form, households.subscribe, get_session(), current_user,
             households.Attempt(method=method, **{k: v.data for k, v in fields.items()}),
