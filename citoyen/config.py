@@ -35,6 +35,10 @@ FRANCECONNECT_ACR_VALUES = "eidas1"
 # Seconds to wait for the provider before saying it does not answer.
 FRANCECONNECT_TIMEOUT = 5
 
+# Which sections of the family record wait for the town hall's validation
+# (True) and which apply at once (False).
+CHANGE_VALIDATION = {"address": True, "contacts": False}
+
 # Mail: "smtp" sends through MAIL_SERVER; "file" writes .eml files in MAIL_DIR.
 MAIL_BACKEND = "smtp"
 MAIL_SERVER = "localhost"
@@ -132,8 +136,6 @@ def from_environment(prefix: str = "CITOYEN_") -> dict:
         try:
             value = json.loads(raw)
         except ValueError:
-            value = raw
-        if isinstance(value, dict):
             value = raw
         values[key] = value
     return values

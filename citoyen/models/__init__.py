@@ -4,6 +4,7 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.households import ChangeSet
 from citoyen.models.households import Child
 from citoyen.models.households import Guardian
 from citoyen.models.households import Household
@@ -19,6 +20,7 @@ __all__ = [
     "AccountToken",
     "AuditEntry",
     "Base",
+    "ChangeSet",
     "Child",
     "Guardian",
     "Household",

@@ -11,6 +11,7 @@ from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -115,3 +116,33 @@ class SubscriptionFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+CHANGE_PENDING = "pending"
+CHANGE_VALIDATED = "validated"
+CHANGE_REFUSED = "refused"
+CHANGE_WITHDRAWN = "withdrawn"
+CHANGE_APPLIED = "applied"  # applied at once: no validation needed
+
+
+class ChangeSet(Base):
+    """A change of one section of the record, proposed by a family and
+    applied when the town hall validates it (or at once, if the town says so)."""
+
+    __tablename__ = "change_set"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardian.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(30))
+    # JSON objects: the values proposed, and those they replace.
+    proposed: Mapped[str] = mapped_column(Text)
+    previous: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=CHANGE_PENDING, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    household: Mapped[Household] = relationship()

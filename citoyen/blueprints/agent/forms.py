@@ -10,6 +10,7 @@ from wtforms.validators import Length
 from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import name_field
 from citoyen.services.backoffice import ROLE_LABELS
+from citoyen.services.changes import REFUSAL_REASONS
 
 
 class RoleForm(FlaskForm):
@@ -42,3 +43,13 @@ class ContactForm(FlaskForm):
     email = _text("Adresse e-mail", 254, autocomplete="email")
     address = _text("Adresse", 500, area=True)
     opening_hours = _text("Horaires d'ouverture", 1000, area=True)
+
+
+class RefusalForm(FlaskForm):
+    reason_choice = SelectField(
+        "Motif du refus",
+        choices=[SelectChoice("", "Choisir un motif…")]
+        + [SelectChoice(r, r) for r in REFUSAL_REASONS],
+        validate_choice=False,
+    )
+    reason_text = _text("Ou motif saisi", 500, area=True)

@@ -13,6 +13,7 @@ from citoyen.access import household_or_404
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.forms import ContactForm
 from citoyen.blueprints.agent.forms import NewAgentForm
+from citoyen.blueprints.agent.forms import RefusalForm
 from citoyen.blueprints.agent.forms import RoleForm
 from citoyen.blueprints.household.forms import HouseholdForm
 from citoyen.blueprints.util import attempt
@@ -25,6 +26,7 @@ from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import audit
 from citoyen.services import backoffice
+from citoyen.services import changes
 from citoyen.services import households
 from citoyen.services import identities
 from citoyen.services import organisations
@@ -221,3 +223,80 @@ def household(household_id: int):
         accounts=households.linked_accounts(get_session(), target),
         format_cents=households.format_cents,
     )
+
+
+# ---------------------------------------------------------------- changes to validate
+
+@bp.route("/modifications")
+def changes_queue():
+    """À valider: changes proposed by families and children they added, oldest first."""
+    pending_changes, pending_children = changes.queue(get_session(), current_user)
+    return render("agent/changes.html", pending_changes=pending_changes,
+                  pending_children=pending_children, sections=changes.SECTIONS)
+
+
+def _change_page(change, form=None, status=200):
+    return render(
+        "agent/change.html", change=change, rows=changes.rows(change),
+        section=changes.SECTIONS[change.section], form=form or RefusalForm(),
+        action_form=FlaskForm(), reasons=changes.REFUSAL_REASONS, status=status,
+    )
+
+
+@bp.route("/modifications/<int:change_id>")
+def change(change_id: int):
+    """One change, before and after side by side, to validate or refuse."""
+    try:
+        found = changes.get(get_session(), current_user, change_id)
+    except NotFound:
+        abort(404)
+    return _change_page(found)
+
+
+@bp.route("/modifications/<int:change_id>/valider", methods=["POST"])
+def validate_change(change_id: int):
+    """Valider: the change is applied and the family told."""
+    ok, error = attempt(None, changes.decide, get_session(), current_user, change_id, True, "",
+                        base_url())
+    flash("La modification est validée et appliquée." if ok else error.message,
+          "success" if ok else "error")
+    return redirect(url_for("agent.changes_queue"))
+
+
+@bp.route("/modifications/<int:change_id>/refuser", methods=["POST"])
+def refuse_change(change_id: int):
+    """Refuser, with a reason the family reads."""
+    try:
+        found = changes.get(get_session(), current_user, change_id)
+    except NotFound:
+        abort(404)
+    form = RefusalForm()
+    if form.validate_on_submit():
+        reason = form.reason_text.data or form.reason_choice.data
+        ok, _ = attempt(form, changes.decide, get_session(), current_user, change_id, False,
+                        reason, base_url())
+        if ok:
+            flash("La modification est refusée ; la famille est prévenue.", "success")
+            return redirect(url_for("agent.changes_queue"))
+    return _change_page(found, form, status=422)
+
+
+@bp.route("/enfants/<int:child_id>/valider", methods=["POST"])
+def validate_child(child_id: int):
+    """Valider la fiche d'un enfant ajouté par une famille."""
+    ok, error = attempt(None, changes.decide_child, get_session(), current_user, child_id, True, "",
+                        base_url())
+    flash("La fiche est validée." if ok else error.message, "success" if ok else "error")
+    return redirect(url_for("agent.changes_queue"))
+
+
+@bp.route("/enfants/<int:child_id>/refuser", methods=["POST"])
+def refuse_child(child_id: int):
+    """Refuser la fiche d'un enfant, avec un motif."""
+    form = RefusalForm()
+    reason = (form.reason_text.data or form.reason_choice.data) if form.validate_on_submit() else ""
+    ok, error = attempt(None, changes.decide_child, get_session(), current_user, child_id, False,
+                        reason, base_url())
+    flash("La fiche est refusée ; la famille est prévenue." if ok else error.message,
+          "success" if ok else "error")
+    return redirect(url_for("agent.changes_queue"))

@@ -67,3 +67,15 @@ class HouseholdForm(FlaskForm):
     )
     invoice_reference = _text("Référence d'une facture", 40, optional=True)
     invoice_amount = _text("Montant de cette facture", 20, optional=True)
+
+
+class AddressForm(FlaskForm):
+    address_line1 = _text("Adresse", 200, optional=True, autocomplete="address-line1")
+    address_line2 = _text("Complément d'adresse", 200, optional=True, autocomplete="address-line2")
+    postcode = _text("Code postal", 10, optional=True, autocomplete="postal-code")
+    city = _text("Commune", 100, optional=True, autocomplete="address-level2")
+
+
+class ContactsForm(FlaskForm):
+    mobile_phone = _text("Téléphone portable", 30, optional=True, autocomplete="tel")
+    email = _text("Adresse e-mail", 254, optional=True, autocomplete="email")

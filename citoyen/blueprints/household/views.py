@@ -7,17 +7,22 @@ from flask_login import current_user
 
 from citoyen import ratelimit
 from citoyen.blueprints.household import bp
+from citoyen.blueprints.household.forms import AddressForm
 from citoyen.blueprints.household.forms import ChildForm
 from citoyen.blueprints.household.forms import CodeForm
+from citoyen.blueprints.household.forms import ContactsForm
 from citoyen.blueprints.household.forms import FamilyNumberForm
 from citoyen.blueprints.household.forms import InvoiceForm
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
+from citoyen.blueprints.util import settings
 from citoyen.db import get_session
+from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
+from citoyen.services import changes
 from citoyen.services import households
 from citoyen.services.errors import NotFound
 
@@ -83,12 +88,86 @@ def subscribe_with_family_number():
 
 @bp.route("/foyer")
 def show():
-    """Mon foyer: guardians, address, contacts."""
+    """Mon foyer: guardians, address, contacts, and what waits for the town hall."""
     linked = households.households_of(get_session(), current_user)
     if not linked:
         return redirect(url_for("household.subscriptions"))
     return render("household/show.html", linked=linked,
-                  format_cents=households.format_cents)
+                  pending={h.id: changes.pending_for(get_session(), h) for h in linked},
+                  rows=changes.rows)
+
+
+def _household(household_id: int):
+    try:
+        return households.household_for(get_session(), current_user, household_id)
+    except NotFound:
+        abort(404)
+
+
+def _section_view(household, section: str, form, guardian=None):
+    """Modifier / Enregistrer one section in place (htmx) or as a page."""
+    guardian_id = guardian.id if guardian is not None else None
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data or "" for name in changes.SECTIONS[section].fields}
+        ok, change = attempt(
+            form, changes.propose, get_session(), settings(), current_user, household, section,
+            values, base_url(), guardian_id=guardian_id,
+        )
+        if ok:
+            if is_fragment_request():
+                return _section_fragment(household, section, guardian)
+            if change.status == "pending":
+                flash("Votre modification est transmise. Elle est en attente de validation "
+                      "par la mairie.", "success")
+            else:
+                flash("Votre modification est enregistrée.", "success")
+            return redirect(url_for("household.show"))
+    return render("household/edit_section.html", block="form", form=form, household=household,
+                  section=section, guardian=guardian, label=changes.SECTIONS[section].label,
+                  status=form_status(form))
+
+
+def _section_fragment(household, section, guardian):
+    get_session().expire_all()
+    block = "address_section" if section == "address" else "guardian_section"
+    response = render("household/show.html", block=block, household=household, guardian=guardian,
+                      pending=changes.pending_for(get_session(), household), rows=changes.rows)
+    # The form sits inside the section: the whole section is replaced.
+    target = f"#address-{household.id}" if guardian is None else f"#guardian-{guardian.id}"
+    response.headers["HX-Retarget"] = target
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@bp.route("/foyer/<int:household_id>/adresse", methods=["GET", "POST"])
+def edit_address(household_id: int):
+    """Modifier l'adresse du foyer."""
+    household = _household(household_id)
+    form = AddressForm(obj=household)
+    return _section_view(household, "address", form)
+
+
+@bp.route("/foyer/<int:household_id>/responsables/<int:guardian_id>", methods=["GET", "POST"])
+def edit_contacts(household_id: int, guardian_id: int):
+    """Modifier les coordonnées d'un responsable."""
+    household = _household(household_id)
+    guardian = next((g for g in household.guardians if g.id == guardian_id), None)
+    if guardian is None:
+        abort(404)
+    form = ContactsForm(obj=guardian)
+    return _section_view(household, "contacts", form, guardian)
+
+
+@bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["POST"])
+def withdraw_change(household_id: int, change_id: int):
+    """Retirer une modification en attente."""
+    household = _household(household_id)
+    try:
+        changes.withdraw(get_session(), current_user, household, change_id)
+    except NotFound:
+        abort(404)
+    flash("Votre modification est retirée.", "success")
+    return redirect(url_for("household.show"))
 
 
 @bp.route("/enfants")
@@ -103,10 +182,7 @@ def children():
 @bp.route("/foyer/<int:household_id>/enfants/nouveau", methods=["GET", "POST"])
 def add_child(household_id: int):
     """Ajouter un enfant: the record waits for the town hall's validation."""
-    try:
-        household = households.household_for(get_session(), current_user, household_id)
-    except NotFound:
-        abort(404)
+    household = _household(household_id)
     form = ChildForm()
     if form.validate_on_submit():
         ok, child = attempt(

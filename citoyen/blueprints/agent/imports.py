@@ -1,0 +1,175 @@
+"""Importer des foyers: check a CSV file (dry run), then import it.
+
+Between the two steps, the file's content travels in a hidden field of the
+confirmation form, compressed and signed with the app's SECRET_KEY (salted,
+bound to the agent and the commune, valid one hour). So what is imported is
+exactly what the agent checked, the agent does not pick the file a second
+time, and the server keeps nothing between the steps. The import reads and
+checks the content again inside its transaction."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+from flask import current_app
+from flask import flash
+from flask import url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from flask_wtf.file import FileRequired
+from itsdangerous import BadSignature
+from itsdangerous import SignatureExpired
+from itsdangerous import URLSafeTimedSerializer
+from wtforms import HiddenField
+
+from citoyen.blueprints.agent import bp
+from citoyen.blueprints.util import add_error
+from citoyen.blueprints.util import attempt
+from citoyen.db import get_session
+from citoyen.htmx import redirect
+from citoyen.htmx import render
+from citoyen.services import household_import
+from citoyen.services import organisations
+
+SALT = "citoyen.agent.household-import"
+MAX_AGE = 3600
+FORMAT_HINT = (
+    "Fichier CSV (séparateur point-virgule), encodé en UTF-8, une ligne par enfant, avec "
+    "une ligne d'en-tête — 2 Mo et 5 000 lignes maximum."
+)
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        "Fichier des familles",
+        validators=[FileRequired("Choisissez le fichier CSV à vérifier.")],
+        description=FORMAT_HINT,
+    )
+
+
+class ConfirmImportForm(FlaskForm):
+    content = HiddenField()
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _sign(data: bytes, filename: str, organisation_id: int, households: int) -> str:
+    packed = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    return _serializer().dumps(
+        {"a": current_user.id, "o": organisation_id, "f": filename, "n": households, "d": packed}
+    )
+
+
+def _unsign(token: str) -> dict | None:
+    """The signed content, or None when it was altered, is too old or is not this agent's."""
+    try:
+        payload = _serializer().loads(token or "", max_age=MAX_AGE)
+    except SignatureExpired:
+        return None
+    except BadSignature:
+        return None
+    if payload.get("a") != current_user.id:
+        return None
+    try:
+        payload["d"] = zlib.decompress(
+            base64.b64decode(payload["d"]), bufsize=household_import.MAX_BYTES
+        )
+    except (KeyError, ValueError, zlib.error):
+        return None
+    return payload
+
+
+def _read_upload(storage) -> bytes:
+    """At most one byte more than the import accepts, so that a big file is refused unread."""
+    return storage.stream.read(household_import.MAX_BYTES + 1)
+
+
+def _organisation():
+    found = organisations.all_organisations(get_session())
+    return found[0] if found else None
+
+
+def _page(form, report=None, confirm=None, filename="", status=200):
+    return render(
+        "agent/import.html",
+        form=form,
+        report=report,
+        confirm=confirm,
+        filename=filename,
+        status=status,
+    )
+
+
+@bp.route("/foyers/import", methods=["GET", "POST"])
+def import_households():
+    """Importer des foyers: upload the CSV file and see, without saving anything,
+    the households, guardians and children it would create and every line it refuses."""
+    organisation = _organisation()
+    if organisation is None:
+        flash("Renseignez d'abord la commune.", "error")
+        return redirect(url_for("agent.index"))
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _page(form, status=422 if form.is_submitted() else 200)
+    upload = form.file.data
+    filename = (upload.filename or "")[:200]
+    data = _read_upload(upload)
+    ok, report = attempt(
+        form, household_import.check, get_session(), current_user, organisation, data
+    )
+    if not ok:
+        return _page(form, status=422)
+    confirm = None
+    if report.households:
+        confirm = ConfirmImportForm(formdata=None)
+        confirm.content.data = _sign(data, filename, organisation.id, len(report.households))
+        if len(confirm.content.data) > _token_limit():
+            confirm = None
+            add_error(form, None, (
+                "Ce fichier est trop volumineux pour être importé en une fois après "
+                "vérification : découpez-le en plusieurs fichiers."
+            ))
+    return _page(ImportForm(formdata=None), report=report, confirm=confirm, filename=filename)
+
+
+def _token_limit() -> int:
+    # The confirmation post must stay under the request limit, with room for the form.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 4 * 1024 * 1024
+    return limit - 16 * 1024
+
+
+@bp.route("/foyers/import/confirmation", methods=["POST"])
+def confirm_import():
+    """Importer: create what the checked file describes, all in one go or nothing."""
+    organisation = _organisation()
+    form = ImportForm(formdata=None)
+    confirm = ConfirmImportForm()
+    payload = _unsign(confirm.content.data) if confirm.validate_on_submit() else None
+    if payload is None or organisation is None or payload.get("o") != organisation.id:
+        add_error(form, None, (
+            "La vérification a expiré ou n'est plus valable : choisissez à nouveau le fichier "
+            "et vérifiez-le avant de l'importer."
+        ))
+        return _page(form, status=422)
+    ok, result = attempt(
+        form,
+        household_import.run,
+        get_session(),
+        current_user,
+        organisation,
+        payload["d"],
+        filename=payload.get("f", ""),
+        expected_households=payload.get("n"),
+    )
+    if not ok:
+        return _page(form, status=422)
+    message = f"Import terminé : {result.summary()} créés."
+    if result.refused:
+        count = len(result.refused)
+        message += f" {count} ligne{'s' if count > 1 else ''} refusée{'s' if count > 1 else ''}."
+    flash(message, "success")
+    return redirect(url_for("agent.households_list"))
