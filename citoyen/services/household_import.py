@@ -243,8 +243,8 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str, str,
                 continue  # blank lines, often at the end of an export
             if len(rows) >= MAX_LINES:
                 raise FileRefused(
-                    "Le fichier compte plus de 5\u202f000 lignes : découpez-le en plusieurs "
-                    "fichiers.",
+                    f"Le fichier compte plus de {MAX_LINES:_} lignes : découpez-le en "
+                    "plusieurs fichiers.".replace("_", "\u202f"),
                     "file",
                 )
             if len(cells) != len(keys):
@@ -530,7 +530,10 @@ def run(
         report = _plan(session, organisation, data)
         if not report.households:
             raise FileRefused(
-                "Aucun foyer n'est à créer : toutes les lignes du fichier sont refusées.", "file"
+                "Aucun foyer n'est à créer : toutes les lignes du fichier sont refusées (foyers "
+                "déjà enregistrés ou lignes à corriger). Vérifiez à nouveau le fichier pour voir "
+                "le détail.",
+                "file",
             )
         if expected_households is not None and expected_households != len(report.households):
             raise FileRefused(

@@ -75,9 +75,7 @@ def _unsign(token: str) -> dict | None:
     if payload.get("a") != current_user.id:
         return None
     try:
-        payload["d"] = zlib.decompress(
-            base64.b64decode(payload["d"]), bufsize=household_import.MAX_BYTES
-        )
+        payload["d"] = zlib.decompress(base64.b64decode(payload["d"]))
     except (KeyError, ValueError, zlib.error):
         return None
     return payload
@@ -123,17 +121,19 @@ def import_households():
     )
     if not ok:
         return _page(form, status=422)
+    # A new, empty form to check another file (or the same one, corrected).
+    again = ImportForm(formdata=None)
     confirm = None
     if report.households:
         confirm = ConfirmImportForm(formdata=None)
         confirm.content.data = _sign(data, filename, organisation.id, len(report.households))
         if len(confirm.content.data) > _token_limit():
             confirm = None
-            add_error(form, None, (
+            add_error(again, None, (
                 "Ce fichier est trop volumineux pour être importé en une fois après "
                 "vérification : découpez-le en plusieurs fichiers."
             ))
-    return _page(ImportForm(formdata=None), report=report, confirm=confirm, filename=filename)
+    return _page(again, report=report, confirm=confirm, filename=filename)
 
 
 def _token_limit() -> int:
