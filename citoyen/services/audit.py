@@ -16,6 +16,7 @@ ACTION_LABELS = {
     "organisation.update": "Modification des coordonnées de la commune",
     "household.create": "Création d'un foyer",
     "household.add_child": "Ajout d'un enfant",
+    "household.import": "Import de foyers",
     "household.edit": "Modification du dossier par un agent",
     "household.change_validated": "Modification validée",
     "household.change_refused": "Modification refusée",

@@ -23,6 +23,7 @@ from datetime import date
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from citoyen.models import Account
@@ -180,9 +181,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         raise FileRefused("Le fichier est vide.", "file")
     for magic, kind in SIGNATURES:
         if data.startswith(magic):
-            raise FileRefused(
-                f"Ce fichier est {kind}, pas un fichier CSV. {SAVE_AS_CSV}", "file"
-            )
+            raise FileRefused(f"Ce fichier est {kind}, pas un fichier CSV. {SAVE_AS_CSV}", "file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "UTF-16"
@@ -234,8 +233,11 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str, str,
                 + ("point-virgule." if separator == ";" else "virgule."),
                 "file",
             )
-        ignored = [cell.strip() for key, cell in zip(keys, header, strict=True)
-                   if key not in COLUMNS and cell.strip()]
+        ignored = [
+            cell.strip()
+            for key, cell in zip(keys, header, strict=True)
+            if key not in COLUMNS and cell.strip()
+        ]
         number = 1
         for cells in reader:
             number += 1
@@ -248,13 +250,23 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str, str,
                     "file",
                 )
             if len(cells) != len(keys):
-                rows.append((number, {"__error__": (
-                    f"La ligne compte {len(cells)} colonnes au lieu de {len(keys)} : vérifiez "
-                    "les séparateurs et les guillemets."
-                )}))
+                rows.append(
+                    (
+                        number,
+                        {
+                            "__error__": (
+                                f"La ligne compte {len(cells)} colonnes au lieu de {len(keys)} : vérifiez "
+                                "les séparateurs et les guillemets."
+                            )
+                        },
+                    )
+                )
                 continue
-            values = {key: " ".join(cell.split()) for key, cell in zip(keys, cells, strict=True)
-                      if key in COLUMNS}
+            values = {
+                key: " ".join(cell.split())
+                for key, cell in zip(keys, cells, strict=True)
+                if key in COLUMNS
+            }
             rows.append((number, values))
     except csv.Error:
         raise FileRefused(
@@ -295,7 +307,9 @@ def _birth_date(text: str) -> date:
     return born
 
 
-def _line(values: dict[str, str]) -> tuple[str, dict[str, str], PlannedGuardian, PlannedChild | None]:
+def _line(
+    values: dict[str, str],
+) -> tuple[str, dict[str, str], PlannedGuardian, PlannedChild | None]:
     """The identifiant famille, the household values, the guardian and the child of a line."""
     if "__error__" in values:
         raise _Refused(values["__error__"])
@@ -353,13 +367,19 @@ def _same_person(a: PlannedGuardian | PlannedChild, b: PlannedGuardian | Planned
     return fold(a.first_name) == fold(b.first_name) and fold(a.last_name) == fold(b.last_name)
 
 
-def _merge(planned: PlannedHousehold, household: dict[str, str], guardian: PlannedGuardian,
-           child: PlannedChild | None) -> None:
+def _merge(
+    planned: PlannedHousehold,
+    household: dict[str, str],
+    guardian: PlannedGuardian,
+    child: PlannedChild | None,
+) -> None:
     """Add a later line's guardian and child to its household, if it agrees with it."""
     first = planned.lines[0]
     mine = {
-        "nom_foyer": planned.name, "adresse": planned.address_line1,
-        "complement_adresse": planned.address_line2, "code_postal": planned.postcode,
+        "nom_foyer": planned.name,
+        "adresse": planned.address_line1,
+        "complement_adresse": planned.address_line2,
+        "code_postal": planned.postcode,
         "commune": planned.city,
     }
     for name in HOUSEHOLD_FIELDS:
@@ -386,13 +406,16 @@ def _merge(planned: PlannedHousehold, household: dict[str, str], guardian: Plann
             if new and not old:
                 setattr(known, attribute, new)
     if child is not None:
-        if any(_same_person(c, child) and c.birth_date == child.birth_date
-               for c in planned.children):
+        if any(
+            _same_person(c, child) and c.birth_date == child.birth_date for c in planned.children
+        ):
             raise _Refused(f"L'enfant {child.full_name} figure déjà sur une ligne plus haut.")
         planned.children.append(child)
 
 
-def _existing(session: Session, organisation: Organisation) -> tuple[dict[str, str], dict[tuple, str]]:
+def _existing(
+    session: Session, organisation: Organisation
+) -> tuple[dict[str, str], dict[tuple, str]]:
     """The households of the organisation: by family number, and by name and guardian."""
     by_number: dict[str, str] = {}
     by_names: dict[tuple, str] = {}
@@ -420,8 +443,12 @@ def _plan(session: Session, organisation: Organisation, data: bytes) -> Report:
         except _Refused as refusal:
             refused[number] = refusal.reason
             # Still tie the line to its household if it can be told, to refuse it too.
-            key = _key(values.get("identifiant_famille", ""), values.get("nom_foyer", ""),
-                       values.get("responsable_nom", ""), values.get("responsable_prenom", ""))
+            key = _key(
+                values.get("identifiant_famille", ""),
+                values.get("nom_foyer", ""),
+                values.get("responsable_nom", ""),
+                values.get("responsable_prenom", ""),
+            )
             if key is not None:
                 lines_of.setdefault(key, []).append(number)
             continue
@@ -547,9 +574,24 @@ def run(
             details += f" depuis « {filename[:100]} »"
         if report.refused:
             details += f" ; {_count(len(report.refused), 'ligne')} refusée{'s' if len(report.refused) > 1 else ''}"
-        audit.record(session, actor, "household.import", "organisation", organisation.id,
-                     organisation.name, details + ".")
+        audit.record(
+            session,
+            actor,
+            "household.import",
+            "organisation",
+            organisation.id,
+            organisation.name,
+            details + ".",
+        )
         session.commit()
+    except IntegrityError:
+        # Another agent created a household with the same number at the same moment.
+        session.rollback()
+        raise FileRefused(
+            "L'import n'a pas pu être enregistré et rien n'a été créé : vérifiez à nouveau le "
+            "fichier, puis importez-le.",
+            "file",
+        ) from None
     except BaseException:
         session.rollback()
         raise
@@ -581,13 +623,20 @@ def _create(session: Session, organisation: Organisation, report: Report) -> Non
             city=planned.city,
         )
         household.guardians = [
-            Guardian(first_name=g.first_name, last_name=g.last_name, email=g.email,
-                     mobile_phone=g.phone)
+            Guardian(
+                first_name=g.first_name, last_name=g.last_name, email=g.email, mobile_phone=g.phone
+            )
             for g in planned.guardians
         ]
         household.children = [
-            Child(first_name=c.first_name, last_name=c.last_name, birth_date=c.birth_date,
-                  school=c.school, class_name=c.class_name, status=CHILD_VALIDATED)
+            Child(
+                first_name=c.first_name,
+                last_name=c.last_name,
+                birth_date=c.birth_date,
+                school=c.school,
+                class_name=c.class_name,
+                status=CHILD_VALIDATED,
+            )
             for c in planned.children
         ]
         session.add(household)
@@ -602,9 +651,13 @@ def _subscription_codes(session: Session, count: int) -> list[str]:
         batch = {new_subscription_code() for _ in range(count - len(codes))} - codes
         taken = set()
         for start in range(0, len(batch), 500):
-            chunk = list(batch)[start:start + 500]
-            taken |= set(session.scalars(
-                select(Household.subscription_code).where(Household.subscription_code.in_(chunk))
-            ))
+            chunk = list(batch)[start : start + 500]
+            taken |= set(
+                session.scalars(
+                    select(Household.subscription_code).where(
+                        Household.subscription_code.in_(chunk)
+                    )
+                )
+            )
         codes |= batch - taken
     return list(codes)

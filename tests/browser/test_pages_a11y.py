@@ -169,6 +169,8 @@ def test_household_pages(visit, db, make_account, commune):
         [
             ("/agent/foyers", "agent-foyers", False),
             ("/agent/foyers/nouveau", "agent-creer-foyer", False),
+            ("/agent/foyers/import", "agent-importer-foyers", False),
+            ("/agent/modifications", "agent-a-valider", False),
             (f"/agent/foyers/{household.id}", "agent-foyer", True),
         ],
     )

@@ -129,10 +129,14 @@ def import_households():
         confirm.content.data = _sign(data, filename, organisation.id, len(report.households))
         if len(confirm.content.data) > _token_limit():
             confirm = None
-            add_error(again, None, (
-                "Ce fichier est trop volumineux pour être importé en une fois après "
-                "vérification : découpez-le en plusieurs fichiers."
-            ))
+            add_error(
+                again,
+                None,
+                (
+                    "Ce fichier est trop volumineux pour être importé en une fois après "
+                    "vérification : découpez-le en plusieurs fichiers."
+                ),
+            )
     return _page(again, report=report, confirm=confirm, filename=filename)
 
 
@@ -150,10 +154,14 @@ def confirm_import():
     confirm = ConfirmImportForm()
     payload = _unsign(confirm.content.data) if confirm.validate_on_submit() else None
     if payload is None or organisation is None or payload.get("o") != organisation.id:
-        add_error(form, None, (
-            "La vérification a expiré ou n'est plus valable : choisissez à nouveau le fichier "
-            "et vérifiez-le avant de l'importer."
-        ))
+        add_error(
+            form,
+            None,
+            (
+                "La vérification a expiré ou n'est plus valable : choisissez à nouveau le fichier "
+                "et vérifiez-le avant de l'importer."
+            ),
+        )
         return _page(form, status=422)
     ok, result = attempt(
         form,
