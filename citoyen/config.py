@@ -37,7 +37,7 @@ FRANCECONNECT_TIMEOUT = 5
 
 # Which sections of the family record wait for the town hall's validation
 # (True) and which apply at once (False).
-CHANGE_VALIDATION = {"address": True, "contacts": False}
+CHANGE_VALIDATION = {"address": True, "contacts": False, "fiscal": True, "bank": True}
 
 # Mail: "smtp" sends through MAIL_SERVER; "file" writes .eml files in MAIL_DIR.
 MAIL_BACKEND = "smtp"

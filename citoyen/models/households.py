@@ -41,6 +41,13 @@ class Household(Base):
     address_line2: Mapped[str] = mapped_column(String(200), default="")
     postcode: Mapped[str] = mapped_column(String(10), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
+    # Informations fiscales: the quotient familial selects the price bracket.
+    family_quotient: Mapped[int | None] = mapped_column(Integer)
+    quotient_year: Mapped[int | None] = mapped_column(Integer)
+    # Coordonnées bancaires (sensitive: only the household and agents see them).
+    account_holder: Mapped[str] = mapped_column(String(100), default="")
+    iban: Mapped[str] = mapped_column(String(34), default="")
+    bic: Mapped[str] = mapped_column(String(11), default="")
     # An invoice the household received (until billing fills real invoices).
     invoice_reference: Mapped[str | None] = mapped_column(String(40))
     invoice_amount_cents: Mapped[int | None] = mapped_column(Integer)

@@ -60,11 +60,71 @@ def _limited(limit: int, field: str) -> Callable[[str], str]:
     return check
 
 
+def _quotient(value: str) -> int | None:
+    value = (value or "").strip().replace(" ", "")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 100_000:
+        raise DomainError("Indiquez le quotient familial en euros, sans virgule, par exemple 850.",
+                          "family_quotient")
+    return int(value)
+
+
+def _quotient_year(value: str) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    this_year = utcnow().year
+    if not value.isdigit() or not 2000 <= int(value) <= this_year:
+        raise DomainError(f"Indiquez une année entre 2000 et {this_year}.", "quotient_year")
+    return int(value)
+
+
+def _iban(value: str) -> str:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        return IBAN(value).compact
+    except SchwiftyException:
+        raise DomainError(
+            "Cet IBAN n'est pas valide : vérifiez-le sur votre relevé d'identité bancaire "
+            "(27 caractères pour un compte en France, commençant par FR76).", "iban"
+        ) from None
+
+
+def _bic(value: str) -> str:
+    from schwifty import BIC
+    from schwifty.exceptions import SchwiftyException
+
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        return BIC(value).compact
+    except SchwiftyException:
+        raise DomainError("Ce BIC n'est pas valide : 8 ou 11 caractères, par exemple BNPAFRPPXXX.",
+                          "bic") from None
+
+
+def mask_iban(value: str) -> str:
+    """« FR76 **** **** **** **** ***0 189 »: enough to recognise one's account."""
+    if not value:
+        return ""
+    hidden = value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return " ".join(hidden[i:i + 4] for i in range(0, len(hidden), 4))
+
+
 @dataclass(frozen=True)
 class Section:
     label: str
     target: str  # "household" or "guardian"
-    fields: dict[str, tuple[str, Callable[[str], str]]]
+    fields: dict[str, tuple[str, Callable[[str], object]]]
+    # Values never written in the audit log nor in messages.
+    sensitive: bool = False
 
 
 SECTIONS: dict[str, Section] = {
@@ -74,6 +134,15 @@ SECTIONS: dict[str, Section] = {
         "postcode": ("Code postal", _postcode),
         "city": ("Commune", _limited(100, "city")),
     }),
+    "fiscal": Section("Informations fiscales", "household", {
+        "family_quotient": ("Quotient familial", _quotient),
+        "quotient_year": ("Année de référence du quotient", _quotient_year),
+    }),
+    "bank": Section("Coordonnées bancaires", "household", {
+        "account_holder": ("Titulaire du compte", _limited(100, "account_holder")),
+        "iban": ("IBAN", _iban),
+        "bic": ("BIC", _bic),
+    }, sensitive=True),
     "contacts": Section("Coordonnées", "guardian", {
         "mobile_phone": ("Téléphone portable", lambda v: households.check_phone(v, "mobile_phone")),
         "email": ("Adresse e-mail", _email),
@@ -100,8 +169,12 @@ def _target(session: Session, household: Household, section: Section, guardian_i
     return guardian
 
 
-def current_values(target, section: Section) -> dict[str, str]:
-    return {name: getattr(target, name) or "" for name in section.fields}
+def current_values(target, section: Section) -> dict[str, object]:
+    values = {}
+    for name in section.fields:
+        value = getattr(target, name)
+        values[name] = "" if value is None and isinstance(section.fields[name][1](""), str) else value
+    return values
 
 
 def pending_for(session: Session, household: Household) -> dict[tuple[str, int | None], ChangeSet]:
@@ -202,17 +275,26 @@ def get(session: Session, actor: Account, change_id: int) -> ChangeSet:
     return change
 
 
-def rows(change: ChangeSet) -> list[tuple[str, str, str, bool]]:
-    """(label, before, after, changed) for a side-by-side view."""
+def rows(change: ChangeSet, reveal: bool = False) -> list[tuple[str, str, str, bool]]:
+    """(label, before, after, changed) for a side-by-side view; an IBAN is
+    masked unless ``reveal`` (agents checking it against the bank's document)."""
     section = SECTIONS[change.section]
     before, after = json.loads(change.previous), json.loads(change.proposed)
-    return [
-        (label, before.get(name, ""), after.get(name, ""), before.get(name, "") != after.get(name, ""))
-        for name, (label, _) in section.fields.items()
-    ]
+    shown = mask_iban if section.sensitive and not reveal else (lambda v: v)
+    result = []
+    for name, (label, _) in section.fields.items():
+        b, a = before.get(name), after.get(name)
+        if name == "iban":
+            b, a = shown(b or ""), shown(a or "")
+        result.append((label, "" if b is None else str(b), "" if a is None else str(a), b != a))
+    return result
 
 
 def describe(change: ChangeSet) -> str:
+    section = SECTIONS[change.section]
+    if section.sensitive:
+        changed = [label for label, _, _, diff in rows(change) if diff]
+        return f"{section.label} — champs modifiés : " + ", ".join(changed)
     changed = [f"{label} : « {b} » → « {a} »" for label, b, a, diff in rows(change) if diff]
     return f"{SECTIONS[change.section].label} — " + " ; ".join(changed)
 

@@ -99,3 +99,17 @@ def test_another_familys_sections_are_not_found(client, auth, make_account, hous
                  f"/foyer/{household.id}/modifications/1/retirer"):
         method = "POST" if path.endswith("retirer") else "GET"
         assert client.open(path, method=method).status_code == 404, path
+
+
+def test_bank_details_in_place_masked_for_the_family(client, auth, parent, household, hx):
+    auth.sign_in(parent.email)
+    response = client.post(f"/foyer/{household.id}/banque", headers=hx, data={
+        "account_holder": "Camille Martin", "iban": "FR76 3000 6000 0112 3456 7890 189", "bic": ""})
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == f"#bank-{household.id}"
+    body = text(response)
+    assert "En attente de validation par la mairie" in body
+    assert "30006000011234567890" not in body.replace(" ", "")
+    bad = client.post(f"/foyer/{household.id}/banque", headers=hx, data={
+        "account_holder": "Camille Martin", "iban": "FR76 3000 6000 0112 3456 7890 188", "bic": ""})
+    assert bad.status_code == 422
+    assert "IBAN n'est pas valide" in text(bad) and 'value="Camille Martin"' in text(bad)

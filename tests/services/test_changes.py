@@ -147,3 +147,59 @@ def test_children_added_by_families_are_validated_or_refused(app, db, parent, ag
     db.rollback()
     db.expire_all()
     assert [(c.first_name, c.status) for c in db.scalars(select(Child))] == [("Léo", "validated")]
+
+
+IBAN = "FR76 3000 6000 0112 3456 7890 189"
+
+
+def test_bank_details_are_checked_and_kept_out_of_the_audit_log(app, db, parent, agent, household):
+    with pytest.raises(DomainError) as caught:
+        changes.propose(db, app.config, parent, household, "bank",
+                        {"account_holder": "C. Martin", "iban": IBAN[:-1] + "8", "bic": ""}, BASE)
+    assert caught.value.field == "iban" and "IBAN n'est pas valide" in caught.value.message
+    db.rollback()
+    with pytest.raises(DomainError) as caught:
+        changes.propose(db, app.config, parent, household, "bank",
+                        {"account_holder": "C. Martin", "iban": IBAN, "bic": "XX"}, BASE)
+    assert caught.value.field == "bic"
+    db.rollback()
+    change = changes.propose(db, app.config, parent, household, "bank",
+                             {"account_holder": "C. Martin", "iban": IBAN.lower(), "bic": "agrifrpp"}, BASE)
+    assert change.status == "pending"
+    changes.decide(db, agent, change.id, True, "", BASE)
+    saved = reloaded(db, household)
+    assert saved.iban == "FR7630006000011234567890189" and saved.bic == "AGRIFRPP"
+    logged = " ".join(db.scalars(select(AuditEntry.details)))
+    assert "3000" not in logged and "IBAN" in logged
+    messages = " ".join(db.scalars(select(Notification.body)))
+    assert "3000" not in messages
+
+
+def test_the_iban_is_masked_for_the_family_and_shown_to_agents(app, db, parent, household):
+    change = changes.propose(db, app.config, parent, household, "bank",
+                             {"account_holder": "", "iban": IBAN, "bic": ""}, BASE)
+    masked = dict((label, after) for label, _, after, _ in changes.rows(change))["IBAN"]
+    assert masked.startswith("FR76") and masked.endswith("0189"[-3:]) and "3000" not in masked
+    full = dict((label, after) for label, _, after, _ in changes.rows(change, reveal=True))["IBAN"]
+    assert full == "FR7630006000011234567890189"
+
+
+@pytest.mark.parametrize(("values", "field"), [
+    ({"family_quotient": "huit cents", "quotient_year": ""}, "family_quotient"),
+    ({"family_quotient": "850,5", "quotient_year": ""}, "family_quotient"),
+    ({"family_quotient": "850", "quotient_year": "1999"}, "quotient_year"),
+    ({"family_quotient": "850", "quotient_year": "3000"}, "quotient_year"),
+])
+def test_bad_fiscal_information(app, db, parent, household, values, field):
+    with pytest.raises(DomainError) as caught:
+        changes.propose(db, app.config, parent, household, "fiscal", values, BASE)
+    assert caught.value.field == field
+
+
+def test_fiscal_information_waits_then_applies(app, db, parent, agent, household):
+    change = changes.propose(db, app.config, parent, household, "fiscal",
+                             {"family_quotient": "850", "quotient_year": "2025"}, BASE)
+    assert reloaded(db, household).family_quotient is None
+    changes.decide(db, agent, change.id, True, "", BASE)
+    saved = reloaded(db, household)
+    assert (saved.family_quotient, saved.quotient_year) == (850, 2025)

@@ -237,7 +237,7 @@ def changes_queue():
 
 def _change_page(change, form=None, status=200):
     return render(
-        "agent/change.html", change=change, rows=changes.rows(change),
+        "agent/change.html", change=change, rows=changes.rows(change, reveal=True),
         section=changes.SECTIONS[change.section], form=form or RefusalForm(),
         action_form=FlaskForm(), reasons=changes.REFUSAL_REASONS, status=status,
     )

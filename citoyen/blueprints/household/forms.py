@@ -79,3 +79,25 @@ class AddressForm(FlaskForm):
 class ContactsForm(FlaskForm):
     mobile_phone = _text("Téléphone portable", 30, optional=True, autocomplete="tel")
     email = _text("Adresse e-mail", 254, optional=True, autocomplete="email")
+
+
+class FiscalForm(FlaskForm):
+    family_quotient = StringField(
+        "Quotient familial", validators=[Length(max=10)],
+        render_kw={"inputmode": "numeric", "maxlength": 10, "autocomplete": "off"},
+        description="En euros, tel qu'il figure sur l'attestation de la CAF, par exemple 850.",
+    )
+    quotient_year = StringField(
+        "Année de référence du quotient", validators=[Length(max=4)],
+        render_kw={"inputmode": "numeric", "maxlength": 4, "autocomplete": "off"},
+    )
+
+
+class BankForm(FlaskForm):
+    account_holder = _text("Titulaire du compte", 100, optional=True)
+    iban = StringField(
+        "IBAN", validators=[Length(max=42)],
+        render_kw={"maxlength": 42, "autocomplete": "off", "spellcheck": "false"},
+        description="Sur votre relevé d'identité bancaire, par exemple FR76 3000 6000 0112 3456 7890 189.",
+    )
+    bic = _text("BIC", 11, optional=True)

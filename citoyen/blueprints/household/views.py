@@ -8,10 +8,12 @@ from flask_login import current_user
 from citoyen import ratelimit
 from citoyen.blueprints.household import bp
 from citoyen.blueprints.household.forms import AddressForm
+from citoyen.blueprints.household.forms import BankForm
 from citoyen.blueprints.household.forms import ChildForm
 from citoyen.blueprints.household.forms import CodeForm
 from citoyen.blueprints.household.forms import ContactsForm
 from citoyen.blueprints.household.forms import FamilyNumberForm
+from citoyen.blueprints.household.forms import FiscalForm
 from citoyen.blueprints.household.forms import InvoiceForm
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
@@ -94,7 +96,7 @@ def show():
         return redirect(url_for("household.subscriptions"))
     return render("household/show.html", linked=linked,
                   pending={h.id: changes.pending_for(get_session(), h) for h in linked},
-                  rows=changes.rows)
+                  rows=changes.rows, mask_iban=changes.mask_iban)
 
 
 def _household(household_id: int):
@@ -129,11 +131,12 @@ def _section_view(household, section: str, form, guardian=None):
 
 def _section_fragment(household, section, guardian):
     get_session().expire_all()
-    block = "address_section" if section == "address" else "guardian_section"
+    block = "guardian_section" if guardian is not None else f"{section}_section"
     response = render("household/show.html", block=block, household=household, guardian=guardian,
-                      pending=changes.pending_for(get_session(), household), rows=changes.rows)
+                      pending=changes.pending_for(get_session(), household), rows=changes.rows,
+                      mask_iban=changes.mask_iban)
     # The form sits inside the section: the whole section is replaced.
-    target = f"#address-{household.id}" if guardian is None else f"#guardian-{guardian.id}"
+    target = f"#{section}-{household.id}" if guardian is None else f"#guardian-{guardian.id}"
     response.headers["HX-Retarget"] = target
     response.headers["HX-Reswap"] = "outerHTML"
     return response
@@ -145,6 +148,22 @@ def edit_address(household_id: int):
     household = _household(household_id)
     form = AddressForm(obj=household)
     return _section_view(household, "address", form)
+
+
+@bp.route("/foyer/<int:household_id>/fiscal", methods=["GET", "POST"])
+def edit_fiscal(household_id: int):
+    """Modifier les informations fiscales (quotient familial)."""
+    household = _household(household_id)
+    form = FiscalForm(obj=household)
+    return _section_view(household, "fiscal", form)
+
+
+@bp.route("/foyer/<int:household_id>/banque", methods=["GET", "POST"])
+def edit_bank(household_id: int):
+    """Modifier les coordonnées bancaires."""
+    household = _household(household_id)
+    form = BankForm(obj=household)
+    return _section_view(household, "bank", form)
 
 
 @bp.route("/foyer/<int:household_id>/responsables/<int:guardian_id>", methods=["GET", "POST"])
