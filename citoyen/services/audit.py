@@ -17,6 +17,7 @@ ACTION_LABELS = {
     "household.create": "Création d'un foyer",
     "household.add_child": "Ajout d'un enfant",
     "household.import": "Import de foyers",
+    "household.invite": "Invitation d'un responsable",
     "household.edit": "Modification du dossier par un agent",
     "household.change_validated": "Modification validée",
     "household.change_refused": "Modification refusée",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -427,3 +428,56 @@ def pending_children(household: Household) -> list[Child]:
     return [c for c in household.children if c.status == "pending"]
 
 
+
+
+def invite_guardian(
+    session: Session, settings: Mapping, actor: Account, household: Household, guardian_id: int,
+    base_url: str,
+) -> Account:
+    """Invite a guardian by e-mail: the account is created already subscribed to the
+    household, and the parent chooses a password from the link (valid INVITATION_HOURS).
+    A guardian who already has an account with that address is simply subscribed."""
+    from citoyen import links
+    from citoyen import mail
+    from citoyen.models.accounts import TOKEN_INVITATION
+    from citoyen.services import accounts
+
+    _require_agent(actor)
+    begin_write(session)
+    household = session.get(Household, household.id)
+    guardian = next((g for g in household.guardians if g.id == guardian_id), None)
+    if guardian is None:
+        raise NotFound("Ce responsable n'existe pas.")
+    if not guardian.email:
+        raise DomainError("Renseignez d'abord l'adresse e-mail de ce responsable.")
+    account = session.scalar(select(Account).where(Account.email == guardian.email))
+    created = account is None
+    if created:
+        account = Account(
+            email=guardian.email, first_name=guardian.first_name, last_name=guardian.last_name,
+            password_hash=None, activated_at=utcnow(),
+        )
+        session.add(account)
+        session.flush()
+    if session.scalar(select(HouseholdLink.id).where(
+        HouseholdLink.account_id == account.id, HouseholdLink.household_id == household.id
+    )) is None:
+        session.add(HouseholdLink(account_id=account.id, household_id=household.id, method="invitation"))
+    guardian.account_id = account.id
+    if created or account.password_hash is None:
+        token = accounts.issue_token(session, settings, account, TOKEN_INVITATION,
+                                     settings["INVITATION_HOURS"])
+        mail.queue(
+            session, account.email, "Votre espace famille sur le portail", "invitation",
+            account=account, link=links.absolute(base_url, links.invitation(token)),
+            hours=settings["INVITATION_HOURS"], base_url=base_url.rstrip("/"),
+        )
+    else:
+        notifications.notify(
+            session, account, f"Votre compte est rattaché au foyer {household.name}",
+            "La mairie a rattaché votre compte à votre dossier famille.", base_url, link="/foyer",
+        )
+    audit.record(session, actor, "household.invite", "household", household.id, household.name,
+                 guardian.full_name)
+    session.commit()
+    return account

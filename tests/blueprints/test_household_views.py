@@ -147,3 +147,30 @@ def test_subscribing_is_rate_limited_per_client_address(client, app, auth, paren
     assert response.status_code == 429
     assert "Trop de tentatives" in text(response)
     assert households.households_of(fresh(db), other) == []
+
+
+def test_agent_invites_a_guardian_who_sets_a_password_and_sees_the_household(
+        app, client, auth, agent, town, db, outbox):
+    created = households.create_household(db, agent, town, name="Petit", guardian_first_name="Léa",
+                                          guardian_last_name="Petit", guardian_email="lea.petit@example.org")
+    auth.sign_in(agent.email)
+    page = text(client.get(f"/agent/foyers/{created.id}"))
+    assert "Inviter par courriel" in page
+    guardian_id = created.guardians[0].id
+    response = client.post(f"/agent/foyers/{created.id}/responsables/{guardian_id}/inviter", follow_redirects=True)
+    assert "est invité(e)" in text(response) and "(compte rattaché)" in text(response)
+    link = outbox.link("lea.petit@example.org")
+    assert link.startswith("/invitation/")
+    family = app.test_client()
+    assert family.post(link, data={"password": "Famille2026", "confirm": "Famille2026"}).status_code == 303
+    family.post("/connexion", data={"email": "lea.petit@example.org", "password": "Famille2026"})
+    assert "Foyer Petit" in text(family.get("/foyer"))
+
+
+def test_inviting_a_guardian_without_email_is_explained(client, auth, agent, household):
+    auth.sign_in(agent.email)
+    guardian_id = household.guardians[0].id
+    response = client.post(f"/agent/foyers/{household.id}/responsables/{guardian_id}/inviter",
+                           follow_redirects=True)
+    assert "Renseignez d'abord l'adresse e-mail" in text(response)
+    assert client.post(f"/agent/foyers/{household.id}/responsables/999/inviter").status_code == 404

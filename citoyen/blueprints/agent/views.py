@@ -225,6 +225,19 @@ def household(household_id: int):
     )
 
 
+@bp.route("/foyers/<int:household_id>/responsables/<int:guardian_id>/inviter", methods=["POST"])
+def invite_guardian(household_id: int, guardian_id: int):
+    """Inviter par courriel: the account is created already subscribed to the household."""
+    target = household_or_404(current_user, household_id)
+    ok, result = attempt(None, households.invite_guardian, get_session(), settings(), current_user,
+                         target, guardian_id, base_url())
+    if not ok and isinstance(result, NotFound):
+        abort(404)
+    flash(f"{result.email} est invité(e) à rejoindre l'espace famille." if ok else result.message,
+          "success" if ok else "error")
+    return redirect(url_for("agent.household", household_id=household_id))
+
+
 # ---------------------------------------------------------------- changes to validate
 
 @bp.route("/modifications")
