@@ -299,15 +299,21 @@ def describe(change: ChangeSet) -> str:
     return f"{SECTIONS[change.section].label} — " + " ; ".join(changed)
 
 
-def decide(
-    session: Session, actor: Account, change_id: int, accept: bool, reason: str, base_url: str
-) -> ChangeSet:
-    """Validate (apply) or refuse (with a reason) a pending change; the family is told."""
+def _decision_reason(actor: Account, accept: bool, reason: str) -> str:
+    """Only agents decide; a refusal says why, in words the family will read."""
     if not actor.is_agent:
         raise Forbidden("Cette action est réservée aux agents.")
     reason = " ".join((reason or "").split())[:500]
     if not accept and not reason:
         raise DomainError("Indiquez le motif du refus : la famille le lira.", "reason")
+    return reason
+
+
+def decide(
+    session: Session, actor: Account, change_id: int, accept: bool, reason: str, base_url: str
+) -> ChangeSet:
+    """Validate (apply) or refuse (with a reason) a pending change; the family is told."""
+    reason = _decision_reason(actor, accept, reason)
     begin_write(session)
     change = session.get(ChangeSet, change_id)
     if change is None or change.status != CHANGE_PENDING:
@@ -344,11 +350,7 @@ def decide_child(
     session: Session, actor: Account, child_id: int, accept: bool, reason: str, base_url: str
 ) -> Child:
     """Validate a child record added by a family, or refuse it with a reason."""
-    if not actor.is_agent:
-        raise Forbidden("Cette action est réservée aux agents.")
-    reason = " ".join((reason or "").split())[:500]
-    if not accept and not reason:
-        raise DomainError("Indiquez le motif du refus : la famille le lira.", "reason")
+    reason = _decision_reason(actor, accept, reason)
     begin_write(session)
     child = session.get(Child, child_id)
     if child is None or child.status != "pending":
