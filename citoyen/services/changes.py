@@ -160,21 +160,23 @@ def needs_validation(settings: Mapping, section: str) -> bool:
     return bool(settings.get("CHANGE_VALIDATION", {}).get(section, True))
 
 
-def _target(session: Session, household: Household, section: Section, guardian_id: int | None):
-    if section.target == "household":
-        return household
+def guardian_of(session: Session, household: Household, guardian_id: int | None) -> Guardian:
+    """A guardian of this household, or NotFound (never another household's)."""
     guardian = session.get(Guardian, guardian_id) if guardian_id else None
     if guardian is None or guardian.household_id != household.id:
         raise NotFound("Ce responsable n'existe pas.")
     return guardian
 
 
+def _target(session: Session, household: Household, section: Section, guardian_id: int | None):
+    if section.target == "household":
+        return household
+    return guardian_of(session, household, guardian_id)
+
+
 def current_values(target, section: Section) -> dict[str, object]:
-    values = {}
-    for name in section.fields:
-        value = getattr(target, name)
-        values[name] = "" if value is None and isinstance(section.fields[name][1](""), str) else value
-    return values
+    # Text columns are never NULL (default ""); numbers may be None, as the checks return.
+    return {name: getattr(target, name) for name in section.fields}
 
 
 def pending_for(session: Session, household: Household) -> dict[tuple[str, int | None], ChangeSet]:

@@ -124,3 +124,36 @@ def test_no_demo_pages_outside_demo_mode(database_url, tmp_path):
     app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)})
     assert not any(rule.endpoint.startswith("demo.") for rule in app.url_map.iter_rules())
     assert app.test_client().get("/demo/courriels").status_code == 404
+
+
+def test_every_household_route_answers_404_to_another_family(app, client, db, make_account, agent):
+    """A parent subscribed to one household tries every family route of another."""
+    from citoyen.services import households
+    from tests import factories
+
+    town = factories.organisation(db)
+    mine = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
+                                       guardian_last_name="Martin")
+    theirs = households.create_household(db, agent, town, name="Benali", guardian_first_name="Karim",
+                                         guardian_last_name="Benali")
+    theirs_guardian = theirs.guardians[0].id
+    parent = make_account(email="camille@example.org")
+    households.subscribe(db, parent, households.Attempt("code", code=mine.subscription_code),
+                         "http://localhost")
+    client.post("/connexion", data={"email": parent.email, "password": factories.PASSWORD})
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _rules(app, method):
+            if "household_id" not in rule.arguments or rule.endpoint.startswith("agent."):
+                continue
+            values = {"household_id": theirs.id}
+            if "guardian_id" in rule.arguments:
+                values["guardian_id"] = theirs_guardian
+            for name in rule.arguments - values.keys():
+                values[name] = 1
+            response = client.open(rule.build(values)[1], method=method, data={"city": "X"})
+            assert response.status_code == 404, (method, rule.rule)
+            checked += 1
+    assert checked >= 6
+    # And a guardian of the other household through one's own household.
+    assert client.get(f"/foyer/{mine.id}/responsables/{theirs_guardian}").status_code == 404

@@ -170,8 +170,9 @@ def edit_bank(household_id: int):
 def edit_contacts(household_id: int, guardian_id: int):
     """Modifier les coordonnées d'un responsable."""
     household = _household(household_id)
-    guardian = next((g for g in household.guardians if g.id == guardian_id), None)
-    if guardian is None:
+    try:
+        guardian = changes.guardian_of(get_session(), household, guardian_id)
+    except NotFound:
         abort(404)
     form = ContactsForm(obj=guardian)
     return _section_view(household, "contacts", form, guardian)
