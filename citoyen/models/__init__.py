@@ -4,8 +4,10 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.households import AuthorizedPickup
 from citoyen.models.households import ChangeSet
 from citoyen.models.households import Child
+from citoyen.models.households import ChildPhoto
 from citoyen.models.households import Guardian
 from citoyen.models.households import Household
 from citoyen.models.households import HouseholdLink
@@ -21,7 +23,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChangeSet",
+    "AuthorizedPickup",
     "Child",
+    "ChildPhoto",
     "Guardian",
     "Household",
     "HouseholdLink",

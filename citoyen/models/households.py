@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date
 from datetime import datetime
 
+from sqlalchemy import Boolean
 from sqlalchemy import Date
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -73,6 +75,11 @@ class Guardian(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254), default="")
     mobile_phone: Mapped[str] = mapped_column(String(30), default="")
+    employer: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    work_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    # A guardian added by the family waits for the town hall, like a child.
+    status: Mapped[str] = mapped_column(String(12), default=CHILD_VALIDATED,
+                                        server_default=CHILD_VALIDATED)
 
     household: Mapped[Household] = relationship(back_populates="guardians")
 
@@ -93,8 +100,64 @@ class Child(Base):
     class_name: Mapped[str] = mapped_column(String(50), default="")
     status: Mapped[str] = mapped_column(String(12), default=CHILD_VALIDATED)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Informations générales
+    sex: Mapped[str] = mapped_column(String(1), default="", server_default="")
+    insurance_company: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    insurance_policy: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    # Autorisations
+    allows_sport: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    allows_photo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    allows_leave_alone: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    allows_outings: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    allows_hospitalisation: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Données sanitaires (sensitive: only the household's guardians and agents see them).
+    allergies: Mapped[str] = mapped_column(Text, default="", server_default="")
+    diet: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    pai: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    doctor_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    doctor_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    vaccinations_up_to_date: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    glasses: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    dental_appliance: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    hearing_aid: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     household: Mapped[Household] = relationship(back_populates="children")
+    pickups: Mapped[list[AuthorizedPickup]] = relationship(
+        back_populates="child", cascade="all, delete-orphan",
+        order_by="(AuthorizedPickup.last_name, AuthorizedPickup.first_name, AuthorizedPickup.id)",
+    )
+    photo: Mapped[ChildPhoto | None] = relationship(cascade="all, delete-orphan", uselist=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class ChildPhoto(Base):
+    """The child's photo, re-encoded small and without metadata. Kept in the
+    database (a few tens of kilobytes) so that every app server sees it."""
+
+    __tablename__ = "child_photo"
+
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuthorizedPickup(Base):
+    """An adult the family allows to pick the child up."""
+
+    __tablename__ = "authorized_pickup"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    relation: Mapped[str] = mapped_column(String(60), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    child: Mapped[Child] = relationship(back_populates="pickups")
 
     @property
     def full_name(self) -> str:
@@ -141,6 +204,7 @@ class ChangeSet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardian.id", ondelete="CASCADE"))
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"))
     section: Mapped[str] = mapped_column(String(30))
     # JSON objects: the values proposed, and those they replace.
     proposed: Mapped[str] = mapped_column(Text)
@@ -153,3 +217,5 @@ class ChangeSet(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     household: Mapped[Household] = relationship()
+    guardian: Mapped[Guardian | None] = relationship()
+    child: Mapped[Child | None] = relationship()

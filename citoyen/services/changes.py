@@ -12,7 +12,10 @@ import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
 
+from sqlalchemy import Date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -118,35 +121,150 @@ def mask_iban(value: str) -> str:
     return " ".join(hidden[i:i + 4] for i in range(0, len(hidden), 4))
 
 
+def _required(limit: int, field: str, what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = _limited(limit, field)(value)
+        if not value:
+            raise DomainError(f"Indiquez {what}.", field)
+        return value
+
+    return check
+
+
+def _flag(value) -> bool:
+    """A checkbox: True, or "y"/"on"/"1" from a form; anything empty is no."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("y", "yes", "on", "1", "true", "oui")
+
+
+def _birth_date(value) -> str:
+    """A birth date, kept as ISO text in change sets; never in the future."""
+    if isinstance(value, date):
+        day = value
+    else:
+        text = (value or "").strip()
+        try:
+            day = date.fromisoformat(text) if "-" in text else datetime.strptime(text, "%d/%m/%Y").date()
+        except ValueError:
+            raise DomainError("Indiquez la date de naissance au format jj/mm/aaaa.", "birth_date") from None
+    if day > date.today():
+        raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
+    if day.year < 1900:
+        raise DomainError("Vérifiez l'année de naissance.", "birth_date")
+    return day.isoformat()
+
+
+def _choice(options: Mapping[str, str], field: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = (value or "").strip()
+        if value not in options:
+            raise DomainError("Choisissez une des valeurs proposées.", field)
+        return value
+
+    return check
+
+
+def _phone(field: str) -> Callable[[str], str]:
+    return lambda value: households.check_phone(value, field)
+
+
+SEXES = {"": "Non précisé", "F": "Fille", "M": "Garçon"}
+DIETS = {
+    "": "Aucun régime particulier",
+    "sans_porc": "Sans porc",
+    "sans_viande": "Sans viande",
+    "vegetarien": "Végétarien",
+    "sans_gluten": "Sans gluten",
+}
+
+
+def _show_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _show_flag(value) -> str:
+    return "Oui" if value else "Non"
+
+
+def _show_date(value) -> str:
+    return date.fromisoformat(value).strftime("%d/%m/%Y") if value else ""
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    check: Callable[[object], object]
+    show: Callable[[object], str] = _show_text
+
+
+def _yes_no(label: str) -> Field:
+    return Field(label, _flag, _show_flag)
+
+
 @dataclass(frozen=True)
 class Section:
     label: str
-    target: str  # "household" or "guardian"
-    fields: dict[str, tuple[str, Callable[[str], object]]]
+    target: str  # "household", "guardian" or "child"
+    fields: dict[str, Field]
     # Values never written in the audit log nor in messages.
     sensitive: bool = False
 
 
 SECTIONS: dict[str, Section] = {
     "address": Section("Adresse", "household", {
-        "address_line1": ("Adresse", _limited(200, "address_line1")),
-        "address_line2": ("Complément d'adresse", _limited(200, "address_line2")),
-        "postcode": ("Code postal", _postcode),
-        "city": ("Commune", _limited(100, "city")),
+        "address_line1": Field("Adresse", _limited(200, "address_line1")),
+        "address_line2": Field("Complément d'adresse", _limited(200, "address_line2")),
+        "postcode": Field("Code postal", _postcode),
+        "city": Field("Commune", _limited(100, "city")),
     }),
     "fiscal": Section("Informations fiscales", "household", {
-        "family_quotient": ("Quotient familial", _quotient),
-        "quotient_year": ("Année de référence du quotient", _quotient_year),
+        "family_quotient": Field("Quotient familial", _quotient),
+        "quotient_year": Field("Année de référence du quotient", _quotient_year),
     }),
     "bank": Section("Coordonnées bancaires", "household", {
-        "account_holder": ("Titulaire du compte", _limited(100, "account_holder")),
-        "iban": ("IBAN", _iban),
-        "bic": ("BIC", _bic),
+        "account_holder": Field("Titulaire du compte", _limited(100, "account_holder")),
+        "iban": Field("IBAN", _iban, mask_iban),
+        "bic": Field("BIC", _bic),
     }, sensitive=True),
-    "contacts": Section("Coordonnées", "guardian", {
-        "mobile_phone": ("Téléphone portable", lambda v: households.check_phone(v, "mobile_phone")),
-        "email": ("Adresse e-mail", _email),
+    "identity": Section("Identité", "guardian", {
+        "last_name": Field("Nom", _required(100, "last_name", "le nom")),
+        "first_name": Field("Prénom", _required(100, "first_name", "le prénom")),
+        "employer": Field("Employeur", _limited(150, "employer")),
+        "work_phone": Field("Téléphone professionnel", _phone("work_phone")),
     }),
+    "contacts": Section("Coordonnées", "guardian", {
+        "mobile_phone": Field("Téléphone portable", _phone("mobile_phone")),
+        "email": Field("Adresse e-mail", _email),
+    }),
+    "child_general": Section("Informations générales", "child", {
+        "last_name": Field("Nom", _required(100, "last_name", "le nom de l'enfant")),
+        "first_name": Field("Prénom", _required(100, "first_name", "le prénom de l'enfant")),
+        "birth_date": Field("Date de naissance", _birth_date, _show_date),
+        "sex": Field("Sexe", _choice(SEXES, "sex"), lambda v: SEXES.get(v, v) if v else ""),
+        "school": Field("École", _limited(150, "school")),
+        "class_name": Field("Classe", _limited(50, "class_name")),
+        "insurance_company": Field("Compagnie d'assurance", _limited(150, "insurance_company")),
+        "insurance_policy": Field("Numéro de contrat d'assurance", _limited(50, "insurance_policy")),
+    }),
+    "child_authorisations": Section("Autorisations", "child", {
+        "allows_sport": _yes_no("Pratiquer des activités sportives"),
+        "allows_photo": _yes_no("Être pris en photo ou filmé"),
+        "allows_leave_alone": _yes_no("Partir seul"),
+        "allows_outings": _yes_no("Participer aux sorties scolaires et de loisirs"),
+        "allows_hospitalisation": _yes_no("Être hospitalisé en cas d'urgence"),
+    }),
+    "child_health": Section("Données sanitaires", "child", {
+        "allergies": Field("Allergies", _limited(1000, "allergies")),
+        "diet": Field("Régime alimentaire", _choice(DIETS, "diet"), lambda v: DIETS.get(v, v) if v else ""),
+        "pai": _yes_no("Projet d'accueil individualisé (PAI)"),
+        "doctor_name": Field("Médecin traitant", _limited(150, "doctor_name")),
+        "doctor_phone": Field("Téléphone du médecin", _phone("doctor_phone")),
+        "vaccinations_up_to_date": _yes_no("Vaccinations à jour"),
+        "glasses": _yes_no("Porte des lunettes"),
+        "dental_appliance": _yes_no("Porte un appareil dentaire"),
+        "hearing_aid": _yes_no("Porte un appareil auditif"),
+    }, sensitive=True),
 }
 
 REFUSAL_REASONS = (
@@ -168,15 +286,38 @@ def guardian_of(session: Session, household: Household, guardian_id: int | None)
     return guardian
 
 
-def _target(session: Session, household: Household, section: Section, guardian_id: int | None):
+def child_of(session: Session, household: Household, child_id: int | None) -> Child:
+    """A child of this household, or NotFound (never another household's)."""
+    child = session.get(Child, child_id) if child_id else None
+    if child is None or child.household_id != household.id:
+        raise NotFound("Cet enfant n'existe pas.")
+    return child
+
+
+def _target(session: Session, household: Household, section: Section, guardian_id: int | None,
+            child_id: int | None = None):
     if section.target == "household":
         return household
+    if section.target == "child":
+        return child_of(session, household, child_id)
     return guardian_of(session, household, guardian_id)
 
 
+def _encode(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def current_values(target, section: Section) -> dict[str, object]:
-    # Text columns are never NULL (default ""); numbers may be None, as the checks return.
-    return {name: getattr(target, name) for name in section.fields}
+    """The values of a section as a change set keeps them (dates as ISO text).
+    Text columns are never NULL (default ""); numbers may be None, as the checks return."""
+    return {name: _encode(getattr(target, name)) for name in section.fields}
+
+
+def display(target, section_name: str) -> list[tuple[str, str]]:
+    """(label, value as the family reads it) for each field of a section."""
+    section = SECTIONS[section_name]
+    values = current_values(target, section)
+    return [(field.label, field.show(values[name])) for name, field in section.fields.items()]
 
 
 def pending_for(session: Session, household: Household) -> dict[tuple[str, int | None], ChangeSet]:
@@ -186,7 +327,7 @@ def pending_for(session: Session, household: Household) -> dict[tuple[str, int |
             ChangeSet.household_id == household.id, ChangeSet.status == CHANGE_PENDING
         )
     )
-    return {(row.section, row.guardian_id): row for row in rows}
+    return {(row.section, row.guardian_id or row.child_id): row for row in rows}
 
 
 def propose(
@@ -198,25 +339,33 @@ def propose(
     values: Mapping[str, str],
     base_url: str,
     guardian_id: int | None = None,
+    child_id: int | None = None,
 ) -> ChangeSet:
     """Record a change of one section: pending, or applied at once when the town
     does not validate this section, or when an agent makes it."""
     section = SECTIONS[section_name]
-    clean = {name: check(values.get(name, "")) for name, (_, check) in section.fields.items()}
+    clean = {name: field.check(values.get(name, "")) for name, field in section.fields.items()}
     begin_write(session)
     household = session.get(Household, household.id)
-    target = _target(session, household, section, guardian_id)
+    target = _target(session, household, section, guardian_id, child_id)
+    if section.target == "household":
+        guardian_id = child_id = None
+    elif section.target == "guardian":
+        child_id = None
+    else:
+        guardian_id = None
     before = current_values(target, section)
     if clean == before:
         raise DomainError("Vous n'avez rien modifié.")
     # One pending change per section: a new proposal replaces the one waiting.
-    waiting = pending_for(session, household).get((section_name, guardian_id))
+    waiting = pending_for(session, household).get((section_name, guardian_id or child_id))
     if waiting is not None:
         waiting.status = CHANGE_WITHDRAWN
         waiting.decided_at = utcnow()
     change = ChangeSet(
         household_id=household.id,
         guardian_id=guardian_id,
+        child_id=child_id,
         section=section_name,
         proposed=json.dumps(clean, ensure_ascii=False),
         previous=json.dumps(before, ensure_ascii=False),
@@ -239,8 +388,11 @@ def propose(
     return change
 
 
-def _apply(target, values: Mapping[str, str]) -> None:
+def _apply(target, values: Mapping[str, object]) -> None:
+    columns = target.__table__.columns
     for name, value in values.items():
+        if isinstance(columns[name].type, Date) and isinstance(value, str):
+            value = date.fromisoformat(value)
         setattr(target, name, value)
 
 
@@ -256,7 +408,8 @@ def withdraw(session: Session, actor: Account, household: Household, change_id: 
 
 
 def queue(session: Session, actor: Account) -> tuple[list[ChangeSet], list[Child]]:
-    """What waits for an agent, oldest first: changes, and children added by families."""
+    """What waits for an agent, oldest first: changes, and children added by families
+    (guardians added by families: ``pending_guardians``)."""
     if not actor.is_agent:
         raise Forbidden("Cette page est réservée aux agents.")
     changes = list(session.scalars(
@@ -266,6 +419,14 @@ def queue(session: Session, actor: Account) -> tuple[list[ChangeSet], list[Child
         select(Child).where(Child.status == "pending").order_by(Child.created_at, Child.id)
     ))
     return changes, children
+
+
+def pending_guardians(session: Session, actor: Account) -> list[Guardian]:
+    if not actor.is_agent:
+        raise Forbidden("Cette page est réservée aux agents.")
+    return list(session.scalars(
+        select(Guardian).where(Guardian.status == "pending").order_by(Guardian.id)
+    ))
 
 
 def get(session: Session, actor: Account, change_id: int) -> ChangeSet:
@@ -282,13 +443,11 @@ def rows(change: ChangeSet, reveal: bool = False) -> list[tuple[str, str, str, b
     masked unless ``reveal`` (agents checking it against the bank's document)."""
     section = SECTIONS[change.section]
     before, after = json.loads(change.previous), json.loads(change.proposed)
-    shown = mask_iban if section.sensitive and not reveal else (lambda v: v)
     result = []
-    for name, (label, _) in section.fields.items():
+    for name, field in section.fields.items():
         b, a = before.get(name), after.get(name)
-        if name == "iban":
-            b, a = shown(b or ""), shown(a or "")
-        result.append((label, "" if b is None else str(b), "" if a is None else str(a), b != a))
+        show = _show_text if (reveal and field.show is mask_iban) else field.show
+        result.append((field.label, show(b), show(a), b != a))
     return result
 
 
@@ -323,7 +482,8 @@ def decide(
     household = session.get(Household, change.household_id)
     section = SECTIONS[change.section]
     if accept:
-        _apply(_target(session, household, section, change.guardian_id), json.loads(change.proposed))
+        _apply(_target(session, household, section, change.guardian_id, change.child_id),
+               json.loads(change.proposed))
     change.status = CHANGE_VALIDATED if accept else CHANGE_REFUSED
     change.reason = reason
     change.decided_by_id = actor.id
@@ -334,18 +494,43 @@ def decide(
         describe(change) + ("" if accept else f" — motif : {reason}"),
     )
     author = session.get(Account, change.author_id) if change.author_id else None
+    link = f"/foyer/{household.id}/enfants/{change.child_id}" if change.child_id else "/foyer"
     if author is not None:
         if accept:
             notifications.notify(
                 session, author, f"Modification validée : {section.label.lower()}",
-                "La mairie a validé la modification de votre dossier famille.", base_url, link="/foyer")
+                "La mairie a validé la modification de votre dossier famille.", base_url, link=link)
         else:
             notifications.notify(
                 session, author, f"Modification refusée : {section.label.lower()}",
                 f"La mairie n'a pas validé la modification de votre dossier famille. Motif : {reason}",
-                base_url, link="/foyer")
+                base_url, link=link)
     session.commit()
     return change
+
+
+def _decide_member(session: Session, actor: Account, member, kind: str, accept: bool, reason: str,
+                   base_url: str):
+    """Validate a child or a guardian added by a family, or refuse (remove) it with a reason."""
+    household = session.get(Household, member.household_id)
+    name = member.full_name
+    audit.record(
+        session, actor, f"household.{kind}_{'validated' if accept else 'refused'}",
+        "household", household.id, household.name, name + ("" if accept else f" — motif : {reason}"),
+    )
+    what, link = ("la fiche de votre enfant", "/enfants") if kind == "child" else (
+        f"l'ajout de {name} comme responsable", "/foyer")
+    if accept:
+        member.status = "validated"
+        subject, body = f"{name} : validé par la mairie", f"La mairie a validé {what}."
+    else:
+        session.delete(member)
+        subject = f"{name} : refusé par la mairie"
+        body = f"La mairie n'a pas validé {what}. Motif : {reason}"
+    for account in households.linked_accounts(session, household):
+        notifications.notify(session, account, subject, body, base_url, link=link)
+    session.commit()
+    return member
 
 
 def decide_child(
@@ -357,20 +542,16 @@ def decide_child(
     child = session.get(Child, child_id)
     if child is None or child.status != "pending":
         raise DomainError("Cette fiche a déjà été traitée.")
-    household = session.get(Household, child.household_id)
-    name = child.full_name
-    audit.record(
-        session, actor, "household.child_validated" if accept else "household.child_refused",
-        "household", household.id, household.name, name + ("" if accept else f" — motif : {reason}"),
-    )
-    if accept:
-        child.status = "validated"
-        subject, body = f"Fiche de {child.first_name} validée", "La mairie a validé la fiche de votre enfant."
-    else:
-        session.delete(child)
-        subject = f"Fiche de {child.first_name} refusée"
-        body = f"La mairie n'a pas validé la fiche de votre enfant. Motif : {reason}"
-    for account in households.linked_accounts(session, household):
-        notifications.notify(session, account, subject, body, base_url, link="/enfants")
-    session.commit()
-    return child
+    return _decide_member(session, actor, child, "child", accept, reason, base_url)
+
+
+def decide_guardian(
+    session: Session, actor: Account, guardian_id: int, accept: bool, reason: str, base_url: str
+) -> Guardian:
+    """Validate a guardian added by a family, or refuse it with a reason."""
+    reason = _decision_reason(actor, accept, reason)
+    begin_write(session)
+    guardian = session.get(Guardian, guardian_id)
+    if guardian is None or guardian.status != "pending":
+        raise DomainError("Ce responsable a déjà été traité.")
+    return _decide_member(session, actor, guardian, "guardian", accept, reason, base_url)

@@ -412,6 +412,35 @@ def add_child(
     return child
 
 
+def add_guardian(
+    session: Session, actor: Account, household: Household, *, first_name: str, last_name: str,
+    email: str = "", mobile_phone: str = "",
+) -> Guardian:
+    """A second guardian added by the family: the record waits for the town hall."""
+    from citoyen.services.accounts import normalise_email
+
+    first = _text(first_name, "first_name", "le prénom", 100)
+    last = _text(last_name, "last_name", "le nom", 100)
+    email = (email or "").strip()
+    email = normalise_email(email, "email") if email else ""
+    phone = check_phone(mobile_phone, "mobile_phone")
+    begin_write(session)
+    for other in household.guardians:
+        if fold(other.first_name) == fold(first) and fold(other.last_name) == fold(last):
+            raise DomainError(f"{other.full_name} est déjà responsable de ce foyer.", "first_name")
+    guardian = Guardian(
+        household_id=household.id, first_name=first, last_name=last, email=email,
+        mobile_phone=phone, status="validated" if actor.is_agent else "pending",
+    )
+    session.add(guardian)
+    session.flush()
+    if actor.is_agent:
+        audit.record(session, actor, "household.add_guardian", "household", household.id,
+                     household.name, guardian.full_name)
+    session.commit()
+    return guardian
+
+
 def search(session: Session, actor: Account, query: str) -> list[Household]:
     _require_agent(actor)
     statement = select(Household)

@@ -245,7 +245,8 @@ def changes_queue():
     """À valider: changes proposed by families and children they added, oldest first."""
     pending_changes, pending_children = changes.queue(get_session(), current_user)
     return render("agent/changes.html", pending_changes=pending_changes,
-                  pending_children=pending_children, sections=changes.SECTIONS)
+                  pending_children=pending_children, sections=changes.SECTIONS,
+                  pending_guardians=changes.pending_guardians(get_session(), current_user))
 
 
 def _change_page(change, form=None, status=200):
@@ -294,22 +295,37 @@ def refuse_change(change_id: int):
     return _change_page(found, form, status=422)
 
 
+def _decide_member(decide, member_id: int, accept: bool, done: str):
+    reason = ""
+    if not accept:
+        form = RefusalForm()
+        reason = (form.reason_text.data or form.reason_choice.data) if form.validate_on_submit() else ""
+    ok, error = attempt(None, decide, get_session(), current_user, member_id, accept, reason, base_url())
+    flash(done if ok else error.message, "success" if ok else "error")
+    return redirect(url_for("agent.changes_queue"))
+
+
 @bp.route("/enfants/<int:child_id>/valider", methods=["POST"])
 def validate_child(child_id: int):
     """Valider la fiche d'un enfant ajouté par une famille."""
-    ok, error = attempt(None, changes.decide_child, get_session(), current_user, child_id, True, "",
-                        base_url())
-    flash("La fiche est validée." if ok else error.message, "success" if ok else "error")
-    return redirect(url_for("agent.changes_queue"))
+    return _decide_member(changes.decide_child, child_id, True, "La fiche est validée.")
 
 
 @bp.route("/enfants/<int:child_id>/refuser", methods=["POST"])
 def refuse_child(child_id: int):
     """Refuser la fiche d'un enfant, avec un motif."""
-    form = RefusalForm()
-    reason = (form.reason_text.data or form.reason_choice.data) if form.validate_on_submit() else ""
-    ok, error = attempt(None, changes.decide_child, get_session(), current_user, child_id, False,
-                        reason, base_url())
-    flash("La fiche est refusée ; la famille est prévenue." if ok else error.message,
-          "success" if ok else "error")
-    return redirect(url_for("agent.changes_queue"))
+    return _decide_member(changes.decide_child, child_id, False,
+                          "La fiche est refusée ; la famille est prévenue.")
+
+
+@bp.route("/responsables/<int:guardian_id>/valider", methods=["POST"])
+def validate_guardian(guardian_id: int):
+    """Valider un responsable ajouté par une famille."""
+    return _decide_member(changes.decide_guardian, guardian_id, True, "Le responsable est validé.")
+
+
+@bp.route("/responsables/<int:guardian_id>/refuser", methods=["POST"])
+def refuse_guardian(guardian_id: int):
+    """Refuser un responsable ajouté par une famille, avec un motif."""
+    return _decide_member(changes.decide_guardian, guardian_id, False,
+                          "L'ajout est refusé ; la famille est prévenue.")

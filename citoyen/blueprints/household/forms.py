@@ -1,12 +1,17 @@
 """Forms of « M'abonner » and of the household record."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField
+from wtforms import SelectField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
+from citoyen.services import changes
 
 
 def _text(label, limit, message=None, autocomplete="off", optional=False):
@@ -101,3 +106,78 @@ class BankForm(FlaskForm):
         description="Sur votre relevé d'identité bancaire, par exemple FR76 3000 6000 0112 3456 7890 189.",
     )
     bic = _text("BIC", 11, optional=True)
+
+
+class IdentityForm(FlaskForm):
+    last_name = _text("Nom", 100, "Indiquez le nom.", "family-name")
+    first_name = _text("Prénom", 100, "Indiquez le prénom.", "given-name")
+    employer = _text("Employeur", 150, optional=True, autocomplete="organization")
+    work_phone = _text("Téléphone professionnel", 30, optional=True, autocomplete="tel")
+
+
+class GuardianForm(FlaskForm):
+    """Ajouter un responsable: a second guardian, pending the town hall."""
+
+    last_name = _text("Nom", 100, "Indiquez le nom.")
+    first_name = _text("Prénom", 100, "Indiquez le prénom.")
+    email = _text("Adresse e-mail", 254, optional=True)
+    mobile_phone = _text("Téléphone portable", 30, optional=True)
+
+
+class ChildGeneralForm(FlaskForm):
+    last_name = _text("Nom", 100, "Indiquez le nom de l'enfant.")
+    first_name = _text("Prénom", 100, "Indiquez le prénom de l'enfant.")
+    birth_date = FrenchDateField(
+        "Date de naissance",
+        validators=[required("Indiquez la date de naissance.")],
+        description="Exemple : 14/09/2018",
+    )
+    sex = SelectField("Sexe", choices=list(changes.SEXES.items()))
+    school = _text("École", 150, optional=True)
+    class_name = _text("Classe", 50, optional=True)
+    insurance_company = _text("Compagnie d'assurance", 150, optional=True)
+    insurance_policy = _text("Numéro de contrat d'assurance", 50, optional=True)
+
+
+def _flags(section: str) -> type:
+    """A form of checkboxes, one per yes/no field of the section."""
+    fields = {name: BooleanField(spec.label) for name, spec in changes.SECTIONS[section].fields.items()}
+    return type(f"{section.title().replace('_', '')}Form", (FlaskForm,), fields)
+
+
+ChildAuthorisationsForm = _flags("child_authorisations")
+
+
+class ChildHealthForm(FlaskForm):
+    allergies = TextAreaField(
+        "Allergies", validators=[Length(max=1000, message="Ce champ ne doit pas dépasser 1000 caractères.")],
+        description="Aliments, médicaments, piqûres… Laissez vide s'il n'y en a pas.",
+        render_kw={"rows": 3, "maxlength": 1000},
+    )
+    diet = SelectField("Régime alimentaire", choices=list(changes.DIETS.items()))
+    pai = BooleanField("Projet d'accueil individualisé (PAI)")
+    doctor_name = _text("Médecin traitant", 150, optional=True)
+    doctor_phone = _text("Téléphone du médecin", 30, optional=True)
+    vaccinations_up_to_date = BooleanField("Vaccinations à jour")
+    glasses = BooleanField("Porte des lunettes")
+    dental_appliance = BooleanField("Porte un appareil dentaire")
+    hearing_aid = BooleanField("Porte un appareil auditif")
+
+
+class PickupForm(FlaskForm):
+    last_name = _text("Nom", 100, "Indiquez le nom.")
+    first_name = _text("Prénom", 100, "Indiquez le prénom.")
+    relation = _text("Lien avec l'enfant", 60, optional=True)
+    phone = StringField(
+        "Téléphone", validators=[required("Indiquez un téléphone."), Length(max=30)],
+        description="Par exemple 06 12 34 56 78",
+        render_kw={"maxlength": 30, "autocomplete": "off", "inputmode": "tel"},
+    )
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(
+        "Photo de l'enfant",
+        description="Formats acceptés : .jpg, .png — 8 Mo maximum",
+        render_kw={"accept": "image/jpeg,image/png"},
+    )

@@ -2,19 +2,29 @@
 
 from flask import abort
 from flask import flash
+from flask import make_response
+from flask import request
 from flask import url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from citoyen import ratelimit
 from citoyen.blueprints.household import bp
 from citoyen.blueprints.household.forms import AddressForm
 from citoyen.blueprints.household.forms import BankForm
+from citoyen.blueprints.household.forms import ChildAuthorisationsForm
 from citoyen.blueprints.household.forms import ChildForm
+from citoyen.blueprints.household.forms import ChildGeneralForm
+from citoyen.blueprints.household.forms import ChildHealthForm
 from citoyen.blueprints.household.forms import CodeForm
 from citoyen.blueprints.household.forms import ContactsForm
 from citoyen.blueprints.household.forms import FamilyNumberForm
 from citoyen.blueprints.household.forms import FiscalForm
+from citoyen.blueprints.household.forms import GuardianForm
+from citoyen.blueprints.household.forms import IdentityForm
 from citoyen.blueprints.household.forms import InvoiceForm
+from citoyen.blueprints.household.forms import PhotoForm
+from citoyen.blueprints.household.forms import PickupForm
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
@@ -25,6 +35,7 @@ from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import changes
+from citoyen.services import children as child_records
 from citoyen.services import households
 from citoyen.services.errors import NotFound
 
@@ -106,37 +117,49 @@ def _household(household_id: int):
         abort(404)
 
 
-def _section_view(household, section: str, form, guardian=None):
+def _section_view(household, section: str, form, guardian=None, child=None):
     """Modifier / Enregistrer one section in place (htmx) or as a page."""
-    guardian_id = guardian.id if guardian is not None else None
+    if child is not None:
+        back = url_for("household.child", household_id=household.id, child_id=child.id)
+    elif current_user.is_agent:  # an agent editing the record directly
+        back = url_for("agent.household", household_id=household.id)
+    else:
+        back = url_for("household.show")
     if form.validate_on_submit():
         values = {name: getattr(form, name).data or "" for name in changes.SECTIONS[section].fields}
         ok, change = attempt(
             form, changes.propose, get_session(), settings(), current_user, household, section,
-            values, base_url(), guardian_id=guardian_id,
+            values, base_url(), guardian_id=guardian.id if guardian is not None else None,
+            child_id=child.id if child is not None else None,
         )
         if ok:
             if is_fragment_request():
-                return _section_fragment(household, section, guardian)
+                return _section_fragment(household, section, guardian, child)
             if change.status == "pending":
                 flash("Votre modification est transmise. Elle est en attente de validation "
                       "par la mairie.", "success")
             else:
                 flash("Votre modification est enregistrée.", "success")
-            return redirect(url_for("household.show"))
+            return redirect(back)
     return render("household/edit_section.html", block="form", form=form, household=household,
-                  section=section, guardian=guardian, label=changes.SECTIONS[section].label,
-                  status=form_status(form))
+                  section=section, guardian=guardian, child=child, back=back,
+                  label=changes.SECTIONS[section].label, status=form_status(form))
 
 
-def _section_fragment(household, section, guardian):
+def _section_fragment(household, section, guardian, child):
     get_session().expire_all()
-    block = "guardian_section" if guardian is not None else f"{section}_section"
-    response = render("household/show.html", block=block, household=household, guardian=guardian,
-                      pending=changes.pending_for(get_session(), household), rows=changes.rows,
-                      mask_iban=changes.mask_iban)
+    pending = changes.pending_for(get_session(), household)
+    if child is not None:
+        response = render("household/child.html", block="child_section", household=household,
+                          child=child, section_name=section, pending=pending, rows=changes.rows,
+                          display=changes.display, words=CHILD_WORDS)
+        target = f"#{section}-{child.id}"
+    else:
+        block = "guardian_section" if guardian is not None else f"{section}_section"
+        response = render("household/show.html", block=block, household=household, guardian=guardian,
+                          pending=pending, rows=changes.rows, mask_iban=changes.mask_iban)
+        target = f"#{section}-{household.id}" if guardian is None else f"#guardian-{guardian.id}"
     # The form sits inside the section: the whole section is replaced.
-    target = f"#{section}-{household.id}" if guardian is None else f"#guardian-{guardian.id}"
     response.headers["HX-Retarget"] = target
     response.headers["HX-Reswap"] = "outerHTML"
     return response
@@ -166,16 +189,54 @@ def edit_bank(household_id: int):
     return _section_view(household, "bank", form)
 
 
+def _guardian(household, guardian_id: int):
+    try:
+        return changes.guardian_of(get_session(), household, guardian_id)
+    except NotFound:
+        abort(404)
+
+
+def _child(household, child_id: int):
+    try:
+        return changes.child_of(get_session(), household, child_id)
+    except NotFound:
+        abort(404)
+
+
 @bp.route("/foyer/<int:household_id>/responsables/<int:guardian_id>", methods=["GET", "POST"])
 def edit_contacts(household_id: int, guardian_id: int):
     """Modifier les coordonnées d'un responsable."""
     household = _household(household_id)
-    try:
-        guardian = changes.guardian_of(get_session(), household, guardian_id)
-    except NotFound:
-        abort(404)
-    form = ContactsForm(obj=guardian)
-    return _section_view(household, "contacts", form, guardian)
+    guardian = _guardian(household, guardian_id)
+    return _section_view(household, "contacts", ContactsForm(obj=guardian), guardian)
+
+
+@bp.route("/foyer/<int:household_id>/responsables/<int:guardian_id>/identite", methods=["GET", "POST"])
+def edit_identity(household_id: int, guardian_id: int):
+    """Modifier l'identité et l'employeur d'un responsable."""
+    household = _household(household_id)
+    guardian = _guardian(household, guardian_id)
+    return _section_view(household, "identity", IdentityForm(obj=guardian), guardian)
+
+
+@bp.route("/foyer/<int:household_id>/responsables/nouveau", methods=["GET", "POST"])
+def add_guardian(household_id: int):
+    """Ajouter un responsable: the record waits for the town hall's validation."""
+    household = _household(household_id)
+    form = GuardianForm()
+    if form.validate_on_submit():
+        ok, guardian = attempt(
+            form, households.add_guardian, get_session(), current_user, household,
+            first_name=form.first_name.data, last_name=form.last_name.data,
+            email=form.email.data, mobile_phone=form.mobile_phone.data,
+        )
+        if ok:
+            flash(f"{guardian.full_name} est ajouté(e). L'ajout est en attente de validation "
+                  "par la mairie." if guardian.status == "pending" else
+                  f"{guardian.full_name} est ajouté(e).", "success")
+            return redirect(url_for("household.show"))
+    return render("household/add_guardian.html", block="form", form=form, household=household,
+                  status=form_status(form))
 
 
 @bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["POST"])
@@ -217,3 +278,146 @@ def add_child(household_id: int):
             return redirect(url_for("household.children"))
     return render("household/add_child.html", block="form", form=form, household=household,
                   status=form_status(form))
+
+
+# ---------------------------------------------------------------- a child's record
+
+# URL word → (section, form)
+CHILD_SECTIONS = {
+    "informations": ("child_general", ChildGeneralForm),
+    "autorisations": ("child_authorisations", ChildAuthorisationsForm),
+    "sante": ("child_health", ChildHealthForm),
+}
+CHILD_WORDS = {section: word for word, (section, _) in CHILD_SECTIONS.items()}
+
+
+def _child_page(household, child, photo_form=None, status=200):
+    return render(
+        "household/child.html", household=household, child=child,
+        pending=changes.pending_for(get_session(), household), rows=changes.rows,
+        display=changes.display, words=CHILD_WORDS,
+        photo_form=photo_form or PhotoForm(formdata=None), status=status,
+    )
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>")
+def child(household_id: int, child_id: int):
+    """La fiche d'un enfant: informations générales, autorisations, données sanitaires,
+    photo, personnes autorisées à le récupérer."""
+    household = _household(household_id)
+    return _child_page(household, _child(household, child_id))
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/<word>", methods=["GET", "POST"])
+def edit_child(household_id: int, child_id: int, word: str):
+    """Modifier une partie de la fiche d'un enfant."""
+    household = _household(household_id)
+    target = _child(household, child_id)
+    if word not in CHILD_SECTIONS:
+        abort(404)
+    section, form_class = CHILD_SECTIONS[word]
+    return _section_view(household, section, form_class(obj=target), child=target)
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo.jpg")
+def child_photo(household_id: int, child_id: int):
+    """The photo, only to the household's guardians and agents."""
+    household = _household(household_id)
+    target = _child(household, child_id)
+    if target.photo is None:
+        abort(404)
+    response = make_response(target.photo.data)
+    response.headers["Content-Type"] = "image/jpeg"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo", methods=["POST"])
+def upload_child_photo(household_id: int, child_id: int):
+    """Changer la photo: re-encoded small, without its metadata."""
+    household = _household(household_id)
+    target = _child(household, child_id)
+    request.max_content_length = child_records.PHOTO_MAX_BYTES + 64 * 1024
+    try:
+        form = PhotoForm()
+        valid = form.validate_on_submit()
+    except RequestEntityTooLarge:
+        form = PhotoForm(formdata=None)
+        add_error(form, "photo", "Cette photo est trop lourde : 8 Mo maximum.")
+        return _child_page(household, target, form, status=422)
+    if valid:
+        upload = form.photo.data
+        data = upload.stream.read(child_records.PHOTO_MAX_BYTES + 1) if upload else b""
+        ok, _ = attempt(form, child_records.set_photo, get_session(), current_user, household,
+                        target.id, data)
+        if ok:
+            flash("La photo est enregistrée.", "success")
+            return redirect(url_for("household.child", household_id=household.id, child_id=target.id))
+    return _child_page(household, target, form, status=422)
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo/retirer", methods=["POST"])
+def remove_child_photo(household_id: int, child_id: int):
+    household = _household(household_id)
+    target = _child(household, child_id)
+    child_records.remove_photo(get_session(), current_user, household, target.id)
+    flash("La photo est retirée.", "success")
+    return redirect(url_for("household.child", household_id=household.id, child_id=target.id))
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes")
+def pickups(household_id: int, child_id: int):
+    """Gérer les personnes autorisées à récupérer mon enfant."""
+    household = _household(household_id)
+    return render("household/pickups.html", household=household, child=_child(household, child_id))
+
+
+def _pickup_form_view(household, target, form, pickup=None):
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data for name in ("first_name", "last_name", "relation", "phone")}
+        if pickup is None:
+            ok, result = attempt(form, child_records.add_pickup, get_session(), current_user, household,
+                                 target.id, **values)
+        else:
+            ok, result = attempt(form, child_records.edit_pickup, get_session(), current_user, household,
+                                 target.id, pickup.id, **values)
+        if ok:
+            flash(f"{result.full_name} est autorisé(e) à récupérer {target.first_name}.", "success")
+            return redirect(url_for("household.pickups", household_id=household.id, child_id=target.id))
+    return render("household/pickup_form.html", block="form", form=form, household=household,
+                  child=target, pickup=pickup, status=form_status(form))
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/nouvelle", methods=["GET", "POST"])
+def add_pickup(household_id: int, child_id: int):
+    """Ajouter une nouvelle personne."""
+    household = _household(household_id)
+    return _pickup_form_view(household, _child(household, child_id), PickupForm())
+
+
+def _existing_pickup(household, child_id: int, pickup_id: int):
+    try:
+        return child_records.get_pickup(get_session(), household, child_id, pickup_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/<int:pickup_id>",
+          methods=["GET", "POST"])
+def edit_pickup(household_id: int, child_id: int, pickup_id: int):
+    """Modifier une personne autorisée."""
+    household = _household(household_id)
+    pickup = _existing_pickup(household, child_id, pickup_id)
+    return _pickup_form_view(household, pickup.child, PickupForm(obj=pickup), pickup)
+
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/<int:pickup_id>/retirer",
+          methods=["POST"])
+def remove_pickup(household_id: int, child_id: int, pickup_id: int):
+    """Retirer une personne autorisée."""
+    household = _household(household_id)
+    pickup = _existing_pickup(household, child_id, pickup_id)
+    name = pickup.full_name
+    child_records.remove_pickup(get_session(), current_user, household, child_id, pickup_id)
+    flash(f"{name} n'est plus autorisé(e) à récupérer l'enfant.", "success")
+    return redirect(url_for("household.pickups", household_id=household_id, child_id=child_id))
