@@ -3,6 +3,8 @@ a new route cannot forget them."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from werkzeug.routing import Rule
 
@@ -137,6 +139,14 @@ def test_every_household_route_answers_404_to_another_family(app, client, db, ma
     theirs = households.create_household(db, agent, town, name="Benali", guardian_first_name="Karim",
                                          guardian_last_name="Benali")
     theirs_guardian = theirs.guardians[0].id
+    from citoyen.services import children
+    their_child = households.add_child(db, agent, theirs, first_name="Inès", last_name="Benali",
+                                       birth_date=date(2017, 1, 2))
+    their_pickup = children.add_pickup(db, agent, theirs, their_child.id, first_name="Jo",
+                                       last_name="Roux", phone="0612345678").id
+    children.set_photo(db, agent, theirs, their_child.id, _tiny_png())
+    mine_child = households.add_child(db, agent, mine, first_name="Léa", last_name="Martin",
+                                      birth_date=date(2018, 1, 2))
     parent = make_account(email="camille@example.org")
     households.subscribe(db, parent, households.Attempt("code", code=mine.subscription_code),
                          "http://localhost")
@@ -149,11 +159,33 @@ def test_every_household_route_answers_404_to_another_family(app, client, db, ma
             values = {"household_id": theirs.id}
             if "guardian_id" in rule.arguments:
                 values["guardian_id"] = theirs_guardian
+            if "child_id" in rule.arguments:
+                values["child_id"] = their_child.id
+            if "pickup_id" in rule.arguments:
+                values["pickup_id"] = their_pickup
+            if "word" in rule.arguments:
+                values["word"] = "sante"
             for name in rule.arguments - values.keys():
                 values[name] = 1
             response = client.open(rule.build(values)[1], method=method, data={"city": "X"})
             assert response.status_code == 404, (method, rule.rule)
             checked += 1
-    assert checked >= 6
+    assert checked >= 15
     # And a guardian of the other household through one's own household.
     assert client.get(f"/foyer/{mine.id}/responsables/{theirs_guardian}").status_code == 404
+    # Their child, or their child's pickup, through one's own household or child.
+    assert client.get(f"/foyer/{mine.id}/enfants/{their_child.id}/sante").status_code == 404
+    assert client.get(f"/foyer/{mine.id}/enfants/{their_child.id}/photo.jpg").status_code == 404
+    assert client.get(
+        f"/foyer/{mine.id}/enfants/{mine_child.id}/personnes/{their_pickup}").status_code == 404
+    assert client.get(f"/foyer/{mine.id}/enfants/{mine_child.id}/sante").status_code == 200
+
+
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    return out.getvalue()

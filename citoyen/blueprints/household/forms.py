@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField
+from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
@@ -132,7 +133,7 @@ class ChildGeneralForm(FlaskForm):
         validators=[required("Indiquez la date de naissance.")],
         description="Exemple : 14/09/2018",
     )
-    sex = SelectField("Sexe", choices=list(changes.SEXES.items()))
+    sex = SelectField("Sexe", choices=[SelectChoice(v, label) for v, label in changes.SEXES.items()])
     school = _text("École", 150, optional=True)
     class_name = _text("Classe", 50, optional=True)
     insurance_company = _text("Compagnie d'assurance", 150, optional=True)
@@ -154,7 +155,7 @@ class ChildHealthForm(FlaskForm):
         description="Aliments, médicaments, piqûres… Laissez vide s'il n'y en a pas.",
         render_kw={"rows": 3, "maxlength": 1000},
     )
-    diet = SelectField("Régime alimentaire", choices=list(changes.DIETS.items()))
+    diet = SelectField("Régime alimentaire", choices=[SelectChoice(v, label) for v, label in changes.DIETS.items()])
     pai = BooleanField("Projet d'accueil individualisé (PAI)")
     doctor_name = _text("Médecin traitant", 150, optional=True)
     doctor_phone = _text("Téléphone du médecin", 30, optional=True)
