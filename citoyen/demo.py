@@ -79,7 +79,10 @@ def load(session: Session, settings: Mapping) -> bool:
         for first, last, born, school, class_name in values["children"]:
             household.children.append(Child(
                 first_name=first, last_name=last, birth_date=date.fromisoformat(born),
-                school=school, class_name=class_name,
+                school=school, class_name=class_name, allows_sport=True, allows_outings=True,
+                allows_hospitalisation=True, vaccinations_up_to_date=True,
+                insurance_company="Mutuelle de la Loire", doctor_name="Dr Anne Roux",
+                doctor_phone="02 38 00 00 00",
             ))
         session.add(household)
     now = utcnow()

@@ -396,7 +396,7 @@ def _apply(target, values: Mapping[str, object]) -> None:
         setattr(target, name, value)
 
 
-def withdraw(session: Session, actor: Account, household: Household, change_id: int) -> None:
+def withdraw(session: Session, actor: Account, household: Household, change_id: int) -> ChangeSet:
     """The family takes back a change that waits for the town hall."""
     begin_write(session)
     change = session.get(ChangeSet, change_id)
@@ -405,6 +405,7 @@ def withdraw(session: Session, actor: Account, household: Household, change_id: 
     change.status = CHANGE_WITHDRAWN
     change.decided_at = utcnow()
     session.commit()
+    return change
 
 
 def queue(session: Session, actor: Account) -> tuple[list[ChangeSet], list[Child]]:

@@ -4,6 +4,7 @@ error, and a screenshot under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import timedelta
 
 import pytest
@@ -147,6 +148,8 @@ def test_household_pages(visit, db, make_account, commune):
     parent = make_account(email="camille.martin@example.org", first_name="Camille")
     household = households.create_household(
         db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
+    child = households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
+                                 birth_date=date(2018, 9, 14))
     visit.sign_in(parent.email, PASSWORD)
     check_pages(visit, [("/abonnements", "parent-abonnements", True)])
     # Subscribe with the keyboard-free plain form, as a person without JavaScript would.
@@ -160,6 +163,17 @@ def test_household_pages(visit, db, make_account, commune):
             ("/foyer", "parent-mon-foyer", True),
             ("/enfants", "parent-mes-enfants", False),
             (f"/foyer/{household.id}/enfants/nouveau", "parent-ajouter-enfant", False),
+            (f"/foyer/{household.id}/enfants/{child.id}", "parent-fiche-enfant", True),
+            (f"/foyer/{household.id}/enfants/{child.id}/sante", "parent-donnees-sanitaires", False),
+            (f"/foyer/{household.id}/enfants/{child.id}/informations", "parent-informations-generales",
+             True),
+            (f"/foyer/{household.id}/enfants/{child.id}/autorisations", "parent-autorisations", False),
+            (f"/foyer/{household.id}/enfants/{child.id}/personnes", "parent-personnes-autorisees", False),
+            (f"/foyer/{household.id}/enfants/{child.id}/personnes/nouvelle", "parent-nouvelle-personne",
+             False),
+            (f"/foyer/{household.id}/responsables/nouveau", "parent-ajouter-responsable", False),
+            (f"/foyer/{household.id}/responsables/{household.guardians[0].id}/identite",
+             "parent-identite", False),
         ],
     )
     page.context.clear_cookies()

@@ -244,10 +244,12 @@ def withdraw_change(household_id: int, change_id: int):
     """Retirer une modification en attente."""
     household = _household(household_id)
     try:
-        changes.withdraw(get_session(), current_user, household, change_id)
+        change = changes.withdraw(get_session(), current_user, household, change_id)
     except NotFound:
         abort(404)
     flash("Votre modification est retirée.", "success")
+    if change.child_id:
+        return redirect(url_for("household.child", household_id=household.id, child_id=change.child_id))
     return redirect(url_for("household.show"))
 
 
