@@ -150,6 +150,8 @@ class Attempt:
     family_number: str = ""
     last_name: str = ""
     first_name: str = ""
+    # The commune the family chose, when the deployment serves several.
+    organisation_id: int | None = None
 
 
 def _lock_state(session: Session, account: Account, now: datetime) -> tuple[int, datetime | None]:
@@ -167,7 +169,15 @@ def _lock_state(session: Session, account: Account, now: datetime) -> tuple[int,
 
 
 def _find(session: Session, attempt: Attempt) -> tuple[Household | None, str]:
-    """The household the attempt designates, and the field to blame if none."""
+    """The household the attempt designates, and the field to blame if none. A
+    household of another commune than the one chosen is not found."""
+    household, field = _find_anywhere(session, attempt)
+    if household is not None and attempt.organisation_id not in (None, household.organisation_id):
+        return None, field
+    return household, field
+
+
+def _find_anywhere(session: Session, attempt: Attempt) -> tuple[Household | None, str]:
     if attempt.method == "code":
         code = normalise_code(attempt.code)
         if not code:
@@ -178,13 +188,13 @@ def _find(session: Session, attempt: Attempt) -> tuple[Household | None, str]:
         if not reference:
             raise WrongSubscription("Indiquez la référence de la facture.", "invoice_reference")
         cents = parse_amount(attempt.invoice_amount)
-        found = session.scalar(
-            select(Household).where(
-                func.upper(Household.invoice_reference) == reference,
-                Household.invoice_amount_cents == cents,
-            )
+        query = select(Household).where(
+            func.upper(Household.invoice_reference) == reference,
+            Household.invoice_amount_cents == cents,
         )
-        return found, "invoice_reference"
+        if attempt.organisation_id is not None:
+            query = query.where(Household.organisation_id == attempt.organisation_id)
+        return session.scalars(query.limit(1)).first(), "invoice_reference"
     if attempt.method == "family_number":
         number = (attempt.family_number or "").strip()
         if not number:
@@ -193,7 +203,10 @@ def _find(session: Session, attempt: Attempt) -> tuple[Household | None, str]:
             raise WrongSubscription(
                 "Indiquez le nom de famille et le prénom d'un responsable du foyer.", "last_name"
             )
-        for household in session.scalars(select(Household).where(Household.family_number == number)):
+        query = select(Household).where(Household.family_number == number)
+        if attempt.organisation_id is not None:
+            query = query.where(Household.organisation_id == attempt.organisation_id)
+        for household in session.scalars(query):
             for guardian in household.guardians:
                 if fold(guardian.last_name) == fold(attempt.last_name) and fold(
                     guardian.first_name

@@ -37,6 +37,19 @@ def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
+def for_postcode(session: Session, postcode: str) -> list[Organisation]:
+    """The communes of this deployment that serve a postcode."""
+    postcode = (postcode or "").strip().replace(" ", "")
+    if not re.fullmatch(r"\d{5}", postcode):
+        raise DomainError("Indiquez le code postal de votre commune : 5 chiffres, par exemple 45990.",
+                          "postcode")
+    found = [o for o in all_organisations(session) if postcode in o.postcodes.split()]
+    if not found:
+        raise DomainError("Aucune commune de ce portail ne correspond à ce code postal. Vérifiez-le, "
+                          "ou utilisez le portail de votre commune.", "postcode")
+    return found
+
+
 def get(session: Session, organisation_id: int) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:

@@ -188,3 +188,16 @@ def test_household_pages(visit, db, make_account, commune):
             (f"/agent/foyers/{household.id}", "agent-foyer", True),
         ],
     )
+
+
+def test_commune_choice_pages(visit, db, make_account, commune):
+    from tests import factories
+
+    factories.organisation(db, name="Orme", slug="orme", postcodes="45100")
+    factories.organisation(db, name="Pré-le-Bourg", slug="pre", postcodes="45100")
+    parent = make_account(email="camille.martin@example.org", first_name="Camille")
+    visit.sign_in(parent.email, PASSWORD)
+    check_pages(visit, [
+        ("/abonnements", "parent-votre-commune", True),
+        ("/abonnements/commune?code_postal=45100", "parent-plusieurs-communes", False),
+    ])

@@ -25,6 +25,9 @@ from itsdangerous import URLSafeTimedSerializer
 from wtforms import HiddenField
 
 from citoyen.blueprints.agent import bp
+from citoyen.blueprints.household.forms import chosen_organisation
+from citoyen.blueprints.household.forms import organisation_field
+from citoyen.blueprints.household.forms import set_organisation_choices
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.db import get_session
@@ -42,6 +45,7 @@ FORMAT_HINT = (
 
 
 class ImportForm(FlaskForm):
+    organisation_id = organisation_field()
     file = FileField(
         "Fichier des familles",
         validators=[FileRequired("Choisissez le fichier CSV à vérifier.")],
@@ -86,14 +90,12 @@ def _read_upload(storage) -> bytes:
     return storage.stream.read(household_import.MAX_BYTES + 1)
 
 
-def _organisation():
-    found = organisations.all_organisations(get_session())
-    return found[0] if found else None
-
-
 def _page(form, report=None, confirm=None, filename="", status=200):
+    communes = organisations.all_organisations(get_session())
+    set_organisation_choices(form, communes)
     return render(
         "agent/import.html",
+        several_communes=len(communes) > 1,
         form=form,
         report=report,
         confirm=confirm,
@@ -106,13 +108,17 @@ def _page(form, report=None, confirm=None, filename="", status=200):
 def import_households():
     """Importer des foyers: upload the CSV file and see, without saving anything,
     the households, guardians and children it would create and every line it refuses."""
-    organisation = _organisation()
-    if organisation is None:
+    communes = organisations.all_organisations(get_session())
+    if not communes:
         flash("Renseignez d'abord la commune.", "error")
         return redirect(url_for("agent.index"))
     form = ImportForm()
     if not form.validate_on_submit():
         return _page(form, status=422 if form.is_submitted() else 200)
+    organisation = chosen_organisation(form, communes)
+    if organisation is None:
+        add_error(form, "organisation_id", "Choisissez la commune des foyers importés.")
+        return _page(form, status=422)
     upload = form.file.data
     filename = (upload.filename or "")[:200]
     data = _read_upload(upload)
@@ -122,7 +128,7 @@ def import_households():
     if not ok:
         return _page(form, status=422)
     # A new, empty form to check another file (or the same one, corrected).
-    again = ImportForm(formdata=None)
+    again = ImportForm(formdata=None, organisation_id=str(organisation.id))
     confirm = None
     if report.households:
         confirm = ConfirmImportForm(formdata=None)
@@ -149,11 +155,14 @@ def _token_limit() -> int:
 @bp.route("/foyers/import/confirmation", methods=["POST"])
 def confirm_import():
     """Importer: create what the checked file describes, all in one go or nothing."""
-    organisation = _organisation()
     form = ImportForm(formdata=None)
     confirm = ConfirmImportForm()
     payload = _unsign(confirm.content.data) if confirm.validate_on_submit() else None
-    if payload is None or organisation is None or payload.get("o") != organisation.id:
+    organisation = None
+    if payload is not None:
+        organisation = next((o for o in organisations.all_organisations(get_session())
+                             if o.id == payload.get("o")), None)
+    if organisation is None:
         add_error(
             form,
             None,

@@ -16,6 +16,9 @@ from citoyen.blueprints.agent.forms import NewAgentForm
 from citoyen.blueprints.agent.forms import RefusalForm
 from citoyen.blueprints.agent.forms import RoleForm
 from citoyen.blueprints.household.forms import HouseholdForm
+from citoyen.blueprints.household.forms import chosen_organisation
+from citoyen.blueprints.household.forms import set_organisation_choices
+from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -201,17 +204,24 @@ def new_household():
         flash("Renseignez d'abord la commune.", "error")
         return redirect(url_for("agent.index"))
     form = HouseholdForm()
+    set_organisation_choices(form, organisation_list)
     if form.validate_on_submit():
+        organisation = chosen_organisation(form, organisation_list)
         values = {name: getattr(form, name).data or "" for name in (
             "name", "address_line1", "address_line2", "postcode", "city", "guardian_first_name",
             "guardian_last_name", "guardian_email", "guardian_phone", "family_number",
             "invoice_reference", "invoice_amount")}
-        ok, household = attempt(form, households.create_household, get_session(), current_user,
-                                organisation_list[0], **values)
+        if organisation is None:
+            add_error(form, "organisation_id", "Choisissez la commune du foyer.")
+            ok = False
+        else:
+            ok, household = attempt(form, households.create_household, get_session(), current_user,
+                                    organisation, **values)
         if ok:
             flash(f"Le foyer {household.name} est créé.", "success")
             return redirect(url_for("agent.household", household_id=household.id))
-    return render("agent/new_household.html", block="form", form=form, status=form_status(form))
+    return render("agent/new_household.html", block="form", form=form, status=form_status(form),
+                  several_communes=len(organisation_list) > 1)
 
 
 @bp.route("/foyers/<int:household_id>")

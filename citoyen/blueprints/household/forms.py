@@ -55,9 +55,26 @@ class ChildForm(FlaskForm):
     class_name = _text("Classe", 50, optional=True)
 
 
+def organisation_field():
+    """Agent side, when the portal serves several communes: which one."""
+    return SelectField("Commune", coerce=str, validate_choice=False)
+
+
+def set_organisation_choices(form, communes) -> None:
+    form.organisation_id.choices = [SelectChoice(str(o.id), o.name) for o in communes]
+
+
+def chosen_organisation(form, communes):
+    """The commune picked in the form, or the only one."""
+    if len(communes) == 1:
+        return communes[0]
+    return next((o for o in communes if str(o.id) == (form.organisation_id.data or "")), None)
+
+
 class HouseholdForm(FlaskForm):
     """Agent side: a new household and its first guardian."""
 
+    organisation_id = organisation_field()
     name = _text("Nom du foyer", 150, "Indiquez le nom du foyer.")
     address_line1 = _text("Adresse", 200, optional=True, autocomplete="address-line1")
     address_line2 = _text("Complément d'adresse", 200, optional=True, autocomplete="address-line2")

@@ -4,6 +4,7 @@ from flask import abort
 from flask import flash
 from flask import make_response
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -37,13 +38,29 @@ from citoyen.htmx import render
 from citoyen.services import changes
 from citoyen.services import children as child_records
 from citoyen.services import households
+from citoyen.services import organisations
+from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
 
 
-def _subscriptions_page(forms=None, status=200):
+def _commune():
+    """(the communes served, the one this browser chose or the only one)."""
+    found = organisations.all_organisations(get_session())
+    if len(found) == 1:
+        return found, found[0]
+    chosen = session.get("organisation_id")
+    return found, next((o for o in found if o.id == chosen), None)
+
+
+def _subscriptions_page(forms=None, status=200, commune_step=False, postcode="", postcode_error="",
+                        matches=()):
     forms = forms or {}
+    communes, chosen = _commune()
     return render(
         "household/subscriptions.html",
+        several_communes=len(communes) > 1, chosen=chosen,
+        commune_step=commune_step or (len(communes) > 1 and chosen is None),
+        postcode=postcode, postcode_error=postcode_error, matches=matches,
         linked=households.households_of(get_session(), current_user),
         code_form=forms.get("code") or CodeForm(prefix="code", formdata=None),
         invoice_form=forms.get("invoice") or InvoiceForm(prefix="invoice", formdata=None),
@@ -59,15 +76,45 @@ def subscriptions():
     return _subscriptions_page()
 
 
+@bp.route("/abonnements/commune", methods=["GET", "POST"])
+def choose_commune():
+    """Votre commune: when the portal serves several, the family types its postcode,
+    then picks its commune if several share that postcode."""
+    if request.method == "POST":
+        try:
+            chosen = organisations.get(get_session(), int(request.form.get("organisation_id", "")))
+        except (ValueError, NotFound):
+            return _subscriptions_page(commune_step=True, status=422,
+                                       postcode_error="Choisissez votre commune dans la liste.")
+        session["organisation_id"] = chosen.id
+        return redirect(url_for("household.subscriptions"))
+    postcode = request.args.get("code_postal", "")[:10]
+    if "code_postal" not in request.args:
+        return _subscriptions_page(commune_step=True)
+    try:
+        found = organisations.for_postcode(get_session(), postcode)
+    except DomainError as error:
+        return _subscriptions_page(commune_step=True, postcode=postcode, postcode_error=error.message,
+                                   status=422)
+    if len(found) == 1:
+        session["organisation_id"] = found[0].id
+        return redirect(url_for("household.subscriptions"))
+    return _subscriptions_page(commune_step=True, postcode=postcode, matches=found)
+
+
 def _subscribe(method: str, form, **fields):
     if form.validate_on_submit():
         if not ratelimit.hit("subscribe"):
             first = next(iter(fields))
             add_error(form, first, ratelimit.MESSAGE)
             return _subscriptions_page({method: form}, status=429)
+        communes, chosen = _commune()
+        if len(communes) > 1 and chosen is None:
+            return redirect(url_for("household.choose_commune"))
         ok, result = attempt(
             form, households.subscribe, get_session(), current_user,
-            households.Attempt(method=method, **{k: v.data for k, v in fields.items()}),
+            households.Attempt(method=method, organisation_id=chosen.id if len(communes) > 1 else None,
+                               **{k: v.data for k, v in fields.items()}),
             base_url(),
         )
         if ok:
