@@ -37,7 +37,10 @@ FRANCECONNECT_TIMEOUT = 5
 
 # Which sections of the family record wait for the town hall's validation
 # (True) and which apply at once (False).
-CHANGE_VALIDATION = {"address": True, "contacts": False, "fiscal": True, "bank": True}
+CHANGE_VALIDATION = {
+    "address": True, "contacts": False, "identity": True, "fiscal": True, "bank": True,
+    "child_general": True, "child_authorisations": True, "child_health": True,
+}
 
 # Mail: "smtp" sends through MAIL_SERVER; "file" writes .eml files in MAIL_DIR.
 MAIL_BACKEND = "smtp"
