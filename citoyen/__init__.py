@@ -91,6 +91,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from citoyen.blueprints.household import bp as household_bp
     from citoyen.blueprints.main import bp as main_bp
     from citoyen.blueprints.messages import bp as messages_bp
+    from citoyen.blueprints.payments import bp as payments_bp
     from citoyen.blueprints.profile import bp as profile_bp
 
     app.register_blueprint(main_bp)
@@ -100,6 +101,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(profile_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(agent_bp)
+    app.register_blueprint(payments_bp)
     if app.config["DEMO"]:
         from citoyen.blueprints.demo import bp as demo_bp
 
@@ -278,9 +280,9 @@ def _init_hooks(app: Flask) -> None:
             # Signing out ends the FranceConnect session too: the sign-out form
             # (on every page) redirects there, which form-action must allow.
             parts = urlsplit(provider)
-            response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
+            response.headers["Content-Security-Policy"] = response.headers[
                 "Content-Security-Policy"
-            ].replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+            ].replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}", 1)
         if current_user and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -142,3 +142,12 @@ def from_environment(prefix: str = "CITOYEN_") -> dict:
             value = raw
         values[key] = value
     return values
+
+# Online payment, per commune (its slug, or "*" for every commune):
+# {"belval": {"kind": "systempayv2", "options": {"service_url": ..., "secret_test": ...,
+#  "vads_site_id": ..., "vads_ctx_mode": "TEST" or "PRODUCTION", "signature_algo": "hmac_sha256"}}}
+# Any backend eopayment supports (PayFiP, TIPI, SystemPay, Paybox…). Empty: no online payment.
+PAYMENT_BACKENDS: dict = {}
+# Top-ups of the compte d'avance, in cents.
+TOPUP_MIN_CENTS = 100
+TOPUP_MAX_CENTS = 100_000

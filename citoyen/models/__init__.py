@@ -13,6 +13,8 @@ from citoyen.models.households import Household
 from citoyen.models.households import HouseholdLink
 from citoyen.models.households import SubscriptionFailure
 from citoyen.models.identities import ExternalIdentity
+from citoyen.models.money import LedgerEntry
+from citoyen.models.money import Payment
 from citoyen.models.notifications import Notification
 from citoyen.models.organisations import Organisation
 from citoyen.models.outbox import OutboxMessage
@@ -31,7 +33,9 @@ __all__ = [
     "HouseholdLink",
     "SubscriptionFailure",
     "ExternalIdentity",
+    "LedgerEntry",
     "Notification",
+    "Payment",
     "Organisation",
     "OutboxMessage",
 ]

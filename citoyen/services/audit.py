@@ -31,6 +31,8 @@ ACTION_LABELS = {
     "household.pickup_removed": "Personne autorisée retirée",
     "household.photo_changed": "Photo d'un enfant changée",
     "household.photo_removed": "Photo d'un enfant retirée",
+    "money.cash": "Paiement en espèces",
+    "money.refund": "Remboursement",
     "franceconnect.failure": "Échec de connexion FranceConnect",
     "franceconnect.link": "Identité FranceConnect rattachée",
     "franceconnect.unlink": "Identité FranceConnect détachée",

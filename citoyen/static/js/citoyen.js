@@ -27,4 +27,9 @@
     var first = summary || document.querySelector("[aria-invalid=true]");
     if (first) { first.focus(); }
   });
+  // The form that goes to the bank leaves by itself; without JavaScript, its button.
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.querySelector("form[data-autosubmit]");
+    if (form) { form.submit(); }
+  });
 })();

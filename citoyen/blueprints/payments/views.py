@@ -1,0 +1,135 @@
+"""Paiements: the compte d'avance, its top-up through the bank, and the bank's answers."""
+
+from urllib.parse import urlsplit
+
+from flask import abort
+from flask import flash
+from flask import make_response
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length
+
+from citoyen.access import public
+from citoyen.blueprints.fields import required
+from citoyen.blueprints.payments import bp
+from citoyen.blueprints.util import attempt
+from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import settings
+from citoyen.db import get_session
+from citoyen.extensions import csrf
+from citoyen.htmx import redirect
+from citoyen.htmx import render
+from citoyen.models import Organisation
+from citoyen.models.money import PAYMENT_ABANDONED
+from citoyen.models.money import PAYMENT_PAID
+from citoyen.models.money import PAYMENT_REFUSED
+from citoyen.services import households
+from citoyen.services import ledger
+from citoyen.services import payments
+from citoyen.services.errors import NotFound
+from citoyen.services.households import format_cents
+
+
+class TopUpForm(FlaskForm):
+    amount = StringField(
+        "Montant", validators=[required("Indiquez le montant."), Length(max=20)],
+        render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"},
+    )
+
+
+def _page(forms=None, status=200):
+    session = get_session()
+    linked = households.households_of(session, current_user)
+    low, high = payments.limits(settings())
+    accounts = [
+        {
+            "household": h,
+            "balance": ledger.balance(session, h.id),
+            "entries": ledger.entries(session, h.id, limit=50),
+            "payments": payments.payments_of(session, h.id, limit=10),
+            "form": (forms or {}).get(h.id) or TopUpForm(prefix=f"h{h.id}", formdata=None),
+            "online": payments.backend_config(
+                settings(), session.get(Organisation, h.organisation_id)) is not None,
+        }
+        for h in linked
+    ]
+    return render("payments/index.html", accounts=accounts, format_cents=format_cents,
+                  low=format_cents(low), high=format_cents(high), status=status)
+
+
+@bp.route("")
+def index():
+    """Paiements: « Solde de votre compte d'avance », its movements, « Recharger mon compte »."""
+    if not households.households_of(get_session(), current_user):
+        return redirect(url_for("household.subscriptions"))
+    return _page()
+
+
+@bp.route("/<int:household_id>/recharger", methods=["POST"])
+def top_up(household_id: int):
+    """Valider le paiement: record it, then send the browser to the bank."""
+    try:
+        household = households.household_for(get_session(), current_user, household_id)
+    except NotFound:
+        abort(404)
+    form = TopUpForm(prefix=f"h{household.id}")
+    if form.validate_on_submit():
+        urls = {"return": base_url() + url_for("payments.bank_return"),
+                "notify": base_url() + url_for("payments.notification")}
+        ok, result = attempt(form, payments.start_topup, get_session(), settings(), current_user,
+                             household, form.amount.data, urls)
+        if ok:
+            _, to_bank = result
+            response = make_response(render("payments/to_bank.html", to_bank=to_bank,
+                                             amount=format_cents(result[0].amount_cents)))
+            # This page posts its form to the bank: allow that origin, and only here.
+            bank = urlsplit(to_bank.url)
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+                f"form-action 'self' {bank.scheme}://{bank.netloc}"
+            )
+            return response
+    return _page({household.id: form}, status=422)
+
+
+@bp.route("/retour", methods=["GET", "POST"])
+@public
+@csrf.exempt
+def bank_return():
+    """The family comes back from the bank: the signed answer settles the payment
+    (once, even if the notification came first), then the account page says how it went."""
+    query = request.query_string.decode() if request.method == "GET" else request.get_data(as_text=True)
+    outcome = payments.settle(get_session(), settings(), query, base_url(), source="return")
+    payment = outcome.payment
+    if payment is None:
+        flash("Nous n'avons pas pu lire la réponse de la banque. Si vous avez payé, le paiement "
+              "apparaîtra sous quelques minutes ; sinon, contactez la mairie.", "error")
+    elif payment.status == PAYMENT_PAID:
+        flash(f"Votre paiement de {format_cents(payment.amount_cents)} est accepté. "
+              "Le solde de votre compte d'avance est à jour.", "success")
+    elif payment.status == PAYMENT_REFUSED:
+        flash("La banque a refusé le paiement : rien n'a été débité. Vous pouvez réessayer avec "
+              "une autre carte, ou régler à la mairie.", "error")
+    elif payment.status == PAYMENT_ABANDONED:
+        flash("Vous avez abandonné le paiement : rien n'a été débité.", "error")
+    else:
+        flash("Le paiement est en cours de traitement par la banque.", "success")
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.sign_in", next=url_for("payments.index")))
+    return redirect(url_for("payments.index"))
+
+
+@bp.route("/notification", methods=["POST"])
+@public
+@csrf.exempt
+def notification():
+    """The bank's server-to-server notification; only its signature is trusted."""
+    outcome = payments.settle(get_session(), settings(), request.get_data(as_text=True), base_url(),
+                              source="notification")
+    if outcome.payment is None:
+        return "refused\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}

@@ -1,0 +1,108 @@
+"""The ledger of a household: every movement of money is a row, and a balance
+is the sum of its rows. Rows are never changed; a mistake is corrected by a
+new row."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from decimal import InvalidOperation
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Household
+from citoyen.models import LedgerEntry
+from citoyen.models.money import ENTRY_CASH
+from citoyen.models.money import ENTRY_REFUND
+from citoyen.services import audit
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.households import format_cents
+from citoyen.transactions import begin_write
+
+MAX_CENTS = 100_000_00  # no single movement above 100 000 €
+
+
+def parse_euros(value: str, field: str = "amount") -> int:
+    """« 42,50 », « 42.50 € » or « 1 000 » → cents; a French message otherwise."""
+    text = re.sub(r"[\s\u202f\u00a0€]", "", value or "").replace(",", ".")
+    example = "Indiquez un montant en euros, par exemple 20 ou 42,50."
+    if not text:
+        raise DomainError("Indiquez le montant. " + example, field)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise DomainError(example, field) from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:
+        raise DomainError(example + " Deux chiffres au plus après la virgule.", field)
+    if amount <= 0:
+        raise DomainError("Le montant doit être supérieur à zéro.", field)
+    if amount * 100 > MAX_CENTS:
+        raise DomainError(f"Le montant ne peut pas dépasser {format_cents(MAX_CENTS)}.", field)
+    return int(amount * 100)
+
+
+def balance(session: Session, household_id: int) -> int:
+    """Solde du compte d'avance, in cents: the sum of the rows."""
+    return session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.household_id == household_id)
+    )
+
+
+def entries(session: Session, household_id: int, limit: int = 200) -> list[LedgerEntry]:
+    """The newest rows first."""
+    return list(session.scalars(
+        select(LedgerEntry).where(LedgerEntry.household_id == household_id)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit)
+    ))
+
+
+def _agent(actor: Account) -> None:
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+
+
+def record_cash(session: Session, actor: Account, household: Household, amount: str,
+                note: str = "") -> LedgerEntry:
+    """A payment in cash at the town hall (cheques are not accepted)."""
+    _agent(actor)
+    cents = parse_euros(amount)
+    note = " ".join((note or "").split())[:120]
+    begin_write(session)
+    entry = LedgerEntry(household_id=household.id, amount_cents=cents, kind=ENTRY_CASH,
+                        label="Paiement en espèces à la mairie" + (f" — {note}" if note else ""),
+                        recorded_by_id=actor.id)
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor, "money.cash", "household", household.id, household.name,
+                 f"{format_cents(cents)} en espèces")
+    session.commit()
+    return entry
+
+
+def refund(session: Session, actor: Account, household: Household, amount: str,
+           reason: str) -> LedgerEntry:
+    """Give money back to the family, never more than the balance."""
+    _agent(actor)
+    cents = parse_euros(amount)
+    reason = " ".join((reason or "").split())[:120]
+    if not reason:
+        raise DomainError("Indiquez le motif du remboursement.", "reason")
+    begin_write(session)
+    available = balance(session, household.id)
+    if cents > available:
+        raise DomainError(
+            f"Le remboursement ne peut pas dépasser le solde ({format_cents(max(available, 0))}).",
+            "amount")
+    entry = LedgerEntry(household_id=household.id, amount_cents=-cents, kind=ENTRY_REFUND,
+                        label=f"Remboursement — {reason}", recorded_by_id=actor.id)
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor, "money.refund", "household", household.id, household.name,
+                 f"{format_cents(cents)} — {reason}")
+    session.commit()
+    return entry

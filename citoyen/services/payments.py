@@ -1,0 +1,216 @@
+"""Online payments through eopayment: top-ups of the compte d'avance.
+
+A payment row is written before the family is sent to the bank. The bank's
+server-to-server notification and the family's return both go through
+``settle``, which credits the household at most once whatever the order or
+the number of messages: a guarded UPDATE moves the payment out of "pending"
+exactly once, and the ledger accepts one row per payment."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import eopayment
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Household
+from citoyen.models import LedgerEntry
+from citoyen.models import Organisation
+from citoyen.models import Payment
+from citoyen.models.base import utcnow
+from citoyen.models.money import ENTRY_TOPUP
+from citoyen.models.money import PAYMENT_ABANDONED
+from citoyen.models.money import PAYMENT_PAID
+from citoyen.models.money import PAYMENT_PENDING
+from citoyen.models.money import PAYMENT_REFUSED
+from citoyen.services import households
+from citoyen.services import notifications
+from citoyen.services.errors import DomainError
+from citoyen.services.households import format_cents
+from citoyen.services.ledger import parse_euros
+from citoyen.transactions import begin_write
+
+log = logging.getLogger("citoyen.payments")
+
+# Options of a backend that are secrets: never shown back.
+SECRET_OPTIONS = ("secret_test", "secret_production", "secret", "key", "password")
+
+
+def backend_config(settings: Mapping, organisation: Organisation) -> dict | None:
+    """The organisation's backend: PAYMENT_BACKENDS[slug], else PAYMENT_BACKENDS["*"]."""
+    configured = settings.get("PAYMENT_BACKENDS") or {}
+    return configured.get(organisation.slug) or configured.get("*")
+
+
+def describe_backend(config: Mapping | None) -> dict[str, str]:
+    """What an administrator may read of a backend's configuration: secrets hidden."""
+    if not config:
+        return {}
+    shown = {"backend": config.get("kind", "")}
+    for name, value in (config.get("options") or {}).items():
+        shown[name] = "••••••" if any(word in name for word in SECRET_OPTIONS) else str(value)
+    return shown
+
+
+def _backend(config: Mapping) -> eopayment.Payment:
+    return eopayment.Payment(config["kind"], dict(config.get("options") or {}))
+
+
+def limits(settings: Mapping) -> tuple[int, int]:
+    return int(settings.get("TOPUP_MIN_CENTS", 100)), int(settings.get("TOPUP_MAX_CENTS", 100_000))
+
+
+@dataclass
+class Redirect:
+    """Where to send the browser: a form to post to the bank (or a plain URL)."""
+
+    url: str
+    method: str
+    fields: list[tuple[str, str]]
+
+
+def start_topup(session: Session, settings: Mapping, actor: Account, household: Household,
+                amount: str, urls: Mapping[str, str]) -> tuple[Payment, Redirect]:
+    """Recharger mon compte: record the payment, then build the request to the bank."""
+    cents = parse_euros(amount, "amount")
+    low, high = limits(settings)
+    if not low <= cents <= high:
+        raise DomainError(f"Le montant doit être compris entre {format_cents(low)} et "
+                          f"{format_cents(high)}.", "amount")
+    organisation = session.get(Organisation, household.organisation_id)
+    config = backend_config(settings, organisation)
+    if config is None:
+        raise DomainError("Le paiement en ligne n'est pas proposé par votre commune : "
+                          "réglez à la mairie.", "amount")
+    options = dict(config.get("options") or {})
+    options.setdefault("normal_return_url", urls["return"])
+    options.setdefault("automatic_return_url", urls["notify"])
+    backend = eopayment.Payment(config["kind"], options)
+    payment = Payment(household_id=household.id, account_id=actor.id, purpose=ENTRY_TOPUP,
+                      amount_cents=cents, backend=config["kind"],
+                      transaction_id="CIT" + secrets.token_hex(12))
+    begin_write(session)
+    session.add(payment)
+    session.flush()
+    try:
+        _, kind, data = backend.request(
+            Decimal(cents) / 100, email=actor.email, transaction_id=payment.transaction_id,
+            orderid=f"CIT{payment.id}", first_name=actor.first_name, last_name=actor.last_name,
+        )
+    except Exception:  # a backend misconfigured: nothing is left pending
+        session.rollback()
+        log.exception("payment request failed")
+        raise DomainError("Le paiement en ligne est indisponible pour le moment. "
+                          "Réessayez plus tard.", "amount") from None
+    session.commit()
+    if kind == eopayment.URL:
+        return payment, Redirect(data, "GET", [])
+    return payment, Redirect(data.url, data.method,
+                             [(f["name"], f["value"]) for f in data.fields])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    payment: Payment | None
+    credited: bool  # this message credited the household
+    message: str
+
+
+def _parse(settings: Mapping, session: Session, query_string: str):
+    """The backend's reading of a message, from the first configured backend that
+    finds it signed; None if none does."""
+    seen = []
+    for config in (settings.get("PAYMENT_BACKENDS") or {}).values():
+        key = (config["kind"], tuple(sorted((config.get("options") or {}).items())))
+        if key in seen:
+            continue
+        seen.append(key)
+        try:
+            response = _backend(config).response(query_string)
+        except Exception:  # noqa: BLE001 — a message this backend cannot read
+            continue
+        if response.signed:
+            return response
+    return None
+
+
+def settle(session: Session, settings: Mapping, query_string: str, base_url: str,
+           source: str) -> Outcome:
+    """Handle the bank's answer (notification or browser return), idempotently."""
+    response = _parse(settings, session, query_string)
+    if response is None:
+        log.warning("payment message refused (%s): not signed by a configured backend", source)
+        return Outcome(None, False, "Réponse de la banque non reconnue.")
+    begin_write(session)
+    payment = session.scalar(select(Payment).where(Payment.transaction_id == response.transaction_id))
+    if payment is None:
+        session.rollback()
+        log.warning("payment message for an unknown transaction %r (%s)", response.transaction_id, source)
+        return Outcome(None, False, "Paiement inconnu.")
+    amount = str((response.bank_data or {}).get("vads_amount", payment.amount_cents))
+    if amount != str(payment.amount_cents):
+        session.rollback()
+        log.warning("payment %s: amount %s differs from %s (%s); ignored", payment.id, amount,
+                    payment.amount_cents, source)
+        return Outcome(payment, False, "Montant incohérent.")
+    status = {eopayment.PAID: PAYMENT_PAID, eopayment.DENIED: PAYMENT_REFUSED,
+              eopayment.CANCELLED: PAYMENT_ABANDONED}.get(response.result)
+    if status is None:
+        session.rollback()
+        log.warning("payment %s: result %s (%s)", payment.id, response.result, source)
+        return Outcome(payment, False, response.bank_status or "")
+    # A payment given up for lost is still credited when the bank says it is paid.
+    open_states = (PAYMENT_PENDING, PAYMENT_ABANDONED) if status == PAYMENT_PAID else (PAYMENT_PENDING,)
+    moved = session.execute(
+        update(Payment).where(Payment.id == payment.id, Payment.status.in_(open_states))
+        .values(status=status, settled_at=utcnow(), bank_status=(response.bank_status or "")[:500])
+    ).rowcount
+    if moved != 1 or status != PAYMENT_PAID:
+        session.commit()
+        session.refresh(payment)
+        return Outcome(payment, False, response.bank_status or "")
+    household = session.get(Household, payment.household_id)
+    session.add(LedgerEntry(household_id=payment.household_id, amount_cents=payment.amount_cents,
+                            kind=ENTRY_TOPUP, label="Rechargement en ligne", payment_id=payment.id))
+    for account in households.linked_accounts(session, household):
+        notifications.notify(session, account, "Votre compte d'avance est rechargé",
+                             f"Votre paiement de {format_cents(payment.amount_cents)} est reçu.",
+                             base_url, link="/paiements")
+    try:
+        session.commit()
+    except IntegrityError:  # the other message won the race: credited once already
+        session.rollback()
+        return Outcome(payment, False, "")
+    session.refresh(payment)
+    return Outcome(payment, True, response.bank_status or "")
+
+
+def abandon_stale(session: Session, older_than: timedelta = timedelta(hours=2)) -> int:
+    """Payments the bank never answered, long after the bank's own session has
+    expired, are shown as abandoned. A signed "paid" that arrives later still
+    credits them, once."""
+    begin_write(session)
+    count = session.execute(
+        update(Payment).where(Payment.status == PAYMENT_PENDING,
+                              Payment.created_at < utcnow() - older_than)
+        .values(status=PAYMENT_ABANDONED, settled_at=utcnow(),
+                bank_status="Sans réponse de la banque")
+    ).rowcount
+    session.commit()
+    return count
+
+
+def payments_of(session: Session, household_id: int, limit: int = 20) -> list[Payment]:
+    return list(session.scalars(
+        select(Payment).where(Payment.household_id == household_id)
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    ))

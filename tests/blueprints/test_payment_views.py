@@ -1,0 +1,107 @@
+"""Paiements in the browser's terms: the top-up form, the page that leaves for
+the bank, the two doors the bank comes back through, and the agents' cash desk."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+from sqlalchemy import select
+
+from citoyen.models import LedgerEntry
+from citoyen.services import households
+from citoyen.services.households import Attempt
+from tests import factories
+from tests.blueprints.helpers import text
+from tests.services.test_payments import BANK_OPTIONS
+from tests.services.test_payments import SETTINGS
+from tests.services.test_payments import Bank
+
+
+@pytest.fixture
+def app_config():
+    return {"PAYMENT_BACKENDS": SETTINGS["PAYMENT_BACKENDS"]}
+
+
+@pytest.fixture
+def family(db, agent, parent):
+    town = factories.organisation(db)
+    household = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
+                                            guardian_last_name="Martin")
+    households.subscribe(db, parent, Attempt("code", code=household.subscription_code), "http://localhost")
+    return household
+
+
+class Redirect:
+    def __init__(self, body: str):
+        import re
+
+        self.fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body)
+        self.fields = [(n, v.replace("&#43;", "+").replace("&amp;", "&").replace("&#34;", '"')
+                        .replace("&#39;", "'")) for n, v in self.fields if n != "csrf_token"]
+
+
+def test_top_up_through_the_bank(client, auth, parent, family, db):
+    auth.sign_in(parent.email)
+    page = text(client.get("/paiements"))
+    assert "Solde de votre compte d'avance" in page and "Recharger mon compte" in page
+    response = client.post(f"/paiements/{family.id}/recharger", data={f"h{family.id}-amount": "25"})
+    assert response.status_code == 200
+    body = text(response)
+    assert f'action="{BANK_OPTIONS["service_url"]}"' in body and "Continuer vers la banque" in body
+    assert "form-action 'self' http://banque.test" in response.headers["Content-Security-Policy"]
+    bank = Bank()
+    back = bank.choose(Redirect(body), "payer")
+    # The notification arrives through its own door, without session or token.
+    anonymous = client.application.test_client()
+    notified = anonymous.post("/paiements/notification", data=urllib.parse.urlencode(bank.sent[0]),
+                              content_type="application/x-www-form-urlencoded")
+    assert notified.status_code == 200
+    returned = client.get("/paiements/retour?" + back)
+    assert returned.status_code == 303
+    page = text(client.get("/paiements"))
+    assert "est accepté" in page and "25,00" in page and "Rechargement en ligne" in page
+    assert len(list(db.scalars(select(LedgerEntry)))) == 1
+
+
+def test_bad_amount_keeps_what_was_typed(client, auth, parent, family):
+    auth.sign_in(parent.email)
+    response = client.post(f"/paiements/{family.id}/recharger", data={f"h{family.id}-amount": "-5"})
+    assert response.status_code == 422
+    assert "supérieur à zéro" in text(response) and 'value="-5"' in text(response)
+
+
+def test_refused_payment_says_so(client, auth, parent, family):
+    auth.sign_in(parent.email)
+    body = text(client.post(f"/paiements/{family.id}/recharger", data={f"h{family.id}-amount": "25"}))
+    back = Bank().choose(Redirect(body), "refuser")
+    client.get("/paiements/retour?" + back)
+    assert "La banque a refusé le paiement" in text(client.get("/paiements"))
+
+
+def test_unsigned_notification_is_refused(client):
+    response = client.post("/paiements/notification", data={"vads_result": "00"})
+    assert response.status_code == 400
+
+
+def test_another_household_cannot_be_topped_up(client, auth, family, make_account, db, agent):
+    other = households.create_household(db, agent, factories.organisation(db, slug="b"), name="Benali",
+                                        guardian_first_name="Karim", guardian_last_name="Benali")
+    stranger = make_account(email="karim@example.org")
+    auth.sign_in(stranger.email)
+    assert client.post(f"/paiements/{family.id}/recharger", data={}).status_code == 404
+    assert client.post(f"/paiements/{other.id}/recharger", data={}).status_code == 404
+
+
+def test_agent_records_cash_and_a_refund(client, auth, agent, family):
+    auth.sign_in(agent.email)
+    url = f"/agent/foyers/{family.id}/compte"
+    assert "Paiement en espèces" in text(client.get(url))
+    bad = client.post(url + "/especes", data={"cash-amount": "abc", "cash-note": "guichet"})
+    assert bad.status_code == 422 and "par exemple" in text(bad) and 'value="guichet"' in text(bad)
+    assert client.post(url + "/especes", data={"cash-amount": "40"}).status_code == 303
+    too_much = client.post(url + "/remboursement", data={"refund-amount": "50", "refund-reason": "x"})
+    assert too_much.status_code == 422 and "ne peut pas dépasser le solde" in text(too_much)
+    client.post(url + "/remboursement", data={"refund-amount": "10", "refund-reason": "Trop-perçu"})
+    page = text(client.get(url))
+    assert "30,00" in page and "Remboursement — Trop-perçu" in page
