@@ -5,6 +5,8 @@ VENV ?= .venv
 PORT ?= 5000
 # The demo identity provider (a stand-in for FranceConnect) listens here.
 IDP_PORT ?= $(shell expr $(PORT) + 100)
+# The test bank (SystemPay protocol, no real payment) listens here.
+BANK_PORT ?= $(shell expr $(PORT) + 200)
 HOST ?= 127.0.0.1
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
@@ -54,7 +56,8 @@ $(INSTANCE)/config.py: | $(VENV)/.installed
 
 DEMO_ENV := CITOYEN_DEMO=1 CITOYEN_BASE_URL=http://$(HOST):$(PORT) \
 	CITOYEN_FRANCECONNECT_DISCOVERY_URL=http://$(HOST):$(IDP_PORT)/api/v2/.well-known/openid-configuration \
-	CITOYEN_FRANCECONNECT_CLIENT_ID=citoyen-demo CITOYEN_FRANCECONNECT_CLIENT_SECRET=citoyen-demo-secret
+	CITOYEN_FRANCECONNECT_CLIENT_ID=citoyen-demo CITOYEN_FRANCECONNECT_CLIENT_SECRET=citoyen-demo-secret \
+	CITOYEN_PAYMENT_BACKENDS='{"*": {"kind": "systempayv2", "options": {"service_url": "http://$(HOST):$(BANK_PORT)/vads-payment/", "secret_test": "citoyendemobanque2026", "signature_algo": "hmac_sha256", "vads_site_id": "12345678"}}}'
 IDP_ENV := CITOYEN_DEMO=1 CITOYEN_IDP_ISSUER=http://$(HOST):$(IDP_PORT)/api/v2 \
 	CITOYEN_IDP_CLIENT_ID=citoyen-demo CITOYEN_IDP_CLIENT_SECRET=citoyen-demo-secret \
 	CITOYEN_IDP_REDIRECT_URIS=http://$(HOST):$(PORT)/connexion/franceconnect/retour \
@@ -67,11 +70,14 @@ run: install | $(INSTANCE)/config.py
 	@echo "Le portail démarre sur http://$(HOST):$(PORT)/"
 	@echo "Courriels de démonstration : http://$(HOST):$(PORT)/demo/courriels"
 	@echo "FranceConnect de démonstration : http://$(HOST):$(IDP_PORT)/api/v2 (identités fictives)"
+	@echo "Banque de test (aucun paiement réel) : http://$(HOST):$(BANK_PORT)/"
 	@echo "Arrêt : Ctrl+C"
 	@echo ""
 	@$(IDP_ENV) $(BIN)/gunicorn --bind $(HOST):$(IDP_PORT) --workers 1 --log-level warning \
 		'citoyen.demo_idp.wsgi:app' & idp=$$!; \
-	trap 'kill $$idp 2>/dev/null' EXIT INT TERM; \
+	CITOYEN_DEMO=1 $(BIN)/gunicorn --bind $(HOST):$(BANK_PORT) --workers 1 --threads 4 --log-level warning \
+		'citoyen.demo_bank.wsgi:app' & bank=$$!; \
+	trap 'kill $$idp $$bank 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - --log-level warning wsgi:app
 

@@ -80,6 +80,23 @@ def init_app(app: Flask) -> None:
             f"et {n_mails} courriel(s) envoyé(s) supprimés."
         )
 
+    @app.cli.group("payments")
+    def payments_group():
+        """Online payments."""
+
+    @payments_group.command("check")
+    def payments_check():
+        """Settle payments the bank never answered (run it every 15 minutes)."""
+        from citoyen.services import payments
+
+        config = current_app.config
+        base_url = config.get("BASE_URL") or "http://127.0.0.1:5000"
+        with new_session() as session:
+            settled = payments.check_pending(session, config, base_url)
+            abandoned = payments.abandon_stale(session)
+        click.echo(f"{settled} paiement(s) réglé(s) auprès de la banque, "
+                   f"{abandoned} paiement(s) sans réponse marqué(s) abandonné(s).")
+
     @app.cli.group("accounts")
     def accounts_group():
         """Accounts."""

@@ -150,6 +150,11 @@ def settle(session: Session, settings: Mapping, query_string: str, base_url: str
     if response is None:
         log.warning("payment message refused (%s): not signed by a configured backend", source)
         return Outcome(None, False, "Réponse de la banque non reconnue.")
+    return _apply_response(session, response, base_url, source)
+
+
+def _apply_response(session: Session, response, base_url: str, source: str) -> Outcome:
+    """Apply a signed answer of the bank to its payment, once."""
     begin_write(session)
     payment = session.scalar(select(Payment).where(Payment.transaction_id == response.transaction_id))
     if payment is None:
@@ -192,6 +197,34 @@ def settle(session: Session, settings: Mapping, query_string: str, base_url: str
         return Outcome(payment, False, "")
     session.refresh(payment)
     return Outcome(payment, True, response.bank_status or "")
+
+
+def check_pending(session: Session, settings: Mapping, base_url: str,
+                  older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Ask the bank about payments still pending, when its backend can say
+    (eopayment's ``payment_status``); settle those it knows. Returns how many
+    were settled."""
+    settled = 0
+    pending = list(session.scalars(select(Payment).where(
+        Payment.status == PAYMENT_PENDING, Payment.created_at < utcnow() - older_than)))
+    session.rollback()
+    for payment in pending:
+        household = session.get(Household, payment.household_id)
+        config = backend_config(settings, session.get(Organisation, household.organisation_id))
+        if config is None:
+            continue
+        backend = _backend(config)
+        if not callable(getattr(backend.backend, "payment_status", None)):
+            continue
+        try:
+            response = backend.payment_status(payment.transaction_id)
+        except Exception:  # noqa: BLE001 — the bank down: try again at the next run
+            log.warning("payment %s: status unavailable", payment.id)
+            continue
+        if response is not None and response.signed is not False:
+            outcome = _apply_response(session, response, base_url, "check")
+            settled += outcome.payment is not None and outcome.payment.status != PAYMENT_PENDING
+    return settled
 
 
 def abandon_stale(session: Session, older_than: timedelta = timedelta(hours=2)) -> int:

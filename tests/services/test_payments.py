@@ -238,3 +238,18 @@ def test_random_sequences_never_create_or_lose_a_cent(db, parent, agent, family,
                 assert op[1] > expected
         assert ledger.balance(db, family.id) == expected == sum(r.amount_cents for r in _rows(db, family))
         assert expected >= 0
+
+
+def test_the_check_command_gives_up_payments_the_bank_never_answered(app, db, parent, family):
+    payment, _ = _start(db, parent, family)
+    recent, _ = _start(db, parent, family)
+    db.execute(update(Payment).where(Payment.id == payment.id)
+               .values(created_at=utcnow() - timedelta(hours=3)))
+    db.commit()
+    app.config["PAYMENT_BACKENDS"] = SETTINGS["PAYMENT_BACKENDS"]
+    result = app.test_cli_runner().invoke(args=["payments", "check"])
+    assert result.exit_code == 0, result.output
+    assert "1 paiement(s) sans réponse" in result.output
+    db.expire_all()
+    assert db.get(Payment, payment.id).status == "abandoned"
+    assert db.get(Payment, recent.id).status == "pending"
