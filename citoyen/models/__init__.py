@@ -4,6 +4,9 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.documents import Document
+from citoyen.models.documents import DocumentFile
+from citoyen.models.documents import DocumentType
 from citoyen.models.households import ChangeSet
 from citoyen.models.households import Child
 from citoyen.models.households import Guardian
@@ -22,6 +25,9 @@ __all__ = [
     "Base",
     "ChangeSet",
     "Child",
+    "Document",
+    "DocumentFile",
+    "DocumentType",
     "Guardian",
     "Household",
     "HouseholdLink",
