@@ -20,6 +20,8 @@ from sqlalchemy.orm import relationship
 
 from citoyen.models.base import Base
 from citoyen.models.base import utcnow
+from citoyen.models.households import Child
+from citoyen.models.households import Household
 
 SCOPE_HOUSEHOLD = "household"
 SCOPE_CHILD = "child"
@@ -87,6 +89,8 @@ class Document(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     document_type: Mapped[DocumentType] = relationship()
+    household: Mapped[Household] = relationship()
+    child: Mapped[Child | None] = relationship()
     files: Mapped[list[DocumentFile]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="DocumentFile.id"
     )

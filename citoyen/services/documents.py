@@ -446,7 +446,8 @@ def queue(session: Session, actor: Account, type_id: int | None = None,
         select(Document)
         .join(Household, Household.id == Document.household_id)
         .where(Document.status == DOCUMENT_SUBMITTED)
-        .options(selectinload(Document.files), selectinload(Document.document_type))
+        .options(selectinload(Document.files), selectinload(Document.document_type),
+                 selectinload(Document.household), selectinload(Document.child))
         .order_by(Document.submitted_at, Document.id)
     )
     if type_id:
