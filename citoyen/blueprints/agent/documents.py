@@ -62,7 +62,8 @@ class TypeForm(FlaskForm):
     organisation_id = SelectField("Commune", coerce=int, validate_choice=False)
     name = StringField("Nom du justificatif", render_kw={"maxlength": 150})
     help_text = TextAreaField("Aide pour les familles", render_kw={"maxlength": 1000})
-    scope = SelectField("Demandé pour", choices=list(documents.SCOPE_LABELS.items()))
+    scope = SelectField("Demandé pour", choices=[SelectChoice(k, v)
+                                                 for k, v in documents.SCOPE_LABELS.items()])
     validity_months = StringField(
         "Durée de validité, en mois", render_kw={"inputmode": "numeric", "maxlength": 3},
         description="Par exemple 12 pour un an. Ou bien une date de fin, ci-dessous.")
