@@ -338,3 +338,11 @@ def test_the_daily_reminder_command(app, client, auth, parent, family, staff, db
     assert "0 rappel(s)" in app.test_cli_runner().invoke(args=["documents", "remind"]).output
     monkeypatch.setattr(documents, "today", lambda: date.today() + timedelta(days=41))
     assert "Périmé" in text(client.get("/justificatifs"))
+
+
+def test_five_files_of_two_megabytes_fit_in_one_upload(client, auth, parent, family, db):
+    auth.sign_in(parent.email)
+    files = [(f"page{i}.pdf", samples.pdf_of_size(2 * MB - i)) for i in range(5)]
+    response = post_files(client, upload_url(family, family.address), files)
+    assert response.status_code == 303
+    assert count(db, DocumentFile) == 5

@@ -100,3 +100,18 @@ def test_documents_journey_without_javascript(browser, live_server, family):
         journey(visit, family, javascript=False)
     finally:
         context.close()
+
+
+def test_agent_pages_for_justificatifs_are_accessible(visit, family):
+    visit.sign_in("agent@belval.example", PASSWORD)
+    visit.goto(f"/agent/foyers/{family.household.id}/justificatifs")
+    visit.check("justificatifs-07-foyer-agent")
+    visit.page.select_option("#document_type", f"{family.pai.id}-{family.leo.id}")
+    visit.page.fill("#message", "Le PAI signé, s'il vous plaît.")
+    visit.page.get_by_role("button", name="Réclamer le justificatif").click()
+    visit.page.wait_for_selector("text=la famille est prévenue")
+    assert "Réclamé" in visit.page.inner_text("main")
+    visit.goto("/agent/justificatifs/types")
+    visit.check("justificatifs-08-types")
+    visit.goto("/agent/justificatifs/types/nouveau")
+    visit.check("justificatifs-09-nouveau-type")
