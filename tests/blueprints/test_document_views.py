@@ -346,3 +346,19 @@ def test_five_files_of_two_megabytes_fit_in_one_upload(client, auth, parent, fam
     response = post_files(client, upload_url(family, family.address), files)
     assert response.status_code == 303
     assert count(db, DocumentFile) == 5
+
+
+def test_no_upload_form_while_a_document_waits_or_is_valid(client, auth, parent, family, staff, db):
+    auth.sign_in(parent.email)
+    sent(client, family, db, "a.pdf", samples.pdf())
+    page = text(client.get(upload_url(family, family.address)))
+    assert "attend la vérification de la mairie" in page and 'id="upload-form"' not in page
+    document = fresh(db).scalar(select(Document))
+    staff.post(f"/agent/justificatifs/{document.id}/valider", data={"valid_until": "2030-01-31"})
+    page = text(client.get(upload_url(family, family.address)))
+    assert "validé jusqu'au 31 janvier 2030 : il n'est pas demandé à nouveau" in page
+    assert 'id="upload-form"' not in page
+    response = post_files(client, upload_url(family, family.address), [("b.pdf", samples.pdf("b"))])
+    assert response.status_code == 422
+    assert "Fournir le justificatif" not in text(client.get("/justificatifs")).split("Le foyer")[1] \
+        .split("Léo")[0]
