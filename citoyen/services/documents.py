@@ -137,8 +137,9 @@ def types_of(session: Session, organisation_id: int, active_only: bool = True) -
 
 
 def _text(values: Mapping, name: str, limit: int, label: str, required: bool = False) -> str:
-    value = " ".join(str(values.get(name) or "").split()) if name != "help_text" else str(
-        values.get(name) or "").strip()
+    value = str(values.get(name) or "").strip()
+    if name != "help_text":
+        value = " ".join(value.split())
     if required and not value:
         raise DomainError(f"Indiquez {label}.", name)
     if len(value) > limit:

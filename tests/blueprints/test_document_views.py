@@ -362,3 +362,17 @@ def test_no_upload_form_while_a_document_waits_or_is_valid(client, auth, parent,
     assert response.status_code == 422
     assert "Fournir le justificatif" not in text(client.get("/justificatifs")).split("Le foyer")[1] \
         .split("Léo")[0]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("31/02/2027", "Indiquez une date valide"),
+    ("2020-01-31", "La fin de validité ne peut pas être passée."),
+])
+def test_a_wrong_end_date_is_refused_in_french(client, auth, parent, family, staff, db, value,
+                                               message):
+    auth.sign_in(parent.email)
+    sent(client, family, db, "a.pdf", samples.pdf())
+    document = fresh(db).scalar(select(Document))
+    response = staff.post(f"/agent/justificatifs/{document.id}/valider", data={"valid_until": value})
+    assert response.status_code == 422 and message in text(response)
+    assert fresh(db).get(Document, document.id).status == "submitted"

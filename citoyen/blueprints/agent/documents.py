@@ -10,7 +10,6 @@ from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
-from wtforms import DateField
 from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
@@ -20,6 +19,7 @@ from wtforms.validators import Optional
 from citoyen.access import household_or_404
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.documents import uploads
+from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -36,7 +36,7 @@ from citoyen.services.errors import NotFound
 
 
 class ValidateForm(FlaskForm):
-    valid_until = DateField(
+    valid_until = FrenchDateField(
         "Valable jusqu'au", validators=[Optional()],
         description="Prérempli selon le type de justificatif ; vide : sans limite de date.",
     )
