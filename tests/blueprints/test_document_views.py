@@ -376,3 +376,11 @@ def test_a_wrong_end_date_is_refused_in_french(client, auth, parent, family, sta
     response = staff.post(f"/agent/justificatifs/{document.id}/valider", data={"valid_until": value})
     assert response.status_code == 422 and message in text(response)
     assert fresh(db).get(Document, document.id).status == "submitted"
+
+
+def test_a_file_missing_from_the_storage_is_not_found(app, client, auth, parent, family, db):
+    auth.sign_in(parent.email)
+    row = sent(client, family, db, "a.pdf", samples.pdf())
+    for path in stored(app):
+        os.unlink(path)
+    assert client.get(f"/justificatifs/{family.household.id}/fichiers/{row.id}").status_code == 404

@@ -9,6 +9,9 @@ the smaller limit, and answer a bare 413."""
 
 from __future__ import annotations
 
+import logging
+
+from flask import abort
 from flask import current_app
 from flask import request
 from flask import send_file
@@ -16,6 +19,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from citoyen import storage as file_storage
 from citoyen.extensions import csrf
+
+log = logging.getLogger(__name__)
 
 # A body this much over the limit is not read to the end: the connection closes.
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -88,7 +93,11 @@ def send_stored(row, inline: bool = False):
     """A stored file, under its own name, with headers that stop a browser from
     running it: a fixed type, nosniff, a content security policy that allows
     nothing, and a download unless a preview is asked for."""
-    handle = storage().open(row.storage_key)
+    try:
+        handle = storage().open(row.storage_key)
+    except (FileNotFoundError, KeyError):
+        log.error("stored file missing: document file %s", row.id)
+        abort(404)
     response = send_file(
         handle, mimetype=row.content_type, as_attachment=not inline,
         download_name=row.filename, conditional=False, max_age=0,
