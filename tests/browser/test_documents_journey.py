@@ -115,3 +115,27 @@ def test_agent_pages_for_justificatifs_are_accessible(visit, family):
     visit.check("justificatifs-08-types")
     visit.goto("/agent/justificatifs/types/nouveau")
     visit.check("justificatifs-09-nouveau-type")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_too_much_at_once_gets_the_message_at_the_field(browser, live_server, family, javascript):
+    from tests.browser.helpers import Visit
+
+    context = browser.new_context(java_script_enabled=javascript)
+    try:
+        visit = Visit(context.new_page(), live_server)
+        upload = f"/justificatifs/{family.household.id}/{family.address.id}/fournir"
+        visit.sign_in("camille.martin@example.org", PASSWORD)
+        visit.goto(upload)
+        visit.allow_status(upload, 422)
+        visit.page.set_input_files("#files", files=[
+            {"name": f"page{i}.pdf", "mimeType": "application/pdf",
+             "buffer": samples.pdf_of_size(2 * 1024 * 1024)} for i in range(6)])
+        visit.page.get_by_role("button", name="Fournir le justificatif").click()
+        visit.page.wait_for_selector("#files-error")
+        assert "dépassent la taille autorisée" in visit.page.inner_text("#files-error")
+        assert "Fichier trop volumineux" not in visit.page.inner_text("main")
+        if javascript:
+            visit.check("justificatifs-10-trop-volumineux")
+    finally:
+        context.close()
