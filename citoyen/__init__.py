@@ -87,6 +87,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     from citoyen.blueprints.agent import bp as agent_bp
     from citoyen.blueprints.auth import bp as auth_bp
+    from citoyen.blueprints.documents import bp as documents_bp
     from citoyen.blueprints.franceconnect import bp as franceconnect_bp
     from citoyen.blueprints.household import bp as household_bp
     from citoyen.blueprints.main import bp as main_bp
@@ -98,6 +99,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(franceconnect_bp)
     app.register_blueprint(household_bp)
+    app.register_blueprint(documents_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(agent_bp)

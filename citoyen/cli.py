@@ -140,3 +140,19 @@ def init_app(app: Flask) -> None:
                 raise click.ClickException(error.message) from None
         mail.deliver_due(new_session, config)
         click.echo(f"Compte {account.role} créé : {account.email}")
+
+    @app.cli.group("documents")
+    def documents_group():
+        """Justificatifs."""
+
+    @documents_group.command("remind")
+    def documents_remind():
+        """Tell families whose justificatifs end soon (run it daily)."""
+        from citoyen.services import documents
+
+        config = current_app.config
+        base_url = config.get("BASE_URL") or "http://127.0.0.1:5000"
+        with new_session() as session:
+            count = documents.remind_expiring(session, config, base_url)
+        mail.deliver_due(new_session, config)
+        click.echo(f"{count} rappel(s) de justificatif bientôt périmé envoyé(s).")

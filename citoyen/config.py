@@ -96,8 +96,17 @@ NOTIFICATION_RETENTION_DAYS = 365
 # Sent mail is kept in the outbox this many days.
 OUTBOX_RETENTION_DAYS = 30
 
-# Uploads (documents come later); also bounds any request body.
+# Bounds any request body; the upload of justificatifs allows its own larger
+# bound (DOCUMENT_MAX_FILES files of DOCUMENT_MAX_FILE_SIZE each).
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024 + 64 * 1024
+
+# Justificatifs: the size of each file, how many files for one document, and
+# how many days before its end a family is told that a document expires
+# (`flask documents remind`, daily). None: files under instance/uploads/.
+DOCUMENT_MAX_FILE_SIZE = 2 * 1024 * 1024
+DOCUMENT_MAX_FILES = 5
+DOCUMENT_REMINDER_DAYS = 30
+UPLOAD_FOLDER = None
 
 # Trust X-Forwarded-* from this many proxies (behind a load balancer).
 PROXY_FIX = 0

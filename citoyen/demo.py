@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from citoyen import passwords
 from citoyen.models import Account
 from citoyen.models import Child
+from citoyen.models import DocumentType
 from citoyen.models import Guardian
 from citoyen.models import Household
 from citoyen.models import Organisation
@@ -57,6 +58,30 @@ HOUSEHOLDS = [
 ]
 
 
+DOCUMENT_TYPES = [
+    # (name, help, scope, months, until day, asked of all, activity)
+    ("Justificatif de domicile", "Facture d'électricité, de gaz, d'eau ou de téléphone fixe, "
+     "ou quittance de loyer, de moins de 3 mois.", "household", 12, "", True, ""),
+    ("Avis d'imposition", "Le dernier avis d'imposition (ou de non-imposition), toutes les pages : "
+     "il sert au calcul du quotient familial.", "household", None, "31/12", True, ""),
+    ("Attestation d'assurance", "Attestation de responsabilité civile et individuelle accident "
+     "pour l'année scolaire.", "child", None, "31/08", True, "Accueil périscolaire"),
+    ("Carnet de vaccination", "Les pages des vaccinations, avec le nom de l'enfant.", "child",
+     None, "", True, ""),
+    ("PAI (projet d'accueil individualisé)", "Le PAI signé par le médecin, pour un enfant qui "
+     "a une allergie ou un traitement.", "child", None, "31/08", False, "Restauration scolaire"),
+]
+
+
+def add_document_types(session: Session, organisation: Organisation) -> None:
+    """The justificatifs the demo commune asks for."""
+    for name, help_text, scope, months, until, asked, activity in DOCUMENT_TYPES:
+        session.add(DocumentType(
+            organisation_id=organisation.id, name=name, help_text=help_text, scope=scope,
+            validity_months=months, valid_until_day=until, asked_of_all=asked, needed_for=activity,
+        ))
+
+
 def load(session: Session, settings: Mapping) -> bool:
     """Create the demo data unless it is there already; True if created."""
     if session.scalar(select(Organisation.id).where(Organisation.slug == "belval")) is not None:
@@ -73,6 +98,7 @@ def load(session: Session, settings: Mapping) -> bool:
     )
     session.add(organisation)
     session.flush()
+    add_document_types(session, organisation)
     for values in HOUSEHOLDS:
         household = Household(organisation_id=organisation.id, **values["household"])
         household.guardians.append(Guardian(**values["guardian"]))

@@ -4,6 +4,9 @@ from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.documents import Document
+from citoyen.models.documents import DocumentFile
+from citoyen.models.documents import DocumentType
 from citoyen.models.households import AuthorizedPickup
 from citoyen.models.households import ChangeSet
 from citoyen.models.households import Child
@@ -28,6 +31,9 @@ __all__ = [
     "AuthorizedPickup",
     "Child",
     "ChildPhoto",
+    "Document",
+    "DocumentFile",
+    "DocumentType",
     "Guardian",
     "Household",
     "HouseholdLink",

@@ -1,16 +1,15 @@
 """money
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-22 05:22:55.193902
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -40,7 +40,7 @@ class RefundForm(FlaskForm):
 def _page(household, cash=None, refund=None, status=200):
     session = get_session()
     return render(
-        "agent/account.html", household=household, balance=ledger.balance(session, household.id),
+        "agent/ledger.html", household=household, balance=ledger.balance(session, household.id),
         entries=ledger.entries(session, household.id), format_cents=format_cents,
         payments=payments.payments_of(session, household.id),
         cash=cash or CashForm(prefix="cash", formdata=None),

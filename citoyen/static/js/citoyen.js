@@ -32,4 +32,15 @@
     var form = document.querySelector("form[data-autosubmit]");
     if (form) { form.submit(); }
   });
+  // Upload progress on a slow connection (the form still works without it).
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target && event.target.closest ? event.target.closest("form") : null;
+    var box = form && form.querySelector(".upload-progress");
+    if (!box || !event.detail.lengthComputable || !event.detail.total) { return; }
+    var percent = Math.round(event.detail.loaded / event.detail.total * 100);
+    box.hidden = false;
+    box.querySelector("progress").value = percent;
+    var text = box.querySelector(".upload-percent");
+    if (text && (percent === 100 || percent % 25 === 0)) { text.textContent = percent + " %"; }
+  });
 })();

@@ -1,0 +1,22 @@
+"""The upload form of a justificatif."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from flask_wtf.file import MultipleFileField
+
+from citoyen import filecheck
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField(
+        "Fichiers du justificatif",
+        description=filecheck.FORMATS + ". Plusieurs fichiers possibles (recto et verso).",
+        render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE, "multiple": True},
+    )
+    # On a phone, this one opens the camera to photograph the paper.
+    photo = FileField(
+        "Ou prendre une photo du document",
+        description="Sur un téléphone, l'appareil photo s'ouvre. La position GPS de la photo "
+        "est retirée.",
+        render_kw={"accept": "image/jpeg,image/png", "capture": "environment"},
+    )
