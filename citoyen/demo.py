@@ -14,6 +14,7 @@ from citoyen.models import Child
 from citoyen.models import DocumentType
 from citoyen.models import Guardian
 from citoyen.models import Household
+from citoyen.models import LedgerEntry
 from citoyen.models import Organisation
 from citoyen.models.base import utcnow
 from citoyen.services import notifications
@@ -111,6 +112,11 @@ def load(session: Session, settings: Mapping) -> bool:
                 doctor_phone="02 38 00 00 00",
             ))
         session.add(household)
+        if values["household"]["name"] == "Martin":
+            # Some history on the Martins' compte d'avance.
+            session.flush()
+            session.add(LedgerEntry(household_id=household.id, amount_cents=2000, kind="cash",
+                                    label="Paiement en espèces à la mairie"))
     now = utcnow()
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     created = []
