@@ -47,6 +47,10 @@ browser:
 		echo "Installation de Chromium (Debian) pour les tests dans le navigateur…"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		|| echo "Chromium n'a pas pu être installé : les tests dans le navigateur seront ignorés."; }
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+		echo "Installation de poppler-utils (Debian) pour vérifier les PDF…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils \
+		|| echo "poppler-utils n'a pas pu être installé : la vérification des PDF sera ignorée."; }
 
 $(INSTANCE)/config.py: | $(VENV)/.installed
 	@mkdir -p $(INSTANCE)

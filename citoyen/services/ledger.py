@@ -106,3 +106,27 @@ def refund(session: Session, actor: Account, household: Household, amount: str,
                  f"{format_cents(cents)} — {reason}")
     session.commit()
     return entry
+
+
+def statement_pdf(session: Session, household: Household, year: int | None, month: int | None,
+                  detailed: bool) -> bytes:
+    """« Relevé de compte » of a household, as a PDF."""
+    from datetime import date
+
+    from citoyen.models import Organisation
+    from citoyen.pdf import statement
+
+    rows = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.household_id == household.id)
+        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+    )
+    town = session.get(Organisation, household.organisation_id)
+    address = ", ".join(part for part in (
+        household.address_line1, household.address_line2,
+        f"{household.postcode} {household.city}".strip()) if part)
+    return statement.build(
+        town=town.name, service=town.service_name, family=household.name,
+        family_number=household.family_number, address=address,
+        movements=[statement.Movement(r.created_at, r.label, r.amount_cents) for r in rows],
+        period=statement.Period(year, month if year else None), detailed=detailed, today=date.today(),
+    )

@@ -105,3 +105,24 @@ def test_agent_records_cash_and_a_refund(client, auth, agent, family):
     client.post(url + "/remboursement", data={"refund-amount": "10", "refund-reason": "Trop-perçu"})
     page = text(client.get(url))
     assert "30,00" in page and "Remboursement — Trop-perçu" in page
+
+
+def test_statement_download(client, auth, parent, family, agent, app):
+    from tests.factories import PASSWORD
+
+    auth.sign_in(parent.email)
+    page = text(client.get("/paiements"))
+    assert "Relevé de compte" in page and "Télécharger au format PDF" in page
+    prefix = f"r{family.id}-"
+    response = client.get(f"/paiements/{family.id}/releve",
+                          query_string={prefix + "periode": "mois", prefix + "annee": "2026",
+                                        prefix + "mois": "2", prefix + "detail": "simplifie"})
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="releve-compte-2026-02.pdf"'
+    bad = client.get(f"/paiements/{family.id}/releve", query_string={prefix + "periode": "siecle"})
+    assert bad.status_code == 422 and "Vérifiez la période choisie" in text(bad)
+    staff = app.test_client()
+    staff.post("/connexion", data={"email": agent.email, "password": PASSWORD})
+    response = staff.get(f"/agent/foyers/{family.id}/compte/releve",
+                         query_string={"periode": "tout", "detail": "detaille"})
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")

@@ -1,6 +1,7 @@
 """Espace agent: a household's compte d'avance, cash payments and refunds."""
 
 from flask import flash
+from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -8,8 +9,10 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from citoyen.access import household_or_404
+from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.fields import required
+from citoyen.blueprints.statements import StatementForm
 from citoyen.blueprints.util import attempt
 from citoyen.db import get_session
 from citoyen.htmx import redirect
@@ -37,7 +40,7 @@ class RefundForm(FlaskForm):
         required("Indiquez le motif du remboursement."), Length(max=120)], render_kw={"maxlength": 120})
 
 
-def _page(household, cash=None, refund=None, status=200):
+def _page(household, cash=None, refund=None, status=200, statement=None):
     session = get_session()
     return render(
         "agent/ledger.html", household=household, balance=ledger.balance(session, household.id),
@@ -45,6 +48,7 @@ def _page(household, cash=None, refund=None, status=200):
         payments=payments.payments_of(session, household.id),
         cash=cash or CashForm(prefix="cash", formdata=None),
         refund=refund or RefundForm(prefix="refund", formdata=None), status=status,
+        statement=statement or StatementForm(),
     )
 
 
@@ -80,3 +84,12 @@ def refund(household_id: int):
             flash(f"Remboursement de {format_cents(-entry.amount_cents)} enregistré.", "success")
             return redirect(url_for("agent.household_account", household_id=household.id))
     return _page(household, refund=form, status=422)
+
+
+@bp.route("/foyers/<int:household_id>/compte/releve")
+def household_statement(household_id: int):
+    """Relevé de compte d'un foyer, au format PDF."""
+    household = household_or_404(current_user, household_id)
+    form = StatementForm(request.args)
+    response = statements.pdf_response(get_session(), household, form)
+    return response if response is not None else _page(household, status=422, statement=form)

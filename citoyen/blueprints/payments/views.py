@@ -13,8 +13,10 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from citoyen.access import public
+from citoyen.blueprints import statements
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.payments import bp
+from citoyen.blueprints.statements import StatementForm
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import settings
@@ -40,7 +42,7 @@ class TopUpForm(FlaskForm):
     )
 
 
-def _page(forms=None, status=200):
+def _page(forms=None, status=200, statement_forms=None):
     session = get_session()
     linked = households.households_of(session, current_user)
     low, high = payments.limits(settings())
@@ -51,6 +53,7 @@ def _page(forms=None, status=200):
             "entries": ledger.entries(session, h.id, limit=50),
             "payments": payments.payments_of(session, h.id, limit=10),
             "form": (forms or {}).get(h.id) or TopUpForm(prefix=f"h{h.id}", formdata=None),
+            "statement": (statement_forms or {}).get(h.id) or StatementForm(prefix=f"r{h.id}-"),
             "online": payments.backend_config(
                 settings(), session.get(Organisation, h.organisation_id)) is not None,
         }
@@ -66,6 +69,20 @@ def index():
     if not households.households_of(get_session(), current_user):
         return redirect(url_for("household.subscriptions"))
     return _page()
+
+
+@bp.route("/<int:household_id>/releve")
+def statement(household_id: int):
+    """Relevé de compte: Télécharger au format PDF."""
+    try:
+        household = households.household_for(get_session(), current_user, household_id)
+    except NotFound:
+        abort(404)
+    form = StatementForm(request.args, prefix=f"r{household.id}-")
+    response = statements.pdf_response(get_session(), household, form)
+    if response is None:
+        return _page(status=422, statement_forms={household.id: form})
+    return response
 
 
 @bp.route("/<int:household_id>/recharger", methods=["POST"])

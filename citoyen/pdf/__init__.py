@@ -1,0 +1,1 @@
+"""PDF documents for families (reportlab): French, real text, small."""
