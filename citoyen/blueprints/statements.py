@@ -40,6 +40,10 @@ def pdf_response(session, household, form: StatementForm):
     month = int(form.mois.data) if form.periode.data == "mois" else None
     pdf = ledger.statement_pdf(session, household, year, month, form.detail.data == "detaille")
     name = "releve-compte-" + (f"{year}" if year else "complet") + (f"-{month:02d}" if month else "")
+    return pdf_download(pdf, name)
+
+
+def pdf_download(pdf: bytes, name: str):
     response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.pdf"'

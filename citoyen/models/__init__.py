@@ -16,6 +16,9 @@ from citoyen.models.households import Household
 from citoyen.models.households import HouseholdLink
 from citoyen.models.households import SubscriptionFailure
 from citoyen.models.identities import ExternalIdentity
+from citoyen.models.money import Invoice
+from citoyen.models.money import InvoiceCounter
+from citoyen.models.money import InvoiceLine
 from citoyen.models.money import LedgerEntry
 from citoyen.models.money import Payment
 from citoyen.models.notifications import Notification
@@ -39,6 +42,9 @@ __all__ = [
     "HouseholdLink",
     "SubscriptionFailure",
     "ExternalIdentity",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
     "LedgerEntry",
     "Notification",
     "Payment",

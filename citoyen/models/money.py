@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint
+from sqlalchemy import Date
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from citoyen.models.base import Base
 from citoyen.models.base import utcnow
@@ -21,6 +25,9 @@ ENTRY_TOPUP = "topup"          # online top-up of the compte d'avance
 ENTRY_CASH = "cash"            # cash paid at the town hall
 ENTRY_REFUND = "refund"        # money given back to the family
 ENTRY_CORRECTION = "correction"
+ENTRY_INVOICE = "invoice"            # an invoice issued: the household owes it
+ENTRY_CREDIT_NOTE = "credit_note"    # an avoir: the debt is reduced
+ENTRY_INVOICE_PAYMENT = "invoice_payment"  # an invoice paid online
 
 PAYMENT_PENDING = "pending"
 PAYMENT_PAID = "paid"
@@ -43,6 +50,8 @@ class LedgerEntry(Base):
     label: Mapped[str] = mapped_column(String(200))
     # The online payment that caused it: at most one row per payment.
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
+    # The invoice this row issues, reduces (avoir) or pays.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
@@ -57,6 +66,7 @@ class Payment(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="RESTRICT"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     purpose: Mapped[str] = mapped_column(String(20), default=ENTRY_TOPUP)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     amount_cents: Mapped[int] = mapped_column(Integer)
     backend: Mapped[str] = mapped_column(String(30))
     # The reference the bank sends back with its answer.
@@ -65,3 +75,58 @@ class Payment(Base):
     bank_status: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+INVOICE = "invoice"
+CREDIT_NOTE = "credit_note"
+
+
+class InvoiceCounter(Base):
+    """The last number given, per organisation and year: taken under a row
+    lock in the transaction that writes the invoice, so numbers have no gaps."""
+
+    __tablename__ = "invoice_counter"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Invoices and credit notes have their own sequence.
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(Base):
+    """A monthly invoice of a household, or a credit note (avoir) correcting one.
+    Never edited once issued."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "number", name="uq_invoice_number"),
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(12), default=INVOICE)
+    number: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    # A credit note says which invoice it corrects.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(order_by="InvoiceLine.id", cascade="all, delete-orphan")
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_cents: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(Integer)

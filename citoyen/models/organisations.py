@@ -23,3 +23,7 @@ class Organisation(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     address: Mapped[str] = mapped_column(Text, default="")
     opening_hours: Mapped[str] = mapped_column(Text, default="")
+    # "prepaid" (compte d'avance) or "postpaid" (monthly invoices).
+    billing_mode: Mapped[str] = mapped_column(String(10), default="prepaid", server_default="prepaid")
+    # Printed on invoices and the attestation fiscale.
+    siret: Mapped[str] = mapped_column(String(14), default="", server_default="")

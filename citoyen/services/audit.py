@@ -33,6 +33,8 @@ ACTION_LABELS = {
     "household.photo_removed": "Photo d'un enfant retirée",
     "money.cash": "Paiement en espèces",
     "money.refund": "Remboursement",
+    "money.credit_note": "Avoir",
+    "money.invoicing": "Facturation du mois",
     "document.validated": "Justificatif validé",
     "document.rejected": "Justificatif déclaré invalide",
     "document.requested": "Justificatif réclamé",

@@ -27,6 +27,7 @@ from citoyen.models import LedgerEntry
 from citoyen.models import Organisation
 from citoyen.models import Payment
 from citoyen.models.base import utcnow
+from citoyen.models.money import ENTRY_INVOICE_PAYMENT
 from citoyen.models.money import ENTRY_TOPUP
 from citoyen.models.money import PAYMENT_ABANDONED
 from citoyen.models.money import PAYMENT_PAID
@@ -86,6 +87,24 @@ def start_topup(session: Session, settings: Mapping, actor: Account, household: 
     if not low <= cents <= high:
         raise DomainError(f"Le montant doit être compris entre {format_cents(low)} et "
                           f"{format_cents(high)}.", "amount")
+    return _start(session, settings, actor, household, cents, urls)
+
+
+def start_invoice_payment(session: Session, settings: Mapping, actor: Account, household: Household,
+                          invoice_id: int, urls: Mapping[str, str]) -> tuple[Payment, Redirect]:
+    """Payer cette facture: what is left to pay, online."""
+    from citoyen.services import invoices
+
+    invoice = invoices.get_for(session, household, invoice_id)
+    left = invoices.remaining(session, invoice)
+    if left <= 0:
+        raise DomainError(f"La facture {invoice.number} est déjà réglée.")
+    session.rollback()
+    return _start(session, settings, actor, household, left, urls, invoice)
+
+
+def _start(session: Session, settings: Mapping, actor: Account, household: Household, cents: int,
+           urls: Mapping[str, str], invoice=None) -> tuple[Payment, Redirect]:
     organisation = session.get(Organisation, household.organisation_id)
     config = backend_config(settings, organisation)
     if config is None:
@@ -95,7 +114,9 @@ def start_topup(session: Session, settings: Mapping, actor: Account, household: 
     options.setdefault("normal_return_url", urls["return"])
     options.setdefault("automatic_return_url", urls["notify"])
     backend = eopayment.Payment(config["kind"], options)
-    payment = Payment(household_id=household.id, account_id=actor.id, purpose=ENTRY_TOPUP,
+    payment = Payment(household_id=household.id, account_id=actor.id,
+                      purpose=ENTRY_INVOICE_PAYMENT if invoice is not None else ENTRY_TOPUP,
+                      invoice_id=invoice.id if invoice is not None else None,
                       amount_cents=cents, backend=config["kind"],
                       transaction_id="CIT" + secrets.token_hex(12))
     begin_write(session)
@@ -184,12 +205,22 @@ def _apply_response(session: Session, response, base_url: str, source: str) -> O
         session.refresh(payment)
         return Outcome(payment, False, response.bank_status or "")
     household = session.get(Household, payment.household_id)
+    if payment.invoice_id is not None:
+        from citoyen.models import Invoice
+
+        number = session.get(Invoice, payment.invoice_id).number
+        label, subject, link = (f"Paiement en ligne de la facture {number}",
+                                f"Facture {number} : paiement reçu", "/paiements/factures")
+    else:
+        label, subject, link = ("Rechargement en ligne", "Votre compte d'avance est rechargé",
+                                "/paiements")
     session.add(LedgerEntry(household_id=payment.household_id, amount_cents=payment.amount_cents,
-                            kind=ENTRY_TOPUP, label="Rechargement en ligne", payment_id=payment.id))
+                            kind=payment.purpose, label=label, payment_id=payment.id,
+                            invoice_id=payment.invoice_id))
     for account in households.linked_accounts(session, household):
-        notifications.notify(session, account, "Votre compte d'avance est rechargé",
+        notifications.notify(session, account, subject,
                              f"Votre paiement de {format_cents(payment.amount_cents)} est reçu.",
-                             base_url, link="/paiements")
+                             base_url, link=link)
     try:
         session.commit()
     except IntegrityError:  # the other message won the race: credited once already

@@ -126,3 +126,55 @@ def test_statement_download(client, auth, parent, family, agent, app):
     response = staff.get(f"/agent/foyers/{family.id}/compte/releve",
                          query_string={"periode": "tout", "detail": "detaille"})
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
+
+
+def test_mes_factures_pdf_and_pay(client, auth, parent, family, agent, db, app):
+    from datetime import date
+
+    from citoyen.services import invoices
+    from tests.factories import PASSWORD
+
+    invoice = invoices.issue(db, family, "Facture post-paiement pour septembre 2026", date(2026, 9, 1),
+                             date(2026, 9, 30), [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(parent.email)
+    page = text(client.get("/paiements/factures"))
+    assert invoice.number in page and "Reste à payer" in page and "35,00" in page and "À payer" in page
+    pdf = client.get(f"/paiements/{family.id}/factures/{invoice.id}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    to_bank = client.post(f"/paiements/{family.id}/factures/{invoice.id}/payer")
+    assert to_bank.status_code == 200 and "35,00" in text(to_bank)
+    back = Bank().choose(Redirect(text(to_bank)), "payer")
+    assert client.get("/paiements/retour?" + back).headers["Location"].endswith("/paiements/factures")
+    page = text(client.get("/paiements/factures"))
+    assert "Payée" in page and "est accepté" in page
+    again = client.post(f"/paiements/{family.id}/factures/{invoice.id}/payer")
+    assert again.status_code == 303 and "déjà réglée" in text(client.get("/paiements/factures"))
+
+    staff = app.test_client()
+    staff.post("/connexion", data={"email": agent.email, "password": PASSWORD})
+    assert invoice.number in text(staff.get(f"/agent/foyers/{family.id}/compte"))
+    assert staff.get(f"/agent/foyers/{family.id}/factures/{invoice.id}.pdf").data.startswith(b"%PDF")
+
+
+def test_agent_credit_note_with_bad_input(client, auth, agent, family, db):
+    from datetime import date
+
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(agent.email)
+    url = f"/agent/foyers/{family.id}/avoir"
+    bad = client.post(url, data={"avoir-invoice": str(invoice.id), "avoir-amount": "99",
+                                 "avoir-reason": "Erreur de saisie"})
+    assert bad.status_code == 422 and "ne peut pas dépasser" in text(bad)
+    assert 'value="Erreur de saisie"' in text(bad)
+    wrong = client.post(url, data={"avoir-invoice": "999", "avoir-amount": "5", "avoir-reason": "x"})
+    assert wrong.status_code == 422 and "Choisissez la facture" in text(wrong)
+    ok = client.post(url, data={"avoir-invoice": str(invoice.id), "avoir-amount": "5",
+                                "avoir-reason": "Erreur de saisie"})
+    assert ok.status_code == 303
+    page = text(client.get(f"/agent/foyers/{family.id}/compte"))
+    assert "Avoir" in page and "30,00" in page

@@ -1,11 +1,14 @@
 """Espace agent: a household's compte d'avance, cash payments and refunds."""
 
+from flask import abort
 from flask import flash
 from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import SelectField
 from wtforms import StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from citoyen.access import household_or_404
@@ -13,12 +16,16 @@ from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.statements import StatementForm
+from citoyen.blueprints.statements import pdf_download
+from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.db import get_session
 from citoyen.htmx import redirect
 from citoyen.htmx import render
+from citoyen.services import invoices
 from citoyen.services import ledger
 from citoyen.services import payments
+from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
 
 
@@ -40,15 +47,28 @@ class RefundForm(FlaskForm):
         required("Indiquez le motif du remboursement."), Length(max=120)], render_kw={"maxlength": 120})
 
 
-def _page(household, cash=None, refund=None, status=200, statement=None):
+class CreditNoteForm(FlaskForm):
+    invoice = SelectField("Facture corrigée", coerce=str, validate_choice=False)
+    amount = _amount()
+    reason = StringField("Motif de l'avoir", validators=[
+        required("Indiquez le motif de l'avoir."), Length(max=150)], render_kw={"maxlength": 150},
+        description="Il figure sur l'avoir envoyé à la famille.")
+
+
+def _page(household, cash=None, refund=None, status=200, statement=None, credit=None):
     session = get_session()
+    found = invoices.of_household(session, household.id)
+    credit = credit or CreditNoteForm(prefix="avoir", formdata=None)
+    credit.invoice.choices = [SelectChoice(str(i.id), f"{i.number} — reste {format_cents(left)}")
+                              for i, left in found if i.kind == "invoice" and left > 0]
     return render(
         "agent/ledger.html", household=household, balance=ledger.balance(session, household.id),
         entries=ledger.entries(session, household.id), format_cents=format_cents,
         payments=payments.payments_of(session, household.id),
         cash=cash or CashForm(prefix="cash", formdata=None),
         refund=refund or RefundForm(prefix="refund", formdata=None), status=status,
-        statement=statement or StatementForm(),
+        statement=statement or StatementForm(), invoices=found, credit=credit,
+        state=invoices.state,
     )
 
 
@@ -93,3 +113,34 @@ def household_statement(household_id: int):
     form = StatementForm(request.args)
     response = statements.pdf_response(get_session(), household, form)
     return response if response is not None else _page(household, status=422, statement=form)
+
+
+@bp.route("/foyers/<int:household_id>/factures/<int:invoice_id>.pdf")
+def household_invoice_pdf(household_id: int, invoice_id: int):
+    """Une facture ou un avoir d'un foyer, au format PDF."""
+    household = household_or_404(current_user, household_id)
+    try:
+        invoice = invoices.get_for(get_session(), household, invoice_id)
+    except NotFound:
+        abort(404)
+    return pdf_download(invoices.pdf(get_session(), invoice), invoice.number)
+
+
+@bp.route("/foyers/<int:household_id>/avoir", methods=["POST"])
+def credit_note(household_id: int):
+    """Créer un avoir: a correction is a new document, never an edit."""
+    household = household_or_404(current_user, household_id)
+    form = CreditNoteForm(prefix="avoir")
+    if form.validate_on_submit():
+        try:
+            invoice_id = int(form.invoice.data or "")
+        except ValueError:
+            invoice_id = 0
+        ok, note = attempt(form, invoices.credit_note, get_session(), current_user, household,
+                           invoice_id, form.amount.data, form.reason.data)
+        if ok:
+            flash(f"Avoir {note.number} de {format_cents(note.amount_cents)} créé.", "success")
+            return redirect(url_for("agent.household_account", household_id=household.id))
+        if isinstance(note, NotFound):
+            add_error(form, "invoice", "Choisissez la facture à corriger.")
+    return _page(household, status=422, credit=form)

@@ -17,6 +17,7 @@ from citoyen.blueprints import statements
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.payments import bp
 from citoyen.blueprints.statements import StatementForm
+from citoyen.blueprints.statements import pdf_download
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import settings
@@ -29,6 +30,7 @@ from citoyen.models.money import PAYMENT_ABANDONED
 from citoyen.models.money import PAYMENT_PAID
 from citoyen.models.money import PAYMENT_REFUSED
 from citoyen.services import households
+from citoyen.services import invoices
 from citoyen.services import ledger
 from citoyen.services import payments
 from citoyen.services.errors import NotFound
@@ -74,10 +76,7 @@ def index():
 @bp.route("/<int:household_id>/releve")
 def statement(household_id: int):
     """Relevé de compte: Télécharger au format PDF."""
-    try:
-        household = households.household_for(get_session(), current_user, household_id)
-    except NotFound:
-        abort(404)
+    household = _household(household_id)
     form = StatementForm(request.args, prefix=f"r{household.id}-")
     response = statements.pdf_response(get_session(), household, form)
     if response is None:
@@ -88,29 +87,82 @@ def statement(household_id: int):
 @bp.route("/<int:household_id>/recharger", methods=["POST"])
 def top_up(household_id: int):
     """Valider le paiement: record it, then send the browser to the bank."""
-    try:
-        household = households.household_for(get_session(), current_user, household_id)
-    except NotFound:
-        abort(404)
+    household = _household(household_id)
     form = TopUpForm(prefix=f"h{household.id}")
     if form.validate_on_submit():
-        urls = {"return": base_url() + url_for("payments.bank_return"),
-                "notify": base_url() + url_for("payments.notification")}
         ok, result = attempt(form, payments.start_topup, get_session(), settings(), current_user,
-                             household, form.amount.data, urls)
+                             household, form.amount.data, _bank_urls())
         if ok:
-            _, to_bank = result
-            response = make_response(render("payments/to_bank.html", to_bank=to_bank,
-                                             amount=format_cents(result[0].amount_cents)))
-            # This page posts its form to the bank: allow that origin, and only here.
-            bank = urlsplit(to_bank.url)
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
-                f"form-action 'self' {bank.scheme}://{bank.netloc}"
-            )
-            return response
+            return _to_bank(*result)
     return _page({household.id: form}, status=422)
+
+
+def _to_bank(payment, to_bank):
+    response = make_response(render("payments/to_bank.html", to_bank=to_bank,
+                                     amount=format_cents(payment.amount_cents)))
+    # This page posts its form to the bank: allow that origin, and only here.
+    bank = urlsplit(to_bank.url)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+        f"form-action 'self' {bank.scheme}://{bank.netloc}"
+    )
+    return response
+
+
+def _bank_urls():
+    return {"return": base_url() + url_for("payments.bank_return"),
+            "notify": base_url() + url_for("payments.notification")}
+
+
+def _household(household_id: int):
+    try:
+        return households.household_for(get_session(), current_user, household_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/factures")
+def invoices_page():
+    """Mes factures: number, date, period, amount, « Reste à payer », state."""
+    session = get_session()
+    linked = households.households_of(session, current_user)
+    if not linked:
+        return redirect(url_for("household.subscriptions"))
+    groups = []
+    for h in linked:
+        town = session.get(Organisation, h.organisation_id)
+        groups.append({"household": h, "town": town, "invoices": invoices.of_household(session, h.id),
+                       "online": payments.backend_config(settings(), town) is not None})
+    return render("payments/invoices.html", groups=groups, format_cents=format_cents,
+                  state=invoices.state)
+
+
+@bp.route("/<int:household_id>/factures/<int:invoice_id>.pdf")
+def invoice_pdf(household_id: int, invoice_id: int):
+    """Une facture ou un avoir, au format PDF."""
+    household = _household(household_id)
+    try:
+        invoice = invoices.get_for(get_session(), household, invoice_id)
+    except NotFound:
+        abort(404)
+    return pdf_download(invoices.pdf(get_session(), invoice), invoice.number)
+
+
+@bp.route("/<int:household_id>/factures/<int:invoice_id>/payer", methods=["POST"])
+def pay_invoice(household_id: int, invoice_id: int):
+    """Payer cette facture: what is left to pay, at the bank."""
+    household = _household(household_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        ok, result = attempt(None, payments.start_invoice_payment, get_session(), settings(),
+                             current_user, household, invoice_id, _bank_urls())
+        if ok:
+            return _to_bank(*result)
+        if isinstance(result, NotFound):
+            abort(404)
+        flash(result.message, "error")
+    return redirect(url_for("payments.invoices_page"))
 
 
 @bp.route("/retour", methods=["GET", "POST"])
@@ -135,9 +187,10 @@ def bank_return():
         flash("Vous avez abandonné le paiement : rien n'a été débité.", "error")
     else:
         flash("Le paiement est en cours de traitement par la banque.", "success")
+    back = "payments.invoices_page" if payment is not None and payment.invoice_id else "payments.index"
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.sign_in", next=url_for("payments.index")))
-    return redirect(url_for("payments.index"))
+        return redirect(url_for("auth.sign_in", next=url_for(back)))
+    return redirect(url_for(back))
 
 
 @bp.route("/notification", methods=["POST"])

@@ -1,0 +1,188 @@
+"""Invoices (post-paid communes): numbered without gaps per commune and year,
+never edited; a correction is a credit note (avoir). Each invoice is a debit
+row of the household's ledger; payments and credit notes are credit rows
+linked to it, so « Reste à payer » is read from the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Household
+from citoyen.models import Invoice
+from citoyen.models import InvoiceCounter
+from citoyen.models import InvoiceLine
+from citoyen.models import LedgerEntry
+from citoyen.models.money import CREDIT_NOTE
+from citoyen.models.money import ENTRY_CREDIT_NOTE
+from citoyen.models.money import ENTRY_INVOICE
+from citoyen.models.money import INVOICE
+from citoyen.services import audit
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+from citoyen.services.households import format_cents
+from citoyen.services.ledger import parse_euros
+from citoyen.transactions import begin_write
+
+PREFIX = {INVOICE: "F", CREDIT_NOTE: "A"}
+
+
+def next_number(session: Session, organisation_id: int, year: int, kind: str = INVOICE) -> str:
+    """Take the next number in the caller's transaction: the counter row stays
+    locked until it commits, and a rollback gives the number back."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(InvoiceCounter).values(
+        organisation_id=organisation_id, year=year, kind=kind, last=0).on_conflict_do_nothing())
+    last = session.execute(
+        update(InvoiceCounter)
+        .where(InvoiceCounter.organisation_id == organisation_id, InvoiceCounter.year == year,
+               InvoiceCounter.kind == kind)
+        .values(last=InvoiceCounter.last + 1).returning(InvoiceCounter.last)
+    ).scalar_one()
+    return f"{PREFIX[kind]}{year}-{last:06d}"
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    quantity: int
+    unit_cents: int
+    child_id: int | None = None
+
+
+def issue(session: Session, household: Household, label: str, period_start: date, period_end: date,
+          lines: Sequence[Line], today: date | None = None) -> Invoice:
+    """Write one invoice and its debit row in the caller's transaction (not committed)."""
+    begin_write(session)
+    today = today or date.today()
+    amount = sum(line.quantity * line.unit_cents for line in lines)
+    invoice = Invoice(
+        organisation_id=household.organisation_id, household_id=household.id, kind=INVOICE,
+        number=next_number(session, household.organisation_id, today.year), label=label,
+        period_start=period_start, period_end=period_end, amount_cents=amount,
+        lines=[InvoiceLine(child_id=line.child_id, label=line.label, quantity=line.quantity,
+                           unit_cents=line.unit_cents, amount_cents=line.quantity * line.unit_cents)
+               for line in lines],
+    )
+    session.add(invoice)
+    session.flush()
+    if amount:
+        session.add(LedgerEntry(household_id=household.id, amount_cents=-amount, kind=ENTRY_INVOICE,
+                                label=f"Facture {invoice.number}", invoice_id=invoice.id))
+    return invoice
+
+
+def paid_on(session: Session, invoice_ids: Sequence[int]) -> dict[int, int]:
+    """What was paid or credited on each invoice, in cents."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.invoice_id.in_(invoice_ids), LedgerEntry.amount_cents > 0)
+        .group_by(LedgerEntry.invoice_id)
+    )
+    return {invoice_id: total for invoice_id, total in rows}
+
+
+def remaining(session: Session, invoice: Invoice) -> int:
+    """Reste à payer."""
+    if invoice.kind != INVOICE:
+        return 0
+    return max(invoice.amount_cents - paid_on(session, [invoice.id]).get(invoice.id, 0), 0)
+
+
+def state(invoice: Invoice, left: int) -> str:
+    if invoice.kind == CREDIT_NOTE:
+        return "Avoir"
+    if left == 0:
+        return "Payée"
+    if left < invoice.amount_cents:
+        return "Partiellement payée"
+    return "À payer"
+
+
+def of_household(session: Session, household_id: int) -> list[tuple[Invoice, int]]:
+    """The household's invoices and credit notes, newest first, with what is left to pay."""
+    found = list(session.scalars(
+        select(Invoice).where(Invoice.household_id == household_id)
+        .order_by(Invoice.issued_at.desc(), Invoice.id.desc())
+    ))
+    paid = paid_on(session, [i.id for i in found])
+    return [(i, 0 if i.kind != INVOICE else max(i.amount_cents - paid.get(i.id, 0), 0)) for i in found]
+
+
+def get_for(session: Session, household: Household, invoice_id: int) -> Invoice:
+    """An invoice of this household, or NotFound."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.household_id != household.id:
+        raise NotFound("Cette facture n'existe pas.")
+    return invoice
+
+
+def credit_note(session: Session, actor: Account, household: Household, invoice_id: int,
+                amount: str, reason: str, today: date | None = None) -> Invoice:
+    """Créer un avoir: reduce what an invoice asks, never edit it."""
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+    cents = parse_euros(amount, "amount")
+    reason = " ".join((reason or "").split())[:150]
+    if not reason:
+        raise DomainError("Indiquez le motif de l'avoir : il figure sur le document.", "reason")
+    begin_write(session)
+    invoice = get_for(session, household, invoice_id)
+    if invoice.kind != INVOICE:
+        raise DomainError("Un avoir corrige une facture, pas un autre avoir.", "amount")
+    left = remaining(session, invoice)
+    if cents > left:
+        raise DomainError(f"L'avoir ne peut pas dépasser le reste à payer ({format_cents(left)}).",
+                          "amount")
+    today = today or date.today()
+    note = Invoice(
+        organisation_id=invoice.organisation_id, household_id=household.id, kind=CREDIT_NOTE,
+        number=next_number(session, invoice.organisation_id, today.year, CREDIT_NOTE),
+        label=f"Avoir sur la facture {invoice.number} — {reason}", period_start=invoice.period_start,
+        period_end=invoice.period_end, amount_cents=cents, corrects_id=invoice.id,
+        lines=[InvoiceLine(label=reason, quantity=1, unit_cents=cents, amount_cents=cents)],
+    )
+    session.add(note)
+    session.flush()
+    session.add(LedgerEntry(household_id=household.id, amount_cents=cents, kind=ENTRY_CREDIT_NOTE,
+                            label=f"Avoir {note.number} sur la facture {invoice.number}",
+                            invoice_id=invoice.id, recorded_by_id=actor.id))
+    audit.record(session, actor, "money.credit_note", "household", household.id, household.name,
+                 f"{note.number} : {format_cents(cents)} sur {invoice.number} — {reason}")
+    session.commit()
+    return note
+
+
+def pdf(session: Session, invoice: Invoice) -> bytes:
+    """The invoice or credit note as a PDF."""
+    from citoyen.models import Organisation
+    from citoyen.pdf import invoice as invoice_pdf
+
+    household = session.get(Household, invoice.household_id)
+    town = session.get(Organisation, invoice.organisation_id)
+    corrects = session.get(Invoice, invoice.corrects_id).number if invoice.corrects_id else ""
+    address = ", ".join(part for part in (
+        household.address_line1, household.address_line2,
+        f"{household.postcode} {household.city}".strip()) if part)
+    contact = " — ".join(part for part in (town.phone, town.email) if part)
+    return invoice_pdf.build(
+        town=town.name, siret=town.siret, service=town.service_name, contact=contact,
+        family=household.name, family_number=household.family_number, address=address,
+        subscription_code=household.subscription_code, number=invoice.number,
+        is_credit_note=invoice.kind == CREDIT_NOTE, label=invoice.label, issued=invoice.issued_at.date(),
+        period=(invoice.period_start, invoice.period_end),
+        lines=[(line.label, line.quantity, line.unit_cents, line.amount_cents) for line in invoice.lines],
+        total=invoice.amount_cents, left=remaining(session, invoice), corrects=corrects,
+    )
