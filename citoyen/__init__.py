@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from citoyen import config as default_config
 
@@ -27,6 +28,11 @@ class InsecureConfiguration(RuntimeError):
     pass
 
 
+class DatabaseId(IntegerConverter):
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI."""
     instance_path = os.environ.get("CITOYEN_INSTANCE_PATH") or os.path.join(
@@ -37,6 +43,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app = Flask(
         __name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True
     )
+    # Ids in URLs fit the database's integers: a longer number is a plain 404.
+    app.url_map.converters["int"] = DatabaseId
     app.config.from_object(default_config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(default_config.from_environment())

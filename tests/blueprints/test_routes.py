@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Rule
 
 from citoyen import links
@@ -17,7 +18,7 @@ def _url(rule: Rule) -> str:
     values = {}
     for name in rule.arguments:
         converter = rule._converters[name]
-        values[name] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+        values[name] = 1 if isinstance(converter, IntegerConverter) else "x"
     return rule.build(values)[1]
 
 
@@ -197,3 +198,9 @@ def _tiny_png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (4, 4)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_an_id_too_long_for_the_database_is_a_404(client, parent, auth):
+    auth.sign_in(parent.email)
+    assert client.get("/foyer/99999999999999999999999/adresse").status_code == 404
+    assert client.get(f"/foyer/{2**31}/adresse").status_code == 404
