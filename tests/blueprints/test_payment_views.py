@@ -178,3 +178,21 @@ def test_agent_credit_note_with_bad_input(client, auth, agent, family, db):
     assert ok.status_code == 303
     page = text(client.get(f"/agent/foyers/{family.id}/compte"))
     assert "Avoir" in page and "30,00" in page
+
+
+def test_agent_balances_and_export(client, auth, agent, family, db):
+    from citoyen.services import ledger
+
+    ledger.record_cash(db, agent, family, "12,50")
+    auth.sign_in(agent.email)
+    page = text(client.get("/agent/comptes?filtre=tous"))
+    assert "Martin" in page and "12,50" in page
+    assert "Aucun compte" in text(client.get("/agent/comptes?filtre=negatifs"))
+    bad = client.get("/agent/comptes/export.csv?start=31/02/2026&end=01/03/2026")
+    assert bad.status_code == 422 and 'value="31/02/2026"' in text(bad)
+    from datetime import date
+
+    today = date.today().strftime("%d/%m/%Y")
+    csv = client.get(f"/agent/comptes/export.csv?start={today}&end={today}")
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert "12,50" in csv.data.decode("utf-8-sig")

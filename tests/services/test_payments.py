@@ -253,3 +253,38 @@ def test_the_check_command_gives_up_payments_the_bank_never_answered(app, db, pa
     db.expire_all()
     assert db.get(Payment, payment.id).status == "abandoned"
     assert db.get(Payment, recent.id).status == "pending"
+
+
+def test_balances_and_how_long_they_are_negative(db, agent, parent, family):
+    from datetime import date
+
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    db.execute(update(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)
+               .values(created_at=utcnow() - timedelta(days=20)))
+    db.commit()
+    with pytest.raises(Forbidden):
+        ledger.balances(db, parent)
+    [state] = ledger.balances(db, agent, negative_only=True)
+    assert state.balance == -3500 and state.negative_since < utcnow() - timedelta(days=19)
+    assert len(ledger.balances(db, agent, negative_days=15)) == 1
+    ledger.record_cash(db, agent, family, "35")
+    assert ledger.balances(db, agent, negative_days=15) == []
+    assert ledger.balances(db, agent)[0].balance == 0
+
+
+def test_treasury_export(db, agent, family):
+    from datetime import date
+
+    ledger.record_cash(db, agent, family, "12,50", "=HYPERLINK()")
+    today = date.today()
+    content = ledger.export_csv(db, agent, today, today)
+    header, row = content.strip().split("\r\n")
+    assert header.startswith("Date;Heure;Identifiant famille;Foyer;Nature")
+    assert ";Espèces;" in row and ";12,50;" in row and "HYPERLINK" in row
+    with pytest.raises(DomainError) as raised:
+        ledger.export_csv(db, agent, today, today - timedelta(days=1))
+    assert raised.value.field == "end"

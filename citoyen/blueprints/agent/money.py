@@ -2,6 +2,7 @@
 
 from flask import abort
 from flask import flash
+from flask import make_response
 from flask import request
 from flask import url_for
 from flask_login import current_user
@@ -14,6 +15,7 @@ from wtforms.validators import Length
 from citoyen.access import household_or_404
 from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
+from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.statements import StatementForm
 from citoyen.blueprints.statements import pdf_download
@@ -24,6 +26,7 @@ from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import invoices
 from citoyen.services import ledger
+from citoyen.services import organisations
 from citoyen.services import payments
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
@@ -144,3 +147,51 @@ def credit_note(household_id: int):
         if isinstance(note, NotFound):
             add_error(form, "invoice", "Choisissez la facture à corriger.")
     return _page(household, status=422, credit=form)
+
+
+class ExportForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form: it only reads
+
+    start = FrenchDateField("Du", validators=[required("Indiquez la date de début.")],
+                            description="Exemple : 01/09/2026")
+    end = FrenchDateField("Au", validators=[required("Indiquez la date de fin.")],
+                          description="Exemple : 30/09/2026")
+
+
+FILTERS = {"tous": (False, 0), "negatifs": (True, 0), "negatifs15": (True, 15)}
+
+
+def _balances_page(export=None, status=200):
+    session = get_session()
+    communes = organisations.all_organisations(session)
+    chosen = request.args.get("commune", "")
+    organisation_id = next((o.id for o in communes if str(o.id) == chosen), None)
+    shown = request.args.get("filtre", "tous")
+    negative_only, days = FILTERS.get(shown, FILTERS["tous"])
+    states = ledger.balances(session, current_user, organisation_id, negative_only, days)
+    return render("agent/balances.html", states=states, communes=communes, chosen=chosen,
+                  shown=shown if shown in FILTERS else "tous", format_cents=format_cents,
+                  export=export or ExportForm(formdata=None), status=status)
+
+
+@bp.route("/comptes")
+def balances():
+    """Soldes des comptes d'avance, filtrés (négatifs, négatifs depuis plus de 15 jours)."""
+    return _balances_page()
+
+
+@bp.route("/comptes/export.csv")
+def export_movements():
+    """Export des mouvements pour la trésorerie, au format CSV."""
+    form = ExportForm(request.args)
+    if form.validate():
+        ok, content = attempt(form, ledger.export_csv, get_session(), current_user, form.start.data,
+                              form.end.data)
+        if ok:
+            response = make_response(content.encode("utf-8-sig"))
+            response.headers["Content-Type"] = "text/csv; charset=utf-8"
+            response.headers["Content-Disposition"] = (
+                f'attachment; filename="mouvements-{form.start.data:%Y%m%d}-{form.end.data:%Y%m%d}.csv"')
+            return response
+    return _balances_page(export=form, status=422)
