@@ -23,3 +23,5 @@ class Organisation(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     address: Mapped[str] = mapped_column(Text, default="")
     opening_hours: Mapped[str] = mapped_column(Text, default="")
+    # Zone of the school holidays (A, B or C): closes periscolaire activities.
+    school_zone: Mapped[str] = mapped_column(String(1), default="B")
