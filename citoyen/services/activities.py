@@ -141,12 +141,12 @@ def _describe(activity: Activity) -> str:
             f"{activity.start_time:%H:%M}–{activity.end_time:%H:%M}")
 
 
-def create_activity(session: Session, actor: Account, organisation: Organisation, values: dict) -> Activity:
-    """Créer une activité."""
+def create_activity(session: Session, actor: Account, values: dict) -> Activity:
+    """Créer une activité (in the organisation of its site)."""
     _require_agent(actor)
     begin_write(session)
     clean = _clean(session, values)
-    activity = Activity(organisation_id=organisation.id, **clean)
+    activity = Activity(organisation_id=session.get(Site, clean["site_id"]).organisation_id, **clean)
     session.add(activity)
     session.flush()
     audit.record(session, actor, "activity.create", "activity", activity.id, activity.name, _describe(activity))

@@ -7,5 +7,6 @@ from citoyen.access import require_agent
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 bp.before_request(require_agent)
 
+from citoyen.blueprints.agent import activities  # noqa: E402,F401
 from citoyen.blueprints.agent import imports  # noqa: E402,F401
 from citoyen.blueprints.agent import views  # noqa: E402,F401
