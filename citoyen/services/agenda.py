@@ -16,6 +16,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
@@ -227,7 +228,12 @@ class Cell:
 
     @property
     def dom_id(self) -> str:
-        return f"c{self.child.id}-a{self.activity.id}-{self.day:%Y%m%d}"
+        return f"c{self.child.id}-a{self.activity.id}-{self.day.strftime('%Y%m%d')}"
+
+    @property
+    def path(self) -> str:
+        """The start of the address of this cell's actions (« …/reservation »)."""
+        return f"/agenda/{self.child.id}/{self.day.isoformat()}/{self.activity.id}/"
 
 
 @dataclass
@@ -794,6 +800,62 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
 
 # ---------------------------------------------------------------- saisie groupée
 
+def _bulk_create(session: Session, actor: Account, ctx: Context, activities: list[Activity],
+                 lines: list[BulkLine]) -> None:
+    """Book many days in a few statements: the slots are locked (the write
+    lock on SQLite, row locks on PostgreSQL), the places counted, then the
+    counters raised by guarded updates and the bookings written in bulk."""
+    by_activity: dict[int, list[date]] = defaultdict(list)
+    for line in lines:
+        by_activity[line.activity.id].append(line.day)
+    slot_ids: dict[tuple[int, date], int] = {}
+    for activity in activities:
+        for d, slot_id in ensure_slots(session, activity, by_activity[activity.id]).items():
+            slot_ids[(activity.id, d)] = slot_id
+    if not slot_ids:
+        return
+    free = {sid: capacity - booked for sid, capacity, booked in session.execute(
+        select(Slot.id, Slot.capacity, Slot.booked).where(Slot.id.in_(list(slot_ids.values()))).with_for_update())}
+    taken: dict[int, int] = defaultdict(int)
+    new_rows, reused = [], []
+    now = utcnow()
+    for line in lines:
+        slot_id = slot_ids[(line.activity.id, line.day)]
+        if free[slot_id] <= 0:
+            line.ok, line.why = False, "complet"
+            continue
+        free[slot_id] -= 1
+        taken[slot_id] += 1
+        existing = ctx.bookings.get((line.child.id, line.activity.id, line.day))
+        if existing is None:
+            new_rows.append({"slot_id": slot_id, "child_id": line.child.id, "activity_id": line.activity.id,
+                             "day": line.day, "status": BOOKING_BOOKED, "author_id": actor.id, "updated_at": now})
+        else:
+            reused.append({"booking_id": existing.id})
+    connection = session.connection()
+    slot = Slot.__table__
+    booking = Booking.__table__
+    if taken:
+        raised = connection.execute(
+            slot.update().where(slot.c.id == bindparam("slot_id"),
+                                slot.c.booked + bindparam("places") <= slot.c.capacity)
+            .values(booked=slot.c.booked + bindparam("places")),
+            [{"slot_id": sid, "places": n} for sid, n in taken.items()])
+        if raised.rowcount != len(taken):
+            raise DomainError("Les places ont changé pendant l'enregistrement : réessayez.")
+    if reused:
+        updated = connection.execute(
+            booking.update().where(booking.c.id == bindparam("booking_id"), booking.c.status == BOOKING_CANCELLED)
+            .values(status=BOOKING_BOOKED, absence_id=None, author_id=actor.id, updated_at=now), reused)
+        if updated.rowcount != len(reused):
+            raise DomainError("Les réservations ont changé pendant l'enregistrement : réessayez.")
+    if new_rows:
+        try:
+            connection.execute(booking.insert(), new_rows)
+        except IntegrityError:
+            raise DomainError("Les réservations ont changé pendant l'enregistrement : réessayez.") from None
+
+
 @dataclass
 class BulkLine:
     child: Child
@@ -850,31 +912,13 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
                 lines.append(BulkLine(child, activity, d, ok, "" if ok else why))
     if not apply:
         return lines
-    by_activity: dict[int, list[date]] = defaultdict(list)
-    for line in lines:
-        if line.ok:
-            by_activity[line.activity.id].append(line.day)
-    slot_ids: dict[tuple[int, date], int] = {}
-    for activity in activities:
-        if action == "create":
-            for d, slot_id in ensure_slots(session, activity, by_activity[activity.id]).items():
-                slot_ids[(activity.id, d)] = slot_id
-    for line in lines:
-        if not line.ok:
-            continue
-        if action == "create":
-            slot_id = slot_ids[(line.activity.id, line.day)]
-            if not _take_place(session, slot_id):
-                line.ok, line.why = False, "complet"
-                continue
-            if not _place_booking(session, actor, line.child, line.activity, line.day, slot_id,
-                                  BOOKING_BOOKED):
-                session.execute(update(Slot).where(Slot.id == slot_id).values(booked=Slot.booked - 1)
-                                .execution_options(synchronize_session=False))
-                line.ok, line.why = False, "déjà réservé"
-        else:
-            booking = ctx.bookings[(line.child.id, line.activity.id, line.day)]
-            if not _cancel_booking(session, actor, booking.id, None, base_url):
-                line.ok, line.why = False, "déjà annulé"
+    if action == "create":
+        _bulk_create(session, actor, ctx, activities, [line for line in lines if line.ok])
+    else:
+        for line in lines:
+            if line.ok:
+                booking = ctx.bookings[(line.child.id, line.activity.id, line.day)]
+                if not _cancel_booking(session, actor, booking.id, None, base_url):
+                    line.ok, line.why = False, "déjà annulé"
     session.commit()
     return lines

@@ -4,6 +4,7 @@ no one gets an error other than « Complet ». Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -139,3 +140,28 @@ def test_a_double_click_from_two_tabs_books_once(app, db, crowd):
     slot = db.scalar(select(Slot).where(Slot.activity_id == town.canteen.id, Slot.day == day))
     assert slot.booked == 1
     assert activities.counters_match(db) == []
+
+
+def test_simultaneous_bulk_bookings_never_overbook(app, db, crowd):
+    town, families = crowd
+    start = next_weekday(0)
+    end = start + timedelta(days=27)
+
+    def bulk(session, i):
+        parent, child_ids = families[i]
+        try:
+            lines = agenda.bulk(session, parent, child_ids[:2], [town.canteen.id], start, end, [0, 1, 3, 4],
+                                "create", BASE_URL, apply=True)
+            yield sum(line.ok for line in lines)
+        except DomainError as error:
+            session.rollback()
+            yield type(error).__name__
+
+    results, errors = run_together(app, bulk, count=12)
+    assert errors == []
+    fresh(db)
+    for slot in db.scalars(select(Slot).where(Slot.activity_id == town.canteen.id)):
+        assert slot.booked == slot.capacity == 10
+    assert activities.counters_match(db) == []
+    assert sum(r for r in results if isinstance(r, int)) == 10 * len(
+        db.scalars(select(Slot).where(Slot.activity_id == town.canteen.id)).all())

@@ -5,6 +5,7 @@ post a form and the month comes back), enrolment, bulk booking, absences."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from flask import abort
 from flask import flash
@@ -65,7 +66,7 @@ def month():
 
 
 def _back_to_month(day: str = "") -> str:
-    return _month_url(request.form.get("enfant"), request.form.get("mois") or day[:7] or None)
+    return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
 
 
 def _cell_action(service, child_id: int, day: str, activity_id: int, success: str):
@@ -93,9 +94,9 @@ def _cell_action(service, child_id: int, day: str, activity_id: int, success: st
     child = agenda.child_for(session, current_user, child_id)
     activity = agenda.activity_for(session, child, activity_id)
     cell = agenda.cell(session, child, activity, the_day, message=message)
-    return render("agenda/month.html", block="cell", cell=cell,
-                  show_child=request.form.get("enfant", "tous") == "tous",
-                  view_child=request.form.get("enfant", "tous"), view_month=request.form.get("mois", ""),
+    child_param = request.args.get("enfant", "tous")
+    back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
+    return render("agenda/month.html", block="cell", cell=cell, show_child=child_param == "tous", back=back,
                   status=status)
 
 
