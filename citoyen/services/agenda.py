@@ -183,9 +183,7 @@ def child_for(session: Session, actor: Account, child_id: int) -> Child:
 
 def activity_for(session: Session, child: Child, activity_id: int) -> Activity:
     activity = session.get(Activity, activity_id)
-    organisation_id = session.scalar(
-        select(Household.organisation_id).where(Household.id == child.household_id))
-    if activity is None or activity.organisation_id != organisation_id:
+    if activity is None or activity.organisation_id != session.get(Household, child.household_id).organisation_id:
         raise NotFound("Cette activité n'existe pas.")
     return activity
 
@@ -279,11 +277,13 @@ def load_context(session: Session, children: list[Child], start: date, end: date
     activity_set = {e.activity_id for es in ctx.enrolments.values() for e in es}
     if activity_set:
         for slot in session.scalars(select(Slot).where(
-                Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)):
+                Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)
+                .execution_options(populate_existing=True)):
             ctx.slots[(slot.activity_id, slot.day)] = slot
     waiting_slots = set()
     for booking in session.scalars(select(Booking).where(
-            Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)):
+            Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)
+            .execution_options(populate_existing=True)):
         ctx.bookings[(booking.child_id, booking.activity_id, booking.day)] = booking
         if booking.status == BOOKING_WAITING:
             waiting_slots.add(booking.slot_id)
@@ -438,7 +438,6 @@ def month_view(session: Session, children: list[Child], year: int, month: int,
 def cell(session: Session, child: Child, activity: Activity, day: date,
          now: datetime | None = None, message: str = "") -> Cell:
     """One cell, read again after a change (for the fragment htmx swaps)."""
-    session.expire_all()
     ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id])
     result = assess(ctx, child, activity, day)
     result.message = message
@@ -475,10 +474,8 @@ def ensure_slots(session: Session, activity: Activity, days: Iterable[date]) -> 
     days = sorted(set(days))
     if not days:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(Slot)
+        _insert(session)(Slot.__table__)
         .values([{"activity_id": activity.id, "day": d, "capacity": activity.default_capacity,
                   "capacity_overridden": False, "booked": 0} for d in days])
         .on_conflict_do_nothing(index_elements=["activity_id", "day"])
@@ -497,20 +494,24 @@ def _take_place(session: Session, slot_id: int) -> bool:
     return result.rowcount == 1
 
 
+def _insert(session: Session):
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def _place_booking(session: Session, actor: Account, child: Child, activity: Activity, day: date,
-                   slot_id: int, status: str) -> bool:
+                   slot_id: int, status: str, existing: Booking | None) -> bool:
     """Write the child's booking row in ``status``; False if another request
-    already did (a double click), in which case the caller undoes its work."""
-    existing = session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
+    already did (a double click), in which case the caller undoes its work.
+    ``existing`` is the row as the caller read it in this transaction."""
     waiting_since = utcnow() if status == BOOKING_WAITING else None
     if existing is None:
-        try:
-            with session.begin_nested():
-                session.add(Booking(slot_id=slot_id, child_id=child.id, activity_id=activity.id, day=day,
-                                    status=status, waiting_since=waiting_since, author_id=actor.id))
-        except IntegrityError:
-            return False
-        return True
+        result = session.execute(
+            _insert(session)(Booking.__table__)
+            .values(slot_id=slot_id, child_id=child.id, activity_id=activity.id, day=day, status=status,
+                    waiting_since=waiting_since, author_id=actor.id, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["slot_id", "child_id"])
+            .returning(Booking.__table__.c.id))
+        return result.first() is not None
     allowed_from = (BOOKING_CANCELLED, BOOKING_WAITING) if status == BOOKING_BOOKED else (BOOKING_CANCELLED,)
     result = session.execute(
         update(Booking)
@@ -589,12 +590,13 @@ def book(session: Session, actor: Account, child_id: int, activity_id: int, day:
     if existing is not None and existing.status in HOLDS_A_PLACE:
         session.rollback()
         return existing
-    slot_id = ensure_slots(session, activity, [day])[day]
+    slot = ctx.slots.get((activity.id, day))
+    slot_id = slot.id if slot is not None else ensure_slots(session, activity, [day])[day]
     if not _take_place(session, slot_id):
         session.rollback()
         raise SlotFull("Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire "
                        "sur la liste d'attente.")
-    if not _place_booking(session, actor, child, activity, day, slot_id, BOOKING_BOOKED):
+    if not _place_booking(session, actor, child, activity, day, slot_id, BOOKING_BOOKED, existing):
         session.rollback()  # a double click got there first: its booking stands, ours is undone
     else:
         session.commit()
@@ -614,9 +616,10 @@ def join_waiting_list(session: Session, actor: Account, child_id: int, activity_
     if existing is not None and existing.status != BOOKING_CANCELLED:
         session.rollback()
         return existing
-    slot_id = ensure_slots(session, activity, [day])[day]
+    slot = ctx.slots.get((activity.id, day))
+    slot_id = slot.id if slot is not None else ensure_slots(session, activity, [day])[day]
     status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
-    if _place_booking(session, actor, child, activity, day, slot_id, status):
+    if _place_booking(session, actor, child, activity, day, slot_id, status, existing):
         session.commit()
     else:
         session.rollback()
