@@ -202,7 +202,7 @@ def set_day_capacity(session: Session, actor: Account, activity_id: int, day: da
         raise DomainError("Indiquez une capacité entre 0 et 10 000 places.", "capacity")
     begin_write(session)
     activity = get(session, actor, activity_id)
-    slot_id = ensure_slots(session, activity, [day])[day]
+    slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
     slot = session.get(Slot, slot_id)
     session.refresh(slot)
     if capacity < slot.booked and not confirmed:

@@ -468,20 +468,21 @@ def enrolments_of(session: Session, children: list[Child]) -> list[Enrolment]:
 
 # ---------------------------------------------------------------- slots and places
 
-def ensure_slots(session: Session, activity: Activity, days: Iterable[date]) -> dict[date, int]:
-    """The ids of the slots of ``activity`` on ``days``, created if missing
+def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterable[date]) -> dict[date, int]:
+    """The ids of the slots of an activity on ``days``, created if missing
+    with the activity's default ``capacity``
     (concurrent creations meet the unique constraint and keep the first)."""
     days = sorted(set(days))
     if not days:
         return {}
     session.execute(
         _insert(session)(Slot.__table__)
-        .values([{"activity_id": activity.id, "day": d, "capacity": activity.default_capacity,
+        .values([{"activity_id": activity_id, "day": d, "capacity": capacity,
                   "capacity_overridden": False, "booked": 0} for d in days])
         .on_conflict_do_nothing(index_elements=["activity_id", "day"])
     )
     return dict(session.execute(
-        select(Slot.day, Slot.id).where(Slot.activity_id == activity.id, Slot.day.in_(days))).all())
+        select(Slot.day, Slot.id).where(Slot.activity_id == activity_id, Slot.day.in_(days))).all())
 
 
 def _take_place(session: Session, slot_id: int) -> bool:
@@ -498,25 +499,25 @@ def _insert(session: Session):
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _place_booking(session: Session, actor: Account, child: Child, activity: Activity, day: date,
-                   slot_id: int, status: str, existing: Booking | None) -> bool:
+def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: int, day: date,
+                   slot_id: int, status: str, existing_id: int | None) -> bool:
     """Write the child's booking row in ``status``; False if another request
     already did (a double click), in which case the caller undoes its work.
-    ``existing`` is the row as the caller read it in this transaction."""
+    ``existing_id`` is the row as the caller read it, if there was one."""
     waiting_since = utcnow() if status == BOOKING_WAITING else None
-    if existing is None:
+    if existing_id is None:
         result = session.execute(
             _insert(session)(Booking.__table__)
-            .values(slot_id=slot_id, child_id=child.id, activity_id=activity.id, day=day, status=status,
-                    waiting_since=waiting_since, author_id=actor.id, updated_at=utcnow())
+            .values(slot_id=slot_id, child_id=child_id, activity_id=activity_id, day=day, status=status,
+                    waiting_since=waiting_since, author_id=actor_id, updated_at=utcnow())
             .on_conflict_do_nothing(index_elements=["slot_id", "child_id"])
             .returning(Booking.__table__.c.id))
         return result.first() is not None
     allowed_from = (BOOKING_CANCELLED, BOOKING_WAITING) if status == BOOKING_BOOKED else (BOOKING_CANCELLED,)
     result = session.execute(
         update(Booking)
-        .where(Booking.id == existing.id, Booking.status.in_(allowed_from))
-        .values(status=status, waiting_since=waiting_since, absence_id=None, author_id=actor.id,
+        .where(Booking.id == existing_id, Booking.status.in_(allowed_from))
+        .values(status=status, waiting_since=waiting_since, absence_id=None, author_id=actor_id,
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -576,99 +577,111 @@ def _check_bookable(ctx: Context, child: Child, activity: Activity, day: date, w
     raise DomainError(f"{cell_.detail}.")
 
 
+def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
+             now: datetime | None) -> tuple[Child, Activity, Context]:
+    """What the rules need, read before the write lock is taken (the lock is
+    then held only for the guarded writes)."""
+    check_day(day)
+    child = child_for(session, actor, child_id)
+    activity = activity_for(session, child, activity_id)
+    return child, activity, load_context(session, [child], day, day, now, activity_ids=[activity.id])
+
+
+def _booking_of(session: Session, slot_id: int, child_id: int) -> Booking | None:
+    return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child_id))
+
+
 def book(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
          now: datetime | None = None) -> Booking:
     """Réserver: take a place for the child that day, if the rules allow and a
     place is left. A second click on the same day changes nothing."""
-    check_day(day)
-    begin_write(session)
-    child = child_for(session, actor, child_id)
-    activity = activity_for(session, child, activity_id)
-    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id])
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
     _check_bookable(ctx, child, activity, day)
     existing = ctx.bookings.get((child.id, activity.id, day))
     if existing is not None and existing.status in HOLDS_A_PLACE:
-        session.rollback()
         return existing
     slot = ctx.slots.get((activity.id, day))
-    slot_id = slot.id if slot is not None else ensure_slots(session, activity, [day])[day]
+    # Plain values: taking the write lock ends the reading transaction (and expires the objects).
+    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
+    existing_id = existing.id if existing else None
+    slot_known = slot.id if slot is not None else None
+    begin_write(session)
+    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
     if not _take_place(session, slot_id):
         session.rollback()
         raise SlotFull("Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire "
                        "sur la liste d'attente.")
-    if not _place_booking(session, actor, child, activity, day, slot_id, BOOKING_BOOKED, existing):
+    if not _place_booking(session, actor_id, child_id, activity_id, day, slot_id, BOOKING_BOOKED, existing_id):
         session.rollback()  # a double click got there first: its booking stands, ours is undone
     else:
         session.commit()
-    return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
+    return _booking_of(session, slot_id, child_id)
 
 
 def join_waiting_list(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
                       now: datetime | None = None) -> Booking:
     """M'inscrire sur la liste d'attente (or book at once if a place is free again)."""
-    check_day(day)
-    begin_write(session)
-    child = child_for(session, actor, child_id)
-    activity = activity_for(session, child, activity_id)
-    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id])
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
     _check_bookable(ctx, child, activity, day, waiting=True)
     existing = ctx.bookings.get((child.id, activity.id, day))
     if existing is not None and existing.status != BOOKING_CANCELLED:
-        session.rollback()
         return existing
     slot = ctx.slots.get((activity.id, day))
-    slot_id = slot.id if slot is not None else ensure_slots(session, activity, [day])[day]
+    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
+    existing_id = existing.id if existing else None
+    slot_known = slot.id if slot is not None else None
+    begin_write(session)
+    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
     status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
-    if _place_booking(session, actor, child, activity, day, slot_id, status, existing):
+    if _place_booking(session, actor_id, child_id, activity_id, day, slot_id, status, existing_id):
         session.commit()
     else:
         session.rollback()
-    return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
+    return _booking_of(session, slot_id, child_id)
 
 
 def cancel(session: Session, actor: Account, child_id: int, activity_id: int, day: date, base_url: str,
-           now: datetime | None = None) -> Booking:
+           now: datetime | None = None) -> None:
     """Annuler: before the cancellation deadline, the place goes to the first
     in line on the waiting list, or back to the pool. Leaving the waiting list
     is always possible."""
-    check_day(day)
-    begin_write(session)
-    child = child_for(session, actor, child_id)
-    activity = activity_for(session, child, activity_id)
-    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id])
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
     booking = ctx.bookings.get((child.id, activity.id, day))
     if booking is None or booking.status == BOOKING_CANCELLED:
         raise DomainError("Cette réservation est déjà annulée.")
-    if booking.status == BOOKING_WAITING:
-        session.execute(update(Booking).where(Booking.id == booking.id, Booking.status == BOOKING_WAITING)
-                        .values(status=BOOKING_CANCELLED, waiting_since=None, updated_at=utcnow())
-                        .execution_options(synchronize_session=False))
-        session.commit()
-        return booking
-    if booking.status != BOOKING_BOOKED:
+    if booking.status not in (BOOKING_WAITING, BOOKING_BOOKED):
         raise DomainError("La présence de ce jour est déjà pointée : la réservation ne peut plus changer.")
-    limit = cancel_rule(activity).limit(day, activity.start_time)
-    if ctx.now > limit and not actor.is_agent:
-        raise DeadlinePassed(
-            f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
-            "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
-    if not _cancel_booking(session, actor, booking.id, None, base_url):
+    if booking.status == BOOKING_BOOKED:
+        limit = cancel_rule(activity).limit(day, activity.start_time)
+        if ctx.now > limit and not actor.is_agent:
+            raise DeadlinePassed(
+                f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
+                "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
+    actor_id, booking_id, slot_id, status = actor.id, booking.id, booking.slot_id, booking.status
+    begin_write(session)
+    if status == BOOKING_WAITING:
+        result = session.execute(
+            update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_WAITING)
+            .values(status=BOOKING_CANCELLED, waiting_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        done = result.rowcount == 1
+    else:
+        done = _cancel_booking(session, actor_id, booking_id, slot_id, None, base_url)
+    if not done:
         session.rollback()
         raise DomainError("Cette réservation est déjà annulée.")
     session.commit()
-    return booking
 
 
-def _cancel_booking(session: Session, actor: Account, booking_id: int, absence_id: int | None,
+def _cancel_booking(session: Session, actor_id: int, booking_id: int, slot_id: int, absence_id: int | None,
                     base_url: str) -> bool:
-    booking = session.get(Booking, booking_id)
     result = session.execute(
         update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_BOOKED)
-        .values(status=BOOKING_CANCELLED, absence_id=absence_id, author_id=actor.id, updated_at=utcnow())
+        .values(status=BOOKING_CANCELLED, absence_id=absence_id, author_id=actor_id, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         return False
-    _release_place(session, booking.slot_id, base_url)
+    _release_place(session, slot_id, base_url)
     return True
 
 
@@ -705,7 +718,7 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
             booking.status = BOOKING_CANCELLED
             booking.absence_id = absence.id
             cancelled += 1
-        elif _cancel_booking(session, actor, booking_id, absence.id, base_url):
+        elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
             cancelled += 1
     if actor.is_agent:
         audit.record(session, actor, "agenda.absence", "child", child.id, child.full_name,
@@ -813,7 +826,8 @@ def _bulk_create(session: Session, actor: Account, ctx: Context, activities: lis
         by_activity[line.activity.id].append(line.day)
     slot_ids: dict[tuple[int, date], int] = {}
     for activity in activities:
-        for d, slot_id in ensure_slots(session, activity, by_activity[activity.id]).items():
+        for d, slot_id in ensure_slots(session, activity.id, activity.default_capacity,
+                                       by_activity[activity.id]).items():
             slot_ids[(activity.id, d)] = slot_id
     if not slot_ids:
         return
@@ -921,7 +935,7 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
         for line in lines:
             if line.ok:
                 booking = ctx.bookings[(line.child.id, line.activity.id, line.day)]
-                if not _cancel_booking(session, actor, booking.id, None, base_url):
+                if not _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url):
                     line.ok, line.why = False, "déjà annulé"
     session.commit()
     return lines
