@@ -13,7 +13,7 @@ FLASK := $(BIN)/flask --app wsgi
 INSTANCE := $(or $(CITOYEN_INSTANCE_PATH),$(CURDIR)/instance)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-deps browser lint bench clean help
+.PHONY: run test install install-test system-deps browser lint bench bench-agenda clean help
 
 help:
 	@echo "make run    - installe, migre, charge la démo et démarre le portail sur http://$(HOST):$(PORT)"
@@ -93,6 +93,11 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/accounts.py
+	$(BIN)/python bench/agenda.py $(BENCH_ARGS)
+
+# The agenda alone; for example BENCH_ARGS="--rush 500 --seconds 10".
+bench-agenda: install-test
+	$(BIN)/python bench/agenda.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts

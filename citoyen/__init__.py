@@ -93,6 +93,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     errors.init_app(app)
 
+    from citoyen.blueprints.agenda import bp as agenda_bp
     from citoyen.blueprints.agent import bp as agent_bp
     from citoyen.blueprints.auth import bp as auth_bp
     from citoyen.blueprints.documents import bp as documents_bp
@@ -108,6 +109,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(franceconnect_bp)
     app.register_blueprint(household_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(agenda_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(agent_bp)

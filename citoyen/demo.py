@@ -100,8 +100,10 @@ def load(session: Session, settings: Mapping) -> bool:
     session.add(organisation)
     session.flush()
     add_document_types(session, organisation)
+    demo_households = []
     for values in HOUSEHOLDS:
         household = Household(organisation_id=organisation.id, **values["household"])
+        demo_households.append(household)
         household.guardians.append(Guardian(**values["guardian"]))
         for first, last, born, school, class_name in values["children"]:
             household.children.append(Child(
@@ -117,6 +119,8 @@ def load(session: Session, settings: Mapping) -> bool:
             session.flush()
             session.add(LedgerEntry(household_id=household.id, amount_cents=2000, kind="cash",
                                     label="Paiement en espèces à la mairie"))
+    session.flush()
+    load_activities(session, organisation, demo_households)
     now = utcnow()
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     created = []
@@ -148,6 +152,50 @@ def load(session: Session, settings: Mapping) -> bool:
             )
     session.commit()
     return True
+
+
+def load_activities(session: Session, organisation: Organisation, households: list[Household]) -> None:
+    """A school with the usual activities, and the demo children enrolled for the school year."""
+    from datetime import time
+    from datetime import timedelta
+
+    from citoyen.models import Activity
+    from citoyen.models import Enrolment
+    from citoyen.models import Site
+    from citoyen.services.agenda import local_now
+
+    site = Site(organisation_id=organisation.id, name="Groupe scolaire Jules-Ferry")
+    session.add(site)
+    session.flush()
+
+    def activity(name, start, end, capacity, **rule):
+        row = Activity(organisation_id=organisation.id, site_id=site.id, name=name, weekdays="0134",
+                       start_time=start, end_time=end, default_capacity=capacity, school_holidays="closed",
+                       **rule)
+        session.add(row)
+        return row
+
+    morning = activity("Accueil matin", time(7, 30), time(8, 20), 40, book_kind="days", book_days=1,
+                       book_time=time(18, 0), cancel_kind="days", cancel_days=1, cancel_time=time(18, 0))
+    canteen = activity("Restauration scolaire", time(11, 45), time(13, 30), 120, book_kind="days",
+                       book_days=2, book_time=time(12, 0), cancel_kind="days", cancel_days=2,
+                       cancel_time=time(12, 0), working_days=True)
+    evening = activity("Accueil soir", time(16, 30), time(18, 30), 40, book_kind="hours", book_hours=24,
+                       cancel_kind="hours", cancel_hours=24)
+    activity("Étude", time(16, 30), time(17, 30), 2, needs_validation=True, book_kind="week", book_days=3,
+             book_time=time(12, 0), cancel_kind="week", cancel_days=3, cancel_time=time(12, 0))
+    session.flush()
+    today = local_now().date()
+    start = today - timedelta(days=30)
+    end = (today.replace(month=8, day=31) if today.month < 8 else today.replace(year=today.year + 1, month=8,
+                                                                                 day=31))
+    martin, benali, lefebvre = households
+    plan = [(martin.children[0], (morning, canteen)), (martin.children[1], (canteen, evening)),
+            (benali.children[0], (canteen, evening)), (lefebvre.children[0], (canteen,))]
+    for child, chosen in plan:
+        for act in chosen:
+            session.add(Enrolment(child_id=child.id, activity_id=act.id, start_date=start, end_date=end,
+                                  status="validated"))
 
 
 def summary(created: bool) -> str:

@@ -2,6 +2,13 @@
 
 from citoyen.models.accounts import Account
 from citoyen.models.accounts import AccountToken
+from citoyen.models.agenda import Absence
+from citoyen.models.agenda import Activity
+from citoyen.models.agenda import Booking
+from citoyen.models.agenda import Closure
+from citoyen.models.agenda import Enrolment
+from citoyen.models.agenda import Site
+from citoyen.models.agenda import Slot
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
 from citoyen.models.documents import Document
@@ -28,6 +35,13 @@ from citoyen.models.outbox import OutboxMessage
 __all__ = [
     "Account",
     "AccountToken",
+    "Absence",
+    "Activity",
+    "Booking",
+    "Closure",
+    "Enrolment",
+    "Site",
+    "Slot",
     "AuditEntry",
     "Base",
     "ChangeSet",

@@ -27,3 +27,5 @@ class Organisation(Base):
     billing_mode: Mapped[str] = mapped_column(String(10), default="prepaid", server_default="prepaid")
     # Printed on invoices and the attestation fiscale.
     siret: Mapped[str] = mapped_column(String(14), default="", server_default="")
+    # Zone of the school holidays (A, B or C): closes periscolaire activities.
+    school_zone: Mapped[str] = mapped_column(String(1), default="B")

@@ -20,6 +20,7 @@ from datetime import date
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
@@ -67,6 +68,23 @@ REJECTION_REASONS = (
     "Le nom ne correspond pas à un membre du foyer",
 )
 LINK = "/justificatifs"
+# The largest id a form or a query string may name (a 32-bit integer column).
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """An id typed in a form or a query string (« 12 »), or None when it is
+    not one: never a value the database cannot hold."""
+    text = str(value if value is not None else "").strip()
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _storable(value: int | None) -> bool:
+    """Whether an id may be looked up at all (a larger one would be a database error)."""
+    return isinstance(value, int) and 1 <= value <= MAX_ID
 
 
 def today() -> date:
@@ -91,7 +109,7 @@ def parse_day(value: str) -> tuple[int, int] | None:
     value = (value or "").strip()
     if not value:
         return None
-    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})", value)
+    match = re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})", value)
     if match:
         day, month = int(match.group(1)), int(match.group(2))
         if 1 <= month <= 12 and 1 <= day <= calendar.monthrange(2023, month)[1]:
@@ -154,7 +172,8 @@ def _type_values(values: Mapping) -> dict:
     months_text = str(values.get("validity_months") or "").strip()
     months = None
     if months_text:
-        if not months_text.isdigit() or not 1 <= int(months_text) <= 120:
+        # Only ASCII digits: « ² » or « ٣ » pass str.isdigit() but not int().
+        if not re.fullmatch(r"[0-9]{1,3}", months_text) or not 1 <= int(months_text) <= 120:
             raise DomainError("Indiquez une durée entre 1 et 120 mois.", "validity_months")
         months = int(months_text)
     day_text = str(values.get("valid_until_day") or "").strip()
@@ -195,7 +214,7 @@ def create_type(session: Session, actor: Account, organisation: Organisation,
 
 def get_type(session: Session, actor: Account, type_id: int) -> DocumentType:
     _agent(actor)
-    doc_type = session.get(DocumentType, type_id)
+    doc_type = session.get(DocumentType, type_id) if _storable(type_id) else None
     if doc_type is None:
         raise NotFound("Ce type de justificatif n'existe pas.")
     return doc_type
@@ -302,12 +321,12 @@ def overview(session: Session, household: Household, on: date | None = None,
 def find_slot(session: Session, household: Household, type_id: int,
               child_id: int | None) -> tuple[DocumentType, Child | None]:
     """The type and the child a justificatif is for, checked against the household."""
-    doc_type = session.get(DocumentType, type_id)
+    doc_type = session.get(DocumentType, type_id) if _storable(type_id) else None
     if doc_type is None or doc_type.organisation_id != household.organisation_id or not doc_type.active:
         raise NotFound("Ce justificatif n'existe pas.")
     child = None
     if doc_type.scope == SCOPE_CHILD:
-        child = session.get(Child, child_id) if child_id else None
+        child = session.get(Child, child_id) if _storable(child_id) else None
         if child is None or child.household_id != household.id:
             raise NotFound("Ce justificatif n'existe pas.")
     elif child_id:
@@ -343,6 +362,15 @@ def is_satisfied(session: Session, household: Household, type_id: int, child_id:
 
 
 # ---------------------------------------------------------------- sending
+
+def _lock_household(session: Session, household: Household) -> None:
+    """Hold the household's row until the commit, so that two posts for one of
+    its justificatifs (a double click, two tabs, a parent and an agent) are
+    decided one after the other: the second reads what the first wrote. On
+    PostgreSQL that is a row lock; on SQLite ``begin_write`` already took the
+    database's write lock and FOR UPDATE is not rendered."""
+    session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+
 
 def _for_whom(doc_type: DocumentType, child: Child | None) -> str:
     return f"« {doc_type.name} »" + (f" de {child.first_name}" if child is not None else "")
@@ -380,6 +408,7 @@ def submit(
             checked.append(item)
 
     begin_write(session)
+    _lock_household(session, household)
     slot = slot_for(session, household, type_id, child_id, on,
                     settings.get("DOCUMENT_REMINDER_DAYS", 30))
     document = slot.document
@@ -423,7 +452,7 @@ def submit(
 
 def file_for(session: Session, actor: Account, household: Household, file_id: int) -> DocumentFile:
     """A file of one of the household's documents (the household is already checked)."""
-    row = session.get(DocumentFile, file_id)
+    row = session.get(DocumentFile, file_id) if _storable(file_id) else None
     if row is None or row.document.household_id != household.id:
         raise NotFound("Ce fichier n'existe pas.")
     return row
@@ -431,7 +460,7 @@ def file_for(session: Session, actor: Account, household: Household, file_id: in
 
 def file_for_agent(session: Session, actor: Account, file_id: int) -> DocumentFile:
     _agent(actor)
-    row = session.get(DocumentFile, file_id)
+    row = session.get(DocumentFile, file_id) if _storable(file_id) else None
     if row is None:
         raise NotFound("Ce fichier n'existe pas.")
     return row
@@ -460,7 +489,7 @@ def queue(session: Session, actor: Account, type_id: int | None = None,
 
 def get(session: Session, actor: Account, document_id: int) -> Document:
     _agent(actor)
-    document = session.get(Document, document_id)
+    document = session.get(Document, document_id) if _storable(document_id) else None
     if document is None:
         raise NotFound("Ce justificatif n'existe pas.")
     return document
@@ -478,12 +507,23 @@ def _tell_family(session: Session, household: Household, subject: str, body: str
         notifications.notify(session, account, subject, body, base_url, link=LINK)
 
 
-def _pending(session: Session, actor: Account, document_id: int) -> Document:
+def _decide(session: Session, actor: Account, document_id: int, **values) -> Document:
+    """Record a decision on a document that waits for one, or refuse: the
+    update is guarded by the status, so that of two agents deciding at once
+    (or one posting twice) only the first decides, and the family is told once."""
     _agent(actor)
     begin_write(session)
     document = get(session, actor, document_id)
-    if document.status != DOCUMENT_SUBMITTED:
+    decided = session.execute(
+        update(Document)
+        .where(Document.id == document.id, Document.status == DOCUMENT_SUBMITTED)
+        .values(decided_at=utcnow(), decided_by_id=actor.id, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if decided.rowcount != 1:
+        session.rollback()
         raise DomainError("Ce justificatif a déjà été traité.")
+    session.refresh(document)
     return document
 
 
@@ -494,13 +534,9 @@ def validate(session: Session, actor: Account, document_id: int, valid_until: da
     _agent(actor)
     if valid_until is not None and valid_until < on:
         raise DomainError("La fin de validité ne peut pas être passée.", "valid_until")
-    document = _pending(session, actor, document_id)
+    document = _decide(session, actor, document_id, status=DOCUMENT_VALID,
+                       valid_until=valid_until, reason="")
     household, child, what = _subject_of(session, document)
-    document.status = DOCUMENT_VALID
-    document.valid_until = valid_until
-    document.reason = ""
-    document.decided_at = utcnow()
-    document.decided_by_id = actor.id
     until = f" jusqu'au {format_date(valid_until)}" if valid_until else ""
     audit.record(session, actor, "document.validated", "household", household.id, household.name,
                  f"{what} validé{until}")
@@ -520,12 +556,8 @@ def reject(session: Session, actor: Account, document_id: int, reason: str,
     reason = " ".join((reason or "").split())[:500]
     if not reason:
         raise DomainError("Indiquez le motif : la famille le lira.", "reason_choice")
-    document = _pending(session, actor, document_id)
+    document = _decide(session, actor, document_id, status=DOCUMENT_REJECTED, reason=reason)
     household, child, what = _subject_of(session, document)
-    document.status = DOCUMENT_REJECTED
-    document.reason = reason
-    document.decided_at = utcnow()
-    document.decided_by_id = actor.id
     audit.record(session, actor, "document.rejected", "household", household.id, household.name,
                  f"{what} — motif : {reason}")
     _tell_family(
@@ -548,6 +580,7 @@ def request_document(session: Session, actor: Account, household: Household, typ
     if len(message) > 1000:
         raise DomainError("Le message ne doit pas dépasser 1000 caractères.", "message")
     begin_write(session)
+    _lock_household(session, household)
     try:
         slot = slot_for(session, household, type_id, child_id, on)
     except NotFound:

@@ -185,14 +185,14 @@ def test_agent_balances_and_export(client, auth, agent, family, db):
 
     ledger.record_cash(db, agent, family, "12,50")
     auth.sign_in(agent.email)
-    page = text(client.get("/agent/comptes?filtre=tous"))
+    page = text(client.get("/agent/soldes?filtre=tous"))
     assert "Martin" in page and "12,50" in page
-    assert "Aucun compte" in text(client.get("/agent/comptes?filtre=negatifs"))
-    bad = client.get("/agent/comptes/export.csv?start=31/02/2026&end=01/03/2026")
+    assert "Aucun compte" in text(client.get("/agent/soldes?filtre=negatifs"))
+    bad = client.get("/agent/soldes/export.csv?start=31/02/2026&end=01/03/2026")
     assert bad.status_code == 422 and 'value="31/02/2026"' in text(bad)
     from datetime import date
 
     today = date.today().strftime("%d/%m/%Y")
-    csv = client.get(f"/agent/comptes/export.csv?start={today}&end={today}")
+    csv = client.get(f"/agent/soldes/export.csv?start={today}&end={today}")
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert "12,50" in csv.data.decode("utf-8-sig")

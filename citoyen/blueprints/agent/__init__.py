@@ -7,6 +7,7 @@ from citoyen.access import require_agent
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 bp.before_request(require_agent)
 
+from citoyen.blueprints.agent import activities  # noqa: E402,F401
 from citoyen.blueprints.agent import documents  # noqa: E402,F401
 from citoyen.blueprints.agent import imports  # noqa: E402,F401
 from citoyen.blueprints.agent import money  # noqa: E402,F401

@@ -77,7 +77,14 @@ class TypeForm(FlaskForm):
 
 
 def _int_arg(name: str) -> int | None:
-    return request.args.get(name, type=int) or None
+    """A filter of the query string: absent or empty for all, an id, or not found."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    number = documents.parse_id(value)
+    if number is None:
+        abort(404)
+    return number
 
 
 @bp.route("/justificatifs")
@@ -179,11 +186,14 @@ def _slot_choices(session, household):
 
 
 def _parse_slot(value: str) -> tuple[int, int | None]:
-    type_part, _, child_part = (value or "").partition("-")
-    try:
-        return int(type_part), int(child_part) if child_part else None
-    except ValueError:
+    """« 12-34 » → (12, 34), « 12 » → (12, None); anything else → (0, None),
+    which the service answers with « Choisissez un justificatif »."""
+    type_part, dash, child_part = (value or "").partition("-")
+    type_id = documents.parse_id(type_part)
+    child_id = documents.parse_id(child_part) if dash else None
+    if type_id is None or (dash and child_id is None):
         return 0, None
+    return type_id, child_id
 
 
 @bp.route("/foyers/<int:household_id>/justificatifs", methods=["GET", "POST"])

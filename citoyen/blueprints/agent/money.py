@@ -175,13 +175,13 @@ def _balances_page(export=None, status=200):
                   export=export or ExportForm(formdata=None), status=status)
 
 
-@bp.route("/comptes")
+@bp.route("/soldes")
 def balances():
     """Soldes des comptes d'avance, filtrés (négatifs, négatifs depuis plus de 15 jours)."""
     return _balances_page()
 
 
-@bp.route("/comptes/export.csv")
+@bp.route("/soldes/export.csv")
 def export_movements():
     """Export des mouvements pour la trésorerie, au format CSV."""
     form = ExportForm(request.args)

@@ -39,11 +39,21 @@ def index():
     )
 
 
+def _child_arg() -> int | None:
+    """``?enfant=``: absent, or the id of a child; anything else is not found."""
+    value = request.args.get("enfant", "")
+    if not value:
+        return None
+    child_id = documents.parse_id(value)
+    if child_id is None:
+        abort(404)
+    return child_id
+
+
 def _slot(household, type_id: int):
     try:
-        return documents.slot_for(get_session(), household, type_id,
-                                  request.args.get("enfant", type=int), documents.today(),
-                                  settings()["DOCUMENT_REMINDER_DAYS"])
+        return documents.slot_for(get_session(), household, type_id, _child_arg(),
+                                  documents.today(), settings()["DOCUMENT_REMINDER_DAYS"])
     except NotFound:
         abort(404)
 

@@ -1,0 +1,482 @@
+"""Benchmark of the agenda: the month page, the click-to-book POST and the opening rush.
+
+Generates a town (10,000 households, 15,000 children, 6 sites with 4
+activities each, a school year of slots), starts the portal with gunicorn
+(2 sync workers, SQLite WAL) on a free loopback port and prints, in one run:
+
+- req/s and p50/p99 of a constant-string Flask route (the ceiling of the
+  stack), of the month agenda of a parent with two children and of a
+  click-to-book POST, each as a ratio to the ceiling (wrk);
+- "the opening rush": N parents (default 2,000) who sign in, open the agenda
+  and book 10 days each, concurrently: total time, p99, errors, and the check
+  that no slot exceeds its capacity (and that counters equal the bookings);
+- the agenda page's size on first load (gzip, with CSS and htmx) and a
+  booking fragment's size;
+- the SQL queries per agenda page (one child and two children);
+- the time to book a whole school year with « Saisie groupée ».
+
+The figures also go to bench/results/latest.json.
+
+    .venv/bin/python bench/agenda.py [--seconds 5] [--connections 64] [--rush 2000]
+
+Traffic goes only to 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from datetime import timedelta
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from accounts import free_port  # noqa: E402
+from accounts import run_wrk  # noqa: E402
+from accounts import wait_for  # noqa: E402
+
+PASSWORD = "Citoyen2026"
+HOUSEHOLDS = 10_000
+CHILDREN = 15_000
+SITES = 6
+WRK_PARENTS = 40
+
+
+# ---------------------------------------------------------------- the town
+
+def build_town(url: str, rush_parents: int) -> dict:
+    """Fill the database with core inserts (fast); returns what the run needs."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import insert
+    from sqlalchemy import select
+
+    from citoyen import passwords
+    from citoyen.models import Account
+    from citoyen.models import Activity
+    from citoyen.models import Child
+    from citoyen.models import Enrolment
+    from citoyen.models import Household
+    from citoyen.models import HouseholdLink
+    from citoyen.models import Organisation
+    from citoyen.models import Site
+    from citoyen.models import Slot
+    from citoyen.models.base import utcnow
+    from citoyen.services.agenda import local_now
+    from citoyen.services.booking_rules import public_holiday
+    from citoyen.services.booking_rules import school_holiday
+
+    engine = create_engine(url)
+    now = utcnow()
+    today = local_now().date()
+    start = today
+    end = today + timedelta(days=300)
+    password_hash = passwords.hash_password(PASSWORD)
+    with engine.begin() as conn:
+        org = conn.execute(insert(Organisation).values(
+            name="Ville de Banc-d'Essai", slug="banc", postcodes="45000", school_zone="B")
+            .returning(Organisation.id)).scalar_one()
+        site_ids = [conn.execute(insert(Site).values(organisation_id=org, name=f"École {i + 1}")
+                                 .returning(Site.id)).scalar_one() for i in range(SITES)]
+        from datetime import time as clock
+
+        specs = [("Accueil matin", clock(7, 30), clock(8, 20), 60),
+                 ("Restauration scolaire", clock(11, 45), clock(13, 30), 150),
+                 ("Accueil soir 1", clock(16, 30), clock(17, 30), 60),
+                 ("Accueil soir 2", clock(17, 30), clock(18, 30), 40)]
+        activities: dict[int, list[int]] = {}
+        for site in site_ids:
+            activities[site] = [conn.execute(insert(Activity).values(
+                organisation_id=org, site_id=site, name=name, weekdays="0134", start_time=s, end_time=e,
+                default_capacity=cap, school_holidays="closed", needs_validation=False, book_kind="days",
+                book_hours=0, book_days=1, book_time=clock(12, 0), cancel_kind="days", cancel_hours=0,
+                cancel_days=1, cancel_time=clock(12, 0), working_days=False, opens_days_ahead=365,
+                archived=False, created_at=now).returning(Activity.id)).scalar_one()
+                for name, s, e, cap in specs]
+        conn.execute(insert(Household), [
+            {"organisation_id": org, "family_number": f"{i:06d}", "subscription_code": f"BNCH-{i:08d}",
+             "name": f"Famille {i}", "created_at": now} for i in range(HOUSEHOLDS)])
+        household_ids = list(conn.scalars(select(Household.id).order_by(Household.id)))
+        rows = []
+        for i in range(CHILDREN):
+            household = household_ids[i % HOUSEHOLDS]
+            rows.append({"household_id": household, "first_name": f"Enfant{i // HOUSEHOLDS + 1}",
+                         "last_name": f"Famille {i % HOUSEHOLDS}", "birth_date": date(2017, 1, 1),
+                         "status": "validated", "created_at": now})
+        conn.execute(insert(Child), rows)
+        children = conn.execute(select(Child.id, Child.household_id).order_by(Child.id)).all()
+        site_of = {h: site_ids[i % SITES] for i, h in enumerate(household_ids)}
+        enrolments = []
+        for child_id, household in children:
+            acts = activities[site_of[household]]
+            for act in acts[:3] if child_id % 2 else acts[1:]:
+                enrolments.append({"child_id": child_id, "activity_id": act, "start_date": start,
+                                   "end_date": end, "status": "validated", "reason": "", "created_at": now})
+        conn.execute(insert(Enrolment), enrolments)
+        days = []
+        day = start
+        while day <= end:
+            if day.weekday() in (0, 1, 3, 4) and not public_holiday(day) and not school_holiday(day, "B"):
+                days.append(day)
+            day += timedelta(days=1)
+        conn.execute(insert(Slot), [
+            {"activity_id": a, "day": d, "capacity": cap, "capacity_overridden": False, "booked": 0}
+            for site in site_ids for a, (_n, _s, _e, cap) in zip(activities[site], specs, strict=True) for d in days])
+        # Accounts: the parent whose agenda is measured, the wrk bookers, the rush.
+        by_household: dict[int, list[int]] = {}
+        for child_id, household in children:
+            by_household.setdefault(household, []).append(child_id)
+        two_children = [h for h in household_ids if len(by_household[h]) == 2][:1 + WRK_PARENTS]
+        accounts = []
+        for i, household in enumerate(two_children + household_ids[-rush_parents:]):
+            accounts.append((f"parent{i}@banc.example", household))
+        conn.execute(insert(Account), [
+            {"email": email, "first_name": "Parent", "last_name": str(i), "password_hash": password_hash,
+             "role": "parent", "created_at": now, "activated_at": now, "terms_accepted_at": now,
+             "failed_sign_ins": 0, "session_epoch": f"{i:016x}", "email_notifications": False}
+            for i, (email, _h) in enumerate(accounts)])
+        ids = dict(conn.execute(select(Account.email, Account.id)).all())
+        conn.execute(insert(HouseholdLink), [
+            {"account_id": ids[email], "household_id": h, "method": "code", "created_at": now}
+            for email, h in accounts])
+    bookable = [d for d in days if d >= today + timedelta(days=2)]
+    engine.dispose()
+    return {"accounts": accounts, "days": bookable, "wrk_parents": WRK_PARENTS,
+            "children": {h: by_household[h] for _e, h in accounts},
+            "activities": {h: activities[site_of[h]] for _e, h in accounts}, "enrolments": len(enrolments),
+            "slots": len(days) * len(site_ids) * len(specs)}
+
+
+# ---------------------------------------------------------------- a browser-like client
+
+class Client:
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.token = ""
+
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def sign_in(self, email: str) -> None:
+        _status, page = self.request("/connexion")
+        token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+        status, _ = self.request("/connexion", {"csrf_token": token, "email": email, "password": PASSWORD})
+        if status != 200:
+            raise RuntimeError(f"sign-in of {email}: HTTP {status}")
+
+    def agenda(self, path: str = "/agenda") -> bytes:
+        status, page = self.request(path)
+        if status != 200:
+            raise RuntimeError(f"agenda: HTTP {status}")
+        self.token = re.search(rb'"X-CSRFToken": "([^"]+)"', page).group(1).decode()
+        return page
+
+    def cookie(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def book(self, child: int, day: date, activity: int) -> tuple[int, bytes]:
+        return self.request(f"/agenda/{child}/{day.isoformat()}/{activity}/reservation", {},
+                            {"HX-Request": "true", "X-CSRFToken": self.token})
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))] if values else 0.0
+
+
+def ms(value: str | None) -> float:
+    """wrk's « 12.34ms » / « 1.2s » / « 900us » in milliseconds."""
+    if not value:
+        return 0.0
+    number = float(re.match(r"[\d.]+", value).group(0))
+    return number * {"us": 0.001, "ms": 1, "s": 1000}[re.search(r"[a-z]+$", value).group(0)]
+
+
+def wrk_lua(path: str, parents: list[tuple[str, str, list[str]]]) -> None:
+    """A wrk script: each request books another (child, day, activity) for one of the parents."""
+    lines = ["local parents = {"]
+    for cookie, token, paths in parents:
+        joined = ",".join(json.dumps(p) for p in paths)
+        lines.append(f"  {{cookie={json.dumps(cookie)}, token={json.dumps(token)}, paths={{{joined}}}}},")
+    lines += ["}", "local n = 0", "request = function()", "  n = n + 1",
+              "  local p = parents[(n % #parents) + 1]",
+              "  local i = (math.floor(n / #parents) % #p.paths) + 1",
+              '  local headers = {["Cookie"]=p.cookie, ["X-CSRFToken"]=p.token, ["HX-Request"]="true",'
+              ' ["Content-Type"]="application/x-www-form-urlencoded"}',
+              '  return wrk.format("POST", p.paths[i], headers, "")', "end"]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+
+
+def run_wrk_script(url: str, script: str, seconds: int, connections: int) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", script, url]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|90|99)%\s+([\d.]+\w+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def gunicorn(app: str, port: int, env: dict, cwd: str) -> subprocess.Popen:
+    return subprocess.Popen([os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                             "--backlog", "4096", "--log-level", "error", app], cwd=cwd, env=env)
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+# ---------------------------------------------------------------- in-process measures
+
+def in_process(instance: str, url: str, town: dict) -> dict:
+    """SQL queries per agenda page, and a school year of « Saisie groupée »."""
+    from sqlalchemy import event
+
+    from citoyen import create_app
+    from citoyen.db import engine
+    from citoyen.db import new_session
+    from citoyen.models import Account
+    from citoyen.services import agenda
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench", "TESTING": True,
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    email, household = town["accounts"][0]
+    client.post("/connexion", data={"email": email, "password": PASSWORD})
+    counts = {}
+    for label, query in (("two", "?enfant=tous"), ("one", f"?enfant={town['children'][household][0]}")):
+        seen: list[int] = []
+
+        def listener(*args, seen=seen):
+            seen.append(1)
+
+        event.listen(engine(app), "before_cursor_execute", listener)
+        response = client.get("/agenda" + query)
+        event.remove(engine(app), "before_cursor_execute", listener)
+        assert response.status_code == 200, response.status_code
+        counts[label] = len(seen)
+    email, household = town["accounts"][1]
+    with new_session(app) as session:
+        actor = session.query(Account).filter_by(email=email).one()
+        today = agenda.local_now().date()
+        started = time.perf_counter()
+        lines = agenda.bulk(session, actor, town["children"][household], town["activities"][household][1:3],
+                            today + timedelta(days=2), today + timedelta(days=300), [0, 1, 3, 4], "create",
+                            "http://127.0.0.1", apply=True)
+        bulk_seconds = time.perf_counter() - started
+    engine(app).dispose()
+    return {"queries_per_agenda": counts["two"], "queries_per_agenda_one_child": counts["one"],
+            "bulk_year_seconds": round(bulk_seconds, 3), "bulk_year_bookings": sum(line.ok for line in lines)}
+
+
+def check_counters(url: str) -> tuple[int, int]:
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        over = conn.execute(text("SELECT count(*) FROM slot WHERE booked > capacity")).scalar_one()
+        mismatched = conn.execute(text(
+            "SELECT count(*) FROM slot s WHERE s.booked != (SELECT count(*) FROM booking b WHERE b.slot_id = s.id"
+            " AND b.status IN ('booked', 'present', 'absent_unjustified'))")).scalar_one()
+    engine.dispose()
+    return over, mismatched
+
+
+# ---------------------------------------------------------------- the run
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rush", type=int, default=2000, help="parents in the opening rush")
+    parser.add_argument("--rush-threads", type=int, default=64)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    instance = tempfile.mkdtemp(prefix="citoyen-bench-agenda-")
+    url = "sqlite:///" + os.path.join(instance, "citoyen.db")
+    env = {**os.environ, "CITOYEN_INSTANCE_PATH": instance, "CITOYEN_SECRET_KEY": "bench-secret",
+           "CITOYEN_RATELIMIT_ENABLED": "false", "CITOYEN_BASE_URL": "http://127.0.0.1",
+           "CITOYEN_MAIL_BACKEND": "file"}
+    results: dict = {}
+    servers = []
+    try:
+        subprocess.run([os.path.join(BIN, "flask"), "--app", "wsgi", "migrate"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+        started = time.perf_counter()
+        town = build_town(url, options.rush)
+        print(f"town: {HOUSEHOLDS} households, {CHILDREN} children, {SITES} sites × 4 activities, "
+              f"{town['slots']} slots, {town['enrolments']} enrolments, built in "
+              f"{time.perf_counter() - started:.1f} s")
+        results.update(in_process(instance, url, town))
+
+        ceiling_port = free_port()
+        servers.append(gunicorn("ceiling_app:app", ceiling_port, env, HERE))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        servers.append(gunicorn("wsgi:app", port, env, ROOT))
+        wait_for(f"http://127.0.0.1:{ceiling_port}/")
+        wait_for(base + "/sante")
+
+        print(f"{'route':<36} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'ratio':>6}")
+
+        def report(label, result, ceiling):
+            print(f"{label:<36} {result['rps']:>8.0f} {result['p50']:>9} {result['p99']:>9} "
+                  f"{result['non2xx']:>8} {result['rps'] / ceiling:>6.2f}")
+
+        run_wrk(f"http://127.0.0.1:{ceiling_port}/", 1, options.connections, {})
+        ceiling = run_wrk(f"http://127.0.0.1:{ceiling_port}/", options.seconds, options.connections, {})
+        report("constant string (ceiling)", ceiling, ceiling["rps"])
+        stop(servers.pop(0))
+
+        measured = Client(base)
+        measured.sign_in(town["accounts"][0][0])
+        page = measured.agenda()
+        headers = {"Cookie": measured.cookie()}
+        run_wrk(base + "/agenda", 1, options.connections, headers)
+        agenda_run = run_wrk(base + "/agenda", options.seconds, options.connections, headers)
+        report("GET /agenda (2 children)", agenda_run, ceiling["rps"])
+
+        parents = []
+        for email, household in town["accounts"][1:1 + town["wrk_parents"]]:
+            client = Client(base)
+            client.sign_in(email)
+            client.agenda()
+            paths = [f"/agenda/{c}/{d.isoformat()}/{a}/reservation" for d in town["days"][20:]
+                     for c in town["children"][household] for a in town["activities"][household][1:2]]
+            parents.append((client.cookie(), client.token, paths))
+        script = os.path.join(instance, "book.lua")
+        wrk_lua(script, parents)
+        book_run = run_wrk_script(base + "/agenda", script, options.seconds, options.connections)
+        report("POST click-to-book (htmx)", book_run, ceiling["rps"])
+
+        # Sizes: the agenda's first load (page, CSS, scripts, gzip) and a booking fragment.
+        gz = {"Accept-Encoding": "gzip"}
+        _s, page_gz = measured.request("/agenda", headers=gz)
+        assets = re.findall(rb'(?:href|src)="(/static/[^"]+\.(?:css|js)[^"]*)"', page)
+        asset_bytes = served_bytes = 0
+        for asset in assets:
+            _s, body = measured.request(asset.decode().replace("&amp;", "&"), headers=gz)
+            served_bytes += len(body)
+            # Static files leave the app uncompressed; the front web server gzips them.
+            asset_bytes += len(body) if body[:2] == b"\x1f\x8b" else len(gzip.compress(body))
+        days = town["days"]
+        household = town["accounts"][0][1]
+        status, fragment = measured.book(town["children"][household][0], days[5], town["activities"][household][1])
+        results.update({
+            "agenda_page_bytes": len(page), "agenda_page_bytes_gz": len(page_gz),
+            "agenda_first_load_bytes_gz": len(page_gz) + asset_bytes, "book_fragment_bytes": len(fragment),
+            "agenda_first_load_bytes_as_served": len(page_gz) + served_bytes,
+        })
+        print(f"agenda page: {len(page)} bytes, {len(page_gz)} gzipped by the app; first load with CSS and "
+              f"scripts: {results['agenda_first_load_bytes_gz']} bytes gzipped "
+              f"({results['agenda_first_load_bytes_as_served']} as the app serves them, static files uncompressed)")
+        print(f"booking fragment: {len(fragment)} bytes (HTTP {status})")
+
+        # The opening rush.
+        latencies: list[float] = []
+        outcomes = {"booked": 0, "refused": 0, "errors": 0}
+        lock = threading.Lock()
+        rush_accounts = town["accounts"][1 + town["wrk_parents"]:]
+        rush_days = days[:10]
+
+        def parent(index: int) -> None:
+            email, household = rush_accounts[index]
+            client = Client(base)
+            child = town["children"][household][0]
+            activity = town["activities"][household][1]
+            steps = [("sign_in", lambda: client.sign_in(email)), ("agenda", client.agenda)]
+            steps += [("book", lambda d=d: client.book(child, d, activity)) for d in rush_days]
+            for name, step in steps:
+                t0 = time.perf_counter()
+                try:
+                    result = step()
+                    kind = "ok"
+                    if name == "book":
+                        status, body = result
+                        if status == 200:
+                            kind = "booked"
+                        elif status == 422 and b"Complet" in body:
+                            kind = "refused"
+                        else:
+                            kind = "errors"
+                except Exception:  # noqa: BLE001 - counted, the rush goes on
+                    kind = "errors"
+                with lock:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    if kind != "ok":
+                        outcomes[kind] += 1
+                if kind == "errors" and name != "book":
+                    return
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=options.rush_threads) as pool:
+            list(pool.map(parent, range(len(rush_accounts))))
+        rush_seconds = time.perf_counter() - started
+        over, mismatched = check_counters(url)
+        results.update({
+            "rush_parents": len(rush_accounts), "rush_seconds": round(rush_seconds, 1),
+            "rush_p99_ms": round(percentile(latencies, 99), 1), "rush_p50_ms": round(percentile(latencies, 50), 1),
+            "rush_errors": outcomes["errors"], "rush_booked": outcomes["booked"], "rush_full": outcomes["refused"],
+            "overbooked_slots": over, "counter_mismatches": mismatched,
+        })
+        print(f"opening rush: {len(rush_accounts)} parents × (sign-in, agenda, 10 bookings) in {rush_seconds:.1f} s, "
+              f"p50 {results['rush_p50_ms']} ms, p99 {results['rush_p99_ms']} ms; {outcomes['booked']} booked, "
+              f"{outcomes['refused']} « Complet », {outcomes['errors']} errors")
+        print(f"overbooked slots: {over}; slots whose counter differs from their bookings: {mismatched}")
+        print(f"SQL queries per agenda page: {results['queries_per_agenda']} (two children), "
+              f"{results['queries_per_agenda_one_child']} (one child)")
+        print(f"Saisie groupée of a school year (2 activities, {results['bulk_year_bookings']} bookings): "
+              f"{results['bulk_year_seconds']} s")
+        results.update({
+            "ceiling_rps": round(ceiling["rps"]), "agenda_rps": round(agenda_run["rps"]),
+            "book_rps": round(book_run["rps"]), "agenda_p50_ms": ms(agenda_run["p50"]),
+            "agenda_p99_ms": ms(agenda_run["p99"]), "book_p50_ms": ms(book_run["p50"]),
+            "book_p99_ms": ms(book_run["p99"]), "agenda_ratio": round(agenda_run["rps"] / ceiling["rps"], 3),
+            "book_ratio": round(book_run["rps"] / ceiling["rps"], 3), "agenda_non2xx": agenda_run["non2xx"],
+            "book_non2xx": book_run["non2xx"],
+        })
+    finally:
+        for server in servers:
+            stop(server)
+        shutil.rmtree(instance, ignore_errors=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as fh:
+        json.dump(results, fh, indent=2, sort_keys=True)
+    print("figures written to bench/results/latest.json")
+
+
+if __name__ == "__main__":
+    main()

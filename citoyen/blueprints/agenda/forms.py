@@ -1,0 +1,70 @@
+"""Forms of the agenda."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import SelectMultipleField
+from wtforms import TextAreaField
+from wtforms import widgets
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import required
+from citoyen.services.agenda import ABSENCE_MOTIVES
+from citoyen.services.booking_rules import WEEKDAYS
+
+DATE_HINT = "Exemple : 14/09/2026"
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Checkboxes(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+    def pre_validate(self, form):
+        # Unknown values are refused by the service, in French.
+        pass
+
+
+class EnrolForm(FlaskForm):
+    child = SelectField("Enfant", coerce=_int_or_none, validate_choice=False,
+                        validators=[required("Choisissez l'enfant.")])
+    activity = SelectField("Activité", coerce=_int_or_none, validate_choice=False,
+                           validators=[required("Choisissez l'activité.")])
+    start_date = FrenchDateField("Du", validators=[required("Indiquez le début de la période.")],
+                                 description=DATE_HINT)
+    end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
+                               description=DATE_HINT)
+
+class BulkForm(FlaskForm):
+    children = Checkboxes("Enfants", coerce=_int_or_none)
+    activities = Checkboxes("Activités", coerce=_int_or_none)
+    start_date = FrenchDateField("Du", validators=[required("Indiquez le début de la période.")],
+                                 description=DATE_HINT)
+    end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
+                               description=DATE_HINT)
+    weekdays = Checkboxes("Jours de la semaine", coerce=_int_or_none,
+                          choices=[SelectChoice(i, name.capitalize()) for i, name in enumerate(WEEKDAYS)])
+
+
+class AbsenceForm(FlaskForm):
+    child = SelectField("Enfant", coerce=_int_or_none, validate_choice=False,
+                        validators=[required("Choisissez l'enfant.")])
+    start_date = FrenchDateField("Du", validators=[required("Indiquez le premier jour d'absence.")],
+                                 description=DATE_HINT)
+    end_date = FrenchDateField("Au", validators=[required("Indiquez le dernier jour d'absence.")],
+                               description=DATE_HINT)
+    activities = Checkboxes("Activités concernées", coerce=_int_or_none,
+                            description="Sans choix, toutes les réservations de ces jours sont annulées.")
+    motive = SelectField("Motif de l'absence", validators=[required("Choisissez le motif de l'absence.")],
+                         choices=[SelectChoice("", "Choisissez…")]
+                         + [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()])
+    comment = TextAreaField("Précisions", validators=[Optional(), Length(max=500)],
+                            render_kw={"maxlength": 500, "rows": 3})

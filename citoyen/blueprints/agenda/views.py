@@ -1,0 +1,220 @@
+"""The family's agenda: the month, one click to book or cancel a day (only
+that day's cell is swapped with htmx; without JavaScript the same buttons
+post a form and the month comes back), enrolment, bulk booking, absences."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from flask import abort
+from flask import flash
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from citoyen.blueprints.agenda import bp
+from citoyen.blueprints.agenda.forms import AbsenceForm
+from citoyen.blueprints.agenda.forms import BulkForm
+from citoyen.blueprints.agenda.forms import EnrolForm
+from citoyen.blueprints.util import add_error
+from citoyen.blueprints.util import attempt
+from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import form_status
+from citoyen.db import get_session
+from citoyen.htmx import is_fragment_request
+from citoyen.htmx import redirect
+from citoyen.htmx import render
+from citoyen.services import agenda
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import NotFound
+
+
+def _children():
+    return agenda.children_of(get_session(), current_user)
+
+
+def _month_url(child: str | None = None, month: str | None = None) -> str:
+    return url_for("agenda.month", enfant=child or None, mois=month or None)
+
+
+@bp.route("")
+def month():
+    """Agenda: the month of one child or of all children, every day with its state."""
+    children = _children()
+    today = agenda.local_now().date()
+    year, month_number = agenda.parse_month(request.args.get("mois"), today)
+    selected = request.args.get("enfant", "tous")
+    shown = [c for c in children if str(c.id) == selected] or children
+    if len(shown) != 1:
+        selected = "tous"
+    view = agenda.month_view(get_session(), shown, year, month_number)
+    return render(
+        "agenda/month.html",
+        children=children,
+        selected=selected,
+        view=view,
+        show_child=len(shown) > 1,
+        week=agenda.week_summary(get_session(), children, today),
+        enrolments=agenda.enrolments_of(get_session(), children),
+        enrolment_labels=agenda.ENROLMENT_LABELS,
+        states=agenda.STATE_LABELS,
+        icons=agenda.STATE_ICONS,
+        today=today,
+    )
+
+
+def _back_to_month(day: str = "") -> str:
+    return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
+
+
+def _cell_action(service, child_id: int, day: str, activity_id: int, success: str):
+    """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
+    session = get_session()
+    try:
+        the_day = agenda.parse_day(day)
+    except DomainError as error:
+        if is_fragment_request():
+            return render("agenda/month.html", block="alert", message=error.message, status=422)
+        flash(error.message, "error")
+        return redirect(_back_to_month())
+    try:
+        service(session, current_user, child_id, activity_id, the_day)
+        message, status = "", 200
+    except NotFound:
+        session.rollback()
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        message, status = error.message, 422
+    if not is_fragment_request():
+        flash(message or success, "error" if message else "success")
+        return redirect(_back_to_month(day))
+    child = agenda.child_for(session, current_user, child_id)
+    activity = agenda.activity_for(session, child, activity_id)
+    cell = agenda.cell(session, child, activity, the_day, message=message)
+    child_param = request.args.get("enfant", "tous")
+    back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
+    return render("agenda/month.html", block="cell", cell=cell, show_child=child_param == "tous", back=back,
+                  status=status)
+
+
+@bp.route("/<int:child_id>/<day>/<int:activity_id>/reservation", methods=["POST"])
+def book_slot(child_id: int, day: str, activity_id: int):
+    """Réserver ce jour."""
+    return _cell_action(agenda.book, child_id, day, activity_id, "La réservation est enregistrée.")
+
+
+@bp.route("/<int:child_id>/<day>/<int:activity_id>/annulation", methods=["POST"])
+def cancel_booking(child_id: int, day: str, activity_id: int):
+    """Annuler la réservation (ou quitter la liste d'attente)."""
+    def cancel(session, actor, child, activity, the_day):
+        return agenda.cancel(session, actor, child, activity, the_day, base_url())
+
+    return _cell_action(cancel, child_id, day, activity_id, "La réservation est annulée.")
+
+
+@bp.route("/<int:child_id>/<day>/<int:activity_id>/attente", methods=["POST"])
+def join_waiting_list(child_id: int, day: str, activity_id: int):
+    """M'inscrire sur la liste d'attente."""
+    return _cell_action(agenda.join_waiting_list, child_id, day, activity_id,
+                        "Votre enfant est sur la liste d'attente : vous serez prévenu si une place se libère.")
+
+
+def _school_year(today: date) -> tuple[date, date]:
+    end_year = today.year + 1 if today.month >= 8 else today.year
+    return today, date(end_year, 8, 31)
+
+
+@bp.route("/inscription", methods=["GET", "POST"])
+def enrol():
+    """Inscrire à une activité: choose the child, the activity and the period."""
+    session = get_session()
+    children = _children()
+    activities = agenda.activities_for_children(session, children)
+    form = EnrolForm()
+    form.child.choices = [SelectChoice("", "Choisissez…")] + [SelectChoice(c.id, c.full_name) for c in children]
+    form.activity.choices = [SelectChoice("", "Choisissez…")] + [
+        SelectChoice(a.id, f"{a.name} — {a.site.name}"
+                     + (" (sur validation de la mairie)" if a.needs_validation else ""))
+        for a in activities]
+    if request.method == "GET":
+        start, end = _school_year(agenda.local_now().date())
+        form.start_date.data = form.start_date.data or start
+        form.end_date.data = form.end_date.data or end
+        if request.args.get("enfant", "").isdigit():
+            form.child.data = int(request.args["enfant"])
+    if form.validate_on_submit():
+        ok, enrolment = attempt(form, agenda.enrol, session, current_user, form.child.data, form.activity.data,
+                                form.start_date.data, form.end_date.data, base_url())
+        if ok:
+            if enrolment.status == "pending":
+                flash(f"L'inscription de {enrolment.child.first_name} à {enrolment.activity.name} est "
+                      "transmise : elle est en attente de validation par la mairie.", "success")
+            else:
+                flash(f"{enrolment.child.first_name} est inscrit·e à {enrolment.activity.name} : vous pouvez "
+                      "réserver les jours dans l'agenda.", "success")
+            return redirect(_month_url(str(enrolment.child_id), f"{enrolment.start_date:%Y-%m}"))
+    return render("agenda/enrol.html", block="form", form=form, children=children,
+                  status=form_status(form) if form.errors or form.form_errors else 200)
+
+
+@bp.route("/saisie-groupee", methods=["GET", "POST"])
+def bulk():
+    """Saisie groupée: a preview of what will be booked and what will not, then Créer or Supprimer."""
+    session = get_session()
+    children = _children()
+    activities = agenda.activities_for_children(session, children)
+    form = BulkForm()
+    form.children.choices = [SelectChoice(c.id, c.full_name) for c in children]
+    form.activities.choices = [SelectChoice(a.id, a.name) for a in activities]
+    lines, applied, action = None, False, request.form.get("action", "preview")
+    if request.method == "GET":
+        start = agenda.local_now().date()
+        form.start_date.data, form.end_date.data = start, _school_year(start)[1]
+        form.children.data = [c.id for c in children]
+        form.weekdays.data = [0, 1, 3, 4]
+    elif form.validate_on_submit():
+        apply = action in ("create", "delete")
+        ok, lines = attempt(form, agenda.bulk, session, current_user, form.children.data or [],
+                            form.activities.data or [], form.start_date.data, form.end_date.data,
+                            form.weekdays.data or [], action if apply else "create", base_url(), apply=apply)
+        if not ok:
+            lines = None
+        applied = ok and apply
+    return render("agenda/bulk.html", form=form, lines=lines, applied=applied, action=action,
+                  status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/absence", methods=["GET", "POST"])
+def absence():
+    """Déclarer l'absence d'un enfant: the bookings of those days are cancelled, even past the deadline."""
+    session = get_session()
+    children = _children()
+    activities = agenda.activities_for_children(session, children)
+    form = AbsenceForm()
+    form.child.choices = [SelectChoice("", "Choisissez…")] + [SelectChoice(c.id, c.full_name) for c in children]
+    form.activities.choices = [SelectChoice(a.id, a.name) for a in activities]
+    if request.method == "GET":
+        form.start_date.data = form.end_date.data = agenda.local_now().date()
+        if request.args.get("enfant", "").isdigit():
+            form.child.data = int(request.args["enfant"])
+    if form.validate_on_submit():
+        try:
+            _absence, count = agenda.declare_absence(
+                session, current_user, form.child.data, form.start_date.data, form.end_date.data,
+                form.motive.data, form.comment.data or "", base_url(), form.activities.data or None)
+        except NotFound:
+            session.rollback()
+            add_error(form, "child", "Choisissez un enfant de la liste.")
+        except DomainError as error:
+            session.rollback()
+            add_error(form, error.field, error.message)
+        else:
+            flash("L'absence est enregistrée. " + (
+                f"{count} réservation{'s' if count > 1 else ''} annulée{'s' if count > 1 else ''}."
+                if count else "Il n'y avait pas de réservation sur ces jours."), "success")
+            return redirect(_month_url(str(form.child.data), f"{form.start_date.data:%Y-%m}"))
+    return render("agenda/absence.html", block="form", form=form,
+                  status=422 if form.errors or form.form_errors else 200)

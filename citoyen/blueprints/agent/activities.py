@@ -1,0 +1,259 @@
+"""Espace agent: activities, their capacity and closures, the enrolments to
+validate, and the daily lists (printable, or as CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from datetime import time
+
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from citoyen.blueprints.agent import bp
+from citoyen.blueprints.agent.activity_forms import ActivityForm
+from citoyen.blueprints.agent.activity_forms import CapacityForm
+from citoyen.blueprints.agent.activity_forms import ClosureForm
+from citoyen.blueprints.agent.activity_forms import DecisionForm
+from citoyen.blueprints.agent.activity_forms import SiteForm
+from citoyen.blueprints.util import attempt
+from citoyen.blueprints.util import base_url
+from citoyen.db import get_session
+from citoyen.htmx import redirect
+from citoyen.htmx import render
+from citoyen.services import activities
+from citoyen.services import agenda
+from citoyen.services import organisations
+from citoyen.services.activities import ACTIVITY_FIELDS
+from citoyen.services.booking_rules import format_day
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import NotFound
+
+
+def _activity(activity_id: int):
+    try:
+        return activities.get(get_session(), current_user, activity_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/activites")
+def activities_list():
+    """Activités: every activity with its site and capacity; add a site."""
+    session = get_session()
+    return render("agent/activities.html", activities=activities.activities(session, current_user),
+                  sites=activities.sites(session, current_user), site_form=SiteForm(formdata=None),
+                  pending=len(agenda.pending_enrolments(session, current_user)))
+
+
+@bp.route("/lieux", methods=["POST"])
+def create_site():
+    """Ajouter un lieu (école, centre de loisirs)."""
+    session = get_session()
+    form = SiteForm()
+    towns = organisations.all_organisations(session)
+    if form.validate_on_submit() and towns:
+        ok, result = attempt(form, activities.create_site, session, current_user, towns[0], form.name.data)
+        if ok:
+            flash(f"Le lieu « {result.name} » est ajouté.", "success")
+            return redirect(url_for("agent.activities_list"))
+    return render("agent/activities.html", activities=activities.activities(session, current_user),
+                  sites=activities.sites(session, current_user), site_form=form,
+                  pending=len(agenda.pending_enrolments(session, current_user)), status=422)
+
+
+def _activity_form(form: ActivityForm) -> ActivityForm:
+    form.site_id.choices = [SelectChoice(s.id, s.name) for s in activities.sites(get_session(), current_user)]
+    return form
+
+
+def _values(form: ActivityForm) -> dict:
+    values = {name: getattr(form, name).data for name in ACTIVITY_FIELDS}
+    values["weekdays"] = "".join(form.weekdays.data or [])
+    return values
+
+
+def _defaults() -> dict:
+    return {"weekdays": ["0", "1", "3", "4"], "start_time": time(11, 45), "end_time": time(13, 30),
+            "default_capacity": 30, "book_time": time(12, 0), "cancel_time": time(12, 0), "book_kind": "days",
+            "cancel_kind": "days", "school_holidays": "closed"}
+
+
+@bp.route("/activites/nouvelle", methods=["GET", "POST"])
+def new_activity():
+    """Créer une activité, with its opening days, capacity and booking rule."""
+    form = _activity_form(ActivityForm(data=None if request.method == "POST" else _defaults()))
+    if form.validate_on_submit():
+        ok, result = attempt(form, activities.create_activity, get_session(), current_user, _values(form))
+        if ok:
+            flash(f"L'activité « {result.name} » est créée.", "success")
+            return redirect(url_for("agent.activity", activity_id=result.id))
+    return render("agent/activity_form.html", form=form, activity=None,
+                  status=422 if form.errors or form.form_errors else 200)
+
+
+def _activity_page(activity, form=None, closure_form=None, capacity_form=None, status=200):
+    session = get_session()
+    if form is None:
+        form = _activity_form(ActivityForm(obj=activity, formdata=None))
+        form.weekdays.data = list(activity.weekdays)
+    today = agenda.local_now().date()
+    return render(
+        "agent/activity.html", activity=activity, form=form,
+        closure_form=closure_form or ClosureForm(formdata=None),
+        capacity_form=capacity_form or CapacityForm(formdata=None),
+        closures=activities.closures(session, current_user, activity),
+        occupancy=activities.occupancy(session, current_user, activity, today),
+        book_rule=agenda.book_rule(activity).describe(), cancel_rule=agenda.cancel_rule(activity).describe(),
+        format_day=format_day, status=status,
+    )
+
+
+@bp.route("/activites/<int:activity_id>", methods=["GET", "POST"])
+def activity(activity_id: int):
+    """One activity: its settings, the coming weeks' occupancy, closures and day capacities."""
+    found = _activity(activity_id)
+    if request.method == "GET":
+        return _activity_page(found)
+    form = _activity_form(ActivityForm())
+    if form.validate_on_submit():
+        ok, _ = attempt(form, activities.update_activity, get_session(), current_user, activity_id, _values(form))
+        if ok:
+            flash("L'activité est modifiée.", "success")
+            return redirect(url_for("agent.activity", activity_id=activity_id))
+    return _activity_page(found, form=form, status=422)
+
+
+@bp.route("/activites/<int:activity_id>/archiver", methods=["POST"])
+def archive_activity(activity_id: int):
+    """Ne plus proposer l'activité (or propose it again)."""
+    found = _activity(activity_id)
+    activities.set_archived(get_session(), current_user, activity_id, not found.archived)
+    flash("L'activité n'est plus proposée aux familles." if not found.archived
+          else "L'activité est de nouveau proposée.", "success")
+    return redirect(url_for("agent.activity", activity_id=activity_id))
+
+
+@bp.route("/activites/<int:activity_id>/fermetures", methods=["POST"])
+def add_closure(activity_id: int):
+    """Ajouter une fermeture (grève, journée pédagogique…)."""
+    found = _activity(activity_id)
+    form = ClosureForm()
+    if form.validate_on_submit():
+        town = organisations.get(get_session(), found.organisation_id)
+        ok, _ = attempt(form, activities.add_closure, get_session(), current_user, town, form.start_date.data,
+                        form.end_date.data, form.reason.data,
+                        activity_id=None if form.whole_site.data else found.id,
+                        site_id=found.site_id if form.whole_site.data else None)
+        if ok:
+            flash("La fermeture est enregistrée : les familles voient « Fermé » avec le motif.", "success")
+            return redirect(url_for("agent.activity", activity_id=activity_id))
+    return _activity_page(found, closure_form=form, status=422)
+
+
+@bp.route("/fermetures/<int:closure_id>/supprimer", methods=["POST"])
+def delete_closure(closure_id: int):
+    """Supprimer une fermeture."""
+    try:
+        activities.delete_closure(get_session(), current_user, closure_id)
+    except NotFound:
+        abort(404)
+    flash("La fermeture est supprimée.", "success")
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/agent/")
+                    else url_for("agent.activities_list"))
+
+
+@bp.route("/activites/<int:activity_id>/capacite", methods=["POST"])
+def set_capacity(activity_id: int):
+    """Capacité d'un jour; lowering it below the bookings asks first."""
+    found = _activity(activity_id)
+    form = CapacityForm()
+    if form.validate_on_submit():
+        ok, _ = attempt(form, activities.set_day_capacity, get_session(), current_user, activity_id,
+                        form.day.data, form.capacity.data, form.confirm.data, base_url())
+        if ok:
+            flash(f"La capacité du {format_day(form.day.data)} est de {form.capacity.data} places.", "success")
+            return redirect(url_for("agent.activity", activity_id=activity_id))
+    return _activity_page(found, capacity_form=form, status=422)
+
+
+@bp.route("/inscriptions")
+def enrolments_queue():
+    """Inscriptions à valider, oldest first."""
+    return render("agent/activity_enrolments.html",
+                  enrolments=agenda.pending_enrolments(get_session(), current_user), form=DecisionForm(formdata=None))
+
+
+@bp.route("/inscriptions/<int:enrolment_id>/valider", methods=["POST"])
+def validate_enrolment(enrolment_id: int):
+    """Valider l'inscription: bookings open and the family is told."""
+    return _decide(enrolment_id, True)
+
+
+@bp.route("/inscriptions/<int:enrolment_id>/refuser", methods=["POST"])
+def refuse_enrolment(enrolment_id: int):
+    """Refuser l'inscription, avec un motif que la famille lira."""
+    return _decide(enrolment_id, False)
+
+
+def _decide(enrolment_id: int, accept: bool):
+    form = DecisionForm()
+    try:
+        agenda.decide_enrolment(get_session(), current_user, enrolment_id, accept,
+                                form.reason.data or "", base_url())
+    except NotFound:
+        get_session().rollback()
+        abort(404)
+    except DomainError as error:
+        get_session().rollback()
+        flash(error.message, "error")
+    else:
+        flash("L'inscription est validée ; la famille est prévenue." if accept
+              else "L'inscription est refusée ; la famille est prévenue.", "success")
+    return redirect(url_for("agent.enrolments_queue"))
+
+
+def _list_day() -> date:
+    try:
+        return agenda.parse_day(request.args.get("jour", ""))
+    except DomainError:
+        return agenda.local_now().date()
+
+
+@bp.route("/listes")
+def daily_lists():
+    """Listes du jour: who is booked on each activity that day, printable."""
+    session = get_session()
+    day = _list_day()
+    all_activities = [a for a in activities.activities(session, current_user) if not a.archived]
+    chosen = request.args.get("activite", type=int)
+    shown = [a for a in all_activities if a.id == chosen] or all_activities
+    lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
+    return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
+                  activities=all_activities, chosen=chosen)
+
+
+@bp.route("/listes.csv")
+def daily_list_csv():
+    """The daily list as CSV (one line per child booked)."""
+    session = get_session()
+    day = _list_day()
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["Activité", "Lieu", "Jour", "Nom", "Prénom", "Classe", "Foyer", "État"])
+    for a in activities.activities(session, current_user):
+        if request.args.get("activite", type=int) not in (None, a.id):
+            continue
+        booked, waiting = activities.daily_list(session, current_user, a.id, day)
+        for row, state in [(r, "Réservé") for r in booked] + [(r, "Liste d'attente") for r in waiting]:
+            writer.writerow([a.name, a.site.name, day.isoformat(), row.child.last_name, row.child.first_name,
+                             row.child.class_name, row.household.name, state])
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="liste-{day.isoformat()}.csv"'
+    return response

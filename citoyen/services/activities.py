@@ -1,0 +1,326 @@
+"""The agents' side of activities: sites, activities and their booking rule,
+closures, capacity per day, and the daily lists. Every change is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from datetime import time
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import Activity
+from citoyen.models import Booking
+from citoyen.models import Child
+from citoyen.models import Closure
+from citoyen.models import Household
+from citoyen.models import Organisation
+from citoyen.models import Site
+from citoyen.models import Slot
+from citoyen.models.agenda import BOOKING_WAITING
+from citoyen.models.agenda import HOLDS_A_PLACE
+from citoyen.models.agenda import RULE_KINDS
+from citoyen.services import audit
+from citoyen.services.agenda import _release_place
+from citoyen.services.agenda import _take_place
+from citoyen.services.agenda import check_day
+from citoyen.services.agenda import check_period
+from citoyen.services.agenda import ensure_slots
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+from citoyen.transactions import begin_write
+
+ACTIVITY_FIELDS = (
+    "name", "site_id", "weekdays", "start_time", "end_time", "default_capacity", "school_holidays",
+    "needs_validation", "book_kind", "book_hours", "book_days", "book_time", "cancel_kind",
+    "cancel_hours", "cancel_days", "cancel_time", "working_days", "opens_days_ahead",
+)
+SCHOOL_HOLIDAYS = {
+    "closed": "Fermée pendant les vacances scolaires",
+    "only": "Ouverte seulement pendant les vacances scolaires",
+    "ignore": "Ouverte avec ou sans vacances scolaires",
+}
+RULE_LABELS = {
+    "hours": "N heures avant le début",
+    "days": "N jours avant, à une heure donnée",
+    "week": "Un jour de la semaine précédente, à une heure donnée",
+}
+
+
+def _require_agent(actor: Account) -> None:
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+
+
+def sites(session: Session, actor: Account) -> list[Site]:
+    _require_agent(actor)
+    return list(session.scalars(select(Site).order_by(Site.name)))
+
+
+def activities(session: Session, actor: Account) -> list[Activity]:
+    _require_agent(actor)
+    return list(session.scalars(select(Activity).order_by(Activity.archived, Activity.name, Activity.id)))
+
+
+def get(session: Session, actor: Account, activity_id: int) -> Activity:
+    _require_agent(actor)
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound("Cette activité n'existe pas.")
+    return activity
+
+
+def create_site(session: Session, actor: Account, organisation: Organisation, name: str) -> Site:
+    """Ajouter un lieu (école, centre de loisirs)."""
+    _require_agent(actor)
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("Indiquez le nom du lieu.", "name")
+    if len(name) > 150:
+        raise DomainError("Le nom du lieu ne doit pas dépasser 150 caractères.", "name")
+    begin_write(session)
+    site = Site(organisation_id=organisation.id, name=name)
+    session.add(site)
+    session.flush()
+    audit.record(session, actor, "activity.site_create", "site", site.id, site.name)
+    session.commit()
+    return site
+
+
+def _clean(session: Session, values: dict) -> dict:
+    out = {k: values[k] for k in ACTIVITY_FIELDS if k in values}
+    name = " ".join((out.get("name") or "").split())
+    if not name:
+        raise DomainError("Indiquez le nom de l'activité.", "name")
+    if len(name) > 150:
+        raise DomainError("Le nom ne doit pas dépasser 150 caractères.", "name")
+    out["name"] = name
+    if session.get(Site, out.get("site_id") or 0) is None:
+        raise DomainError("Choisissez le lieu.", "site_id")
+    weekdays = "".join(sorted({d for d in str(out.get("weekdays") or "") if d in "0123456"}))
+    if not weekdays:
+        raise DomainError("Choisissez au moins un jour d'ouverture.", "weekdays")
+    out["weekdays"] = weekdays
+    for key in ("start_time", "end_time", "book_time", "cancel_time"):
+        if not isinstance(out.get(key), time):
+            raise DomainError("Indiquez une heure, par exemple 12:00.", key)
+    if out["end_time"] <= out["start_time"]:
+        raise DomainError("L'heure de fin doit être après l'heure de début.", "end_time")
+    capacity = out.get("default_capacity")
+    if capacity is None or not 0 <= capacity <= 10_000:
+        raise DomainError("Indiquez une capacité entre 0 et 10 000 places.", "default_capacity")
+    for key in ("book_kind", "cancel_kind"):
+        if out.get(key) not in RULE_KINDS:
+            raise DomainError("Choisissez la règle.", key)
+    for key in ("book_hours", "cancel_hours"):
+        if out.get(key) is None or not 0 <= out[key] <= 24 * 60:
+            raise DomainError("Indiquez un nombre d'heures entre 0 et 1440.", key)
+    for key, kind in (("book_days", "book_kind"), ("cancel_days", "cancel_kind")):
+        limit = 6 if out[kind] == "week" else 60
+        if out.get(key) is None or not 0 <= out[key] <= limit:
+            message = ("Indiquez le jour de la semaine (0 = lundi … 6 = dimanche)." if out[kind] == "week"
+                       else "Indiquez un nombre de jours entre 0 et 60.")
+            raise DomainError(message, key)
+    if out.get("opens_days_ahead") is None or not 1 <= out["opens_days_ahead"] <= 400:
+        raise DomainError("Indiquez un nombre de jours entre 1 et 400.", "opens_days_ahead")
+    if out.get("school_holidays") not in SCHOOL_HOLIDAYS:
+        raise DomainError("Choisissez l'ouverture pendant les vacances scolaires.", "school_holidays")
+    out["needs_validation"] = bool(out.get("needs_validation"))
+    out["working_days"] = bool(out.get("working_days"))
+    return out
+
+
+def _describe(activity: Activity) -> str:
+    return (f"{activity.name} : capacité {activity.default_capacity}, jours {activity.weekdays}, "
+            f"{activity.start_time:%H:%M}–{activity.end_time:%H:%M}")
+
+
+def create_activity(session: Session, actor: Account, values: dict) -> Activity:
+    """Créer une activité (in the organisation of its site)."""
+    _require_agent(actor)
+    begin_write(session)
+    clean = _clean(session, values)
+    activity = Activity(organisation_id=session.get(Site, clean["site_id"]).organisation_id, **clean)
+    session.add(activity)
+    session.flush()
+    audit.record(session, actor, "activity.create", "activity", activity.id, activity.name, _describe(activity))
+    session.commit()
+    return activity
+
+
+def update_activity(session: Session, actor: Account, activity_id: int, values: dict) -> Activity:
+    """Modifier une activité; a new default capacity applies to every day
+    whose capacity an agent did not set."""
+    _require_agent(actor)
+    begin_write(session)
+    activity = get(session, actor, activity_id)
+    clean = _clean(session, values)
+    before = _describe(activity)
+    for key, value in clean.items():
+        setattr(activity, key, value)
+    session.flush()
+    session.execute(update(Slot).where(Slot.activity_id == activity.id, Slot.capacity_overridden.is_(False))
+                    .values(capacity=activity.default_capacity).execution_options(synchronize_session=False))
+    audit.record(session, actor, "activity.update", "activity", activity.id, activity.name,
+                 f"{before} → {_describe(activity)}")
+    session.commit()
+    return activity
+
+
+def set_archived(session: Session, actor: Account, activity_id: int, archived: bool) -> Activity:
+    _require_agent(actor)
+    begin_write(session)
+    activity = get(session, actor, activity_id)
+    activity.archived = archived
+    audit.record(session, actor, "activity.archive" if archived else "activity.restore", "activity",
+                 activity.id, activity.name)
+    session.commit()
+    return activity
+
+
+def over_capacity(session: Session, actor: Account, activity_id: int, day: date, capacity: int) -> int:
+    """How many bookings of that day are beyond ``capacity`` (asked before lowering it)."""
+    _require_agent(actor)
+    booked = session.scalar(select(Slot.booked).where(Slot.activity_id == activity_id, Slot.day == day)) or 0
+    return max(0, booked - capacity)
+
+
+def set_day_capacity(session: Session, actor: Account, activity_id: int, day: date | None,
+                     capacity: int | None, confirmed: bool, base_url: str) -> Slot:
+    """Capacité d'un jour. Lowering it below the bookings already made needs
+    confirmation; the bookings stay (no one is removed), new ones wait.
+    Raising it gives the new places to the waiting list, in order."""
+    _require_agent(actor)
+    check_day(day, "day")
+    if capacity is None or not 0 <= capacity <= 10_000:
+        raise DomainError("Indiquez une capacité entre 0 et 10 000 places.", "capacity")
+    begin_write(session)
+    activity = get(session, actor, activity_id)
+    slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
+    slot = session.get(Slot, slot_id)
+    session.refresh(slot)
+    if capacity < slot.booked and not confirmed:
+        session.rollback()
+        raise DomainError(
+            f"{slot.booked - capacity} réservation(s) dépassent cette capacité : elles seront gardées, "
+            "mais plus personne ne pourra réserver ce jour-là tant que le nombre de réservations ne sera "
+            "pas redescendu. Cochez la confirmation pour continuer.", "confirm")
+    before = slot.capacity
+    slot.capacity = capacity
+    slot.capacity_overridden = True
+    session.flush()
+    # New places go to the first in line.
+    while session.scalar(select(Booking.id).where(Booking.slot_id == slot.id,
+                                                  Booking.status == BOOKING_WAITING).limit(1)):
+        if not _take_place(session, slot.id):
+            break
+        if _release_place(session, slot.id, base_url) is None:
+            break
+    audit.record(session, actor, "activity.capacity", "activity", activity.id, activity.name,
+                 f"{day:%d/%m/%Y} : {before} → {capacity} places")
+    session.commit()
+    return slot
+
+
+def closures(session: Session, actor: Account, activity: Activity | None = None) -> list[Closure]:
+    _require_agent(actor)
+    query = select(Closure).order_by(Closure.start_date.desc())
+    if activity is not None:
+        query = query.where(Closure.organisation_id == activity.organisation_id,
+                            (Closure.activity_id == activity.id) | Closure.activity_id.is_(None))
+    return list(session.scalars(query.limit(200)))
+
+
+def add_closure(session: Session, actor: Account, organisation: Organisation, start: date | None,
+                end: date | None, reason: str, activity_id: int | None = None,
+                site_id: int | None = None) -> Closure:
+    """Ajouter une fermeture (grève, journée pédagogique…)."""
+    _require_agent(actor)
+    start, end = check_period(start, end)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError("Indiquez le motif de la fermeture : les familles le liront.", "reason")
+    if len(reason) > 200:
+        raise DomainError("Le motif ne doit pas dépasser 200 caractères.", "reason")
+    begin_write(session)
+    closure = Closure(organisation_id=organisation.id, start_date=start, end_date=end, reason=reason,
+                      activity_id=activity_id, site_id=site_id)
+    session.add(closure)
+    session.flush()
+    audit.record(session, actor, "activity.closure_add", "activity" if activity_id else "organisation",
+                 activity_id or organisation.id, reason, f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+    session.commit()
+    return closure
+
+
+def delete_closure(session: Session, actor: Account, closure_id: int) -> None:
+    _require_agent(actor)
+    begin_write(session)
+    closure = session.get(Closure, closure_id)
+    if closure is None:
+        raise NotFound("Cette fermeture n'existe pas.")
+    audit.record(session, actor, "activity.closure_delete", "activity" if closure.activity_id else "organisation",
+                 closure.activity_id or closure.organisation_id, closure.reason,
+                 f"du {closure.start_date:%d/%m/%Y} au {closure.end_date:%d/%m/%Y}")
+    session.delete(closure)
+    session.commit()
+
+
+@dataclass
+class ListRow:
+    booking: Booking
+    child: Child
+    household: Household
+
+
+def daily_list(session: Session, actor: Account, activity_id: int, day: date) -> tuple[list[ListRow], list[ListRow]]:
+    """Who is booked on an activity that day (and who waits), by name."""
+    _require_agent(actor)
+    check_day(day)
+    rows = session.execute(
+        select(Booking, Child, Household)
+        .join(Child, Child.id == Booking.child_id)
+        .join(Household, Household.id == Child.household_id)
+        .where(Booking.activity_id == activity_id, Booking.day == day)
+        .order_by(Child.last_name, Child.first_name, Child.id)
+    ).all()
+    booked = [ListRow(b, c, h) for b, c, h in rows if b.status in HOLDS_A_PLACE]
+    waiting = sorted((ListRow(b, c, h) for b, c, h in rows if b.status == BOOKING_WAITING),
+                     key=lambda r: (r.booking.waiting_since, r.booking.id))
+    return booked, waiting
+
+
+def occupancy(session: Session, actor: Account, activity: Activity, start: date, weeks: int = 4) -> list[tuple[date, int, int]]:
+    """(day, booked, capacity) over the coming weeks, opening days only."""
+    _require_agent(actor)
+    end = start + timedelta(days=7 * weeks)
+    slots = {s.day: s for s in session.scalars(select(Slot).where(
+        Slot.activity_id == activity.id, Slot.day >= start, Slot.day < end))}
+    out = []
+    day = start
+    while day < end:
+        if activity.opens_on(day):
+            slot = slots.get(day)
+            out.append((day, slot.booked if slot else 0, slot.capacity if slot else activity.default_capacity))
+        day += timedelta(days=1)
+    return out
+
+
+def counters_match(session: Session) -> list[tuple[int, int, int]]:
+    """Slots whose counter differs from their bookings: (slot id, counter, bookings). Empty when all is well."""
+    counted = dict(session.execute(
+        select(Booking.slot_id, func.count()).where(Booking.status.in_(HOLDS_A_PLACE)).group_by(Booking.slot_id)
+    ).all())
+    return [(s.id, s.booked, counted.get(s.id, 0)) for s in session.scalars(select(Slot))
+            if s.booked != counted.get(s.id, 0)]
+
+
+def overbooked(session: Session) -> int:
+    """The number of slots holding more bookings than their capacity allowed when booked."""
+    return session.scalar(select(func.count()).select_from(Slot).where(Slot.booked > Slot.capacity)) or 0

@@ -1,0 +1,941 @@
+"""The agenda of the families: enrol a child, book and cancel days, the
+waiting list, absences, bulk booking, and the month view.
+
+Capacity is never exceeded: a place is taken by one guarded UPDATE of the
+slot's counter (``booked = booked + 1 WHERE booked < capacity``) in the same
+transaction as the booking row, never by counting and then inserting."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import bindparam
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from citoyen.models import Absence
+from citoyen.models import Account
+from citoyen.models import Activity
+from citoyen.models import Booking
+from citoyen.models import Child
+from citoyen.models import Closure
+from citoyen.models import Enrolment
+from citoyen.models import Household
+from citoyen.models import HouseholdLink
+from citoyen.models import Organisation
+from citoyen.models import Slot
+from citoyen.models.agenda import BOOKING_BOOKED
+from citoyen.models.agenda import BOOKING_CANCELLED
+from citoyen.models.agenda import BOOKING_WAITING
+from citoyen.models.agenda import ENROLMENT_PENDING
+from citoyen.models.agenda import ENROLMENT_REFUSED
+from citoyen.models.agenda import ENROLMENT_VALIDATED
+from citoyen.models.agenda import HOLDS_A_PLACE
+from citoyen.models.base import utcnow
+from citoyen.services import audit
+from citoyen.services import households
+from citoyen.services import notifications
+from citoyen.services.booking_rules import Deadline
+from citoyen.services.booking_rules import format_day
+from citoyen.services.booking_rules import format_limit
+from citoyen.services.booking_rules import public_holiday
+from citoyen.services.booking_rules import school_holiday
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+from citoyen.timefmt import MONTHS
+from citoyen.timefmt import PARIS
+from citoyen.transactions import begin_write
+
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+MAX_PERIOD_DAYS = 400  # a school year and a little more
+
+ABSENCE_MOTIVES = {
+    "illness": "Maladie",
+    "family": "Raison familiale",
+    "school": "Sortie ou classe de découverte",
+    "other": "Autre motif",
+}
+
+ENROLMENT_LABELS = {
+    ENROLMENT_PENDING: "En attente",
+    ENROLMENT_VALIDATED: "Validée",
+    ENROLMENT_REFUSED: "Refusée",
+}
+
+# Cell states of the month view, and how each reads (never by colour alone).
+BOOKED = "booked"
+WAITING = "waiting"
+BOOKABLE = "bookable"
+FULL = "full"
+CLOSED = "closed"
+LATE = "late"
+NOT_OPEN = "not_open"
+NOT_ENROLLED = "not_enrolled"
+ENROLMENT_WAITING = "enrolment_waiting"
+
+STATE_LABELS = {
+    BOOKED: "Réservé",
+    WAITING: "Liste d'attente",
+    BOOKABLE: "Non réservé",
+    FULL: "Complet",
+    CLOSED: "Fermé",
+    LATE: "Délai dépassé",
+    NOT_OPEN: "Pas encore ouvert",
+    NOT_ENROLLED: "Non inscrit",
+    ENROLMENT_WAITING: "En attente",
+}
+STATE_ICONS = {
+    BOOKED: "✔", WAITING: "⧗", BOOKABLE: "○", FULL: "✖", CLOSED: "–", LATE: "⏱",
+    NOT_OPEN: "…", NOT_ENROLLED: "·", ENROLMENT_WAITING: "⧗",
+}
+
+
+class DeadlinePassed(DomainError):
+    pass
+
+
+class SlotFull(DomainError):
+    pass
+
+
+class Closed(DomainError):
+    pass
+
+
+class NotEnrolled(DomainError):
+    pass
+
+
+def local_now() -> datetime:
+    """Now, in the commune's time zone, without tzinfo (deadlines are local)."""
+    return datetime.now(PARIS).replace(tzinfo=None)
+
+
+def book_rule(activity: Activity) -> Deadline:
+    return Deadline(activity.book_kind, activity.book_hours, activity.book_days,
+                    activity.book_time, activity.working_days)
+
+
+def cancel_rule(activity: Activity) -> Deadline:
+    return Deadline(activity.cancel_kind, activity.cancel_hours, activity.cancel_days,
+                    activity.cancel_time, activity.working_days)
+
+
+def check_day(day: date | None, field: str | None = None) -> date:
+    if day is None or not (EARLIEST <= day <= LATEST):
+        raise DomainError("Cette date n'est pas valide : choisissez un jour de l'année scolaire.", field)
+    return day
+
+
+def parse_day(value: str) -> date:
+    try:
+        return check_day(date.fromisoformat(value))
+    except (TypeError, ValueError):
+        raise DomainError("Cette date n'est pas valide : choisissez un jour de l'année scolaire.") from None
+
+
+def check_period(start: date | None, end: date | None) -> tuple[date, date]:
+    check_day(start, "start_date")
+    check_day(end, "end_date")
+    if end < start:
+        raise DomainError("La fin de la période doit être après son début.", "end_date")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise DomainError("La période ne peut pas dépasser une année scolaire.", "end_date")
+    return start, end
+
+
+# ---------------------------------------------------------------- who may act for whom
+
+def children_of(session: Session, actor: Account) -> list[Child]:
+    """The validated children of the households the account is subscribed to."""
+    return list(session.scalars(
+        select(Child)
+        .join(HouseholdLink, HouseholdLink.household_id == Child.household_id)
+        .where(HouseholdLink.account_id == actor.id, Child.status == "validated")
+        .order_by(Child.birth_date, Child.id)
+    ))
+
+
+def child_for(session: Session, actor: Account, child_id: int) -> Child:
+    """A child the actor may act for: an agent, or a subscribed account.
+    Another family's child does not exist for a parent."""
+    child = session.get(Child, child_id)
+    if child is None or child.status != "validated":
+        raise NotFound("Cet enfant n'existe pas.")
+    if actor.is_agent:
+        return child
+    households.household_for(session, actor, child.household_id)  # raises NotFound
+    return child
+
+
+def activity_for(session: Session, child: Child, activity_id: int) -> Activity:
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.organisation_id != session.get(Household, child.household_id).organisation_id:
+        raise NotFound("Cette activité n'existe pas.")
+    return activity
+
+
+def activities_for_children(session: Session, children: Iterable[Child]) -> list[Activity]:
+    household_ids = {c.household_id for c in children}
+    if not household_ids:
+        return []
+    return list(session.scalars(
+        select(Activity)
+        .join(Household, Household.organisation_id == Activity.organisation_id)
+        .where(Household.id.in_(household_ids), Activity.archived.is_(False))
+        .distinct()
+        .order_by(Activity.start_time, Activity.name)
+    ))
+
+
+# ---------------------------------------------------------------- what the agenda knows
+
+@dataclass
+class Cell:
+    """One child, one activity, one day, as the family sees it."""
+
+    child: Child
+    activity: Activity
+    day: date
+    state: str
+    detail: str = ""
+    position: int | None = None  # in the waiting list
+    can_cancel: bool = False
+    message: str = ""  # a refusal to show in the cell
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def icon(self) -> str:
+        return STATE_ICONS[self.state]
+
+    @property
+    def dom_id(self) -> str:
+        return f"c{self.child.id}-a{self.activity.id}-{self.day.strftime('%Y%m%d')}"
+
+    @property
+    def path(self) -> str:
+        """The start of the address of this cell's actions (« …/reservation »)."""
+        return f"/agenda/{self.child.id}/{self.day.isoformat()}/{self.activity.id}/"
+
+
+@dataclass
+class Context:
+    """Everything the rules need for some children over some days, read in a
+    fixed number of queries (whatever the number of days or children)."""
+
+    now: datetime
+    zones: dict[int, str] = field(default_factory=dict)  # household id → school zone
+    enrolments: dict[int, list[Enrolment]] = field(default_factory=lambda: defaultdict(list))
+    closures: list[Closure] = field(default_factory=list)
+    slots: dict[tuple[int, date], Slot] = field(default_factory=dict)
+    bookings: dict[tuple[int, int, date], Booking] = field(default_factory=dict)
+    positions: dict[int, int] = field(default_factory=dict)  # booking id → place in line
+
+
+def load_context(session: Session, children: list[Child], start: date, end: date,
+                 now: datetime | None = None, activity_ids: Iterable[int] | None = None) -> Context:
+    ctx = Context(now=now or local_now())
+    if not children:
+        return ctx
+    child_ids = [c.id for c in children]
+    household_ids = {c.household_id for c in children}
+    rows = session.execute(
+        select(Household.id, Household.organisation_id, Organisation.school_zone)
+        .join(Organisation, Organisation.id == Household.organisation_id)
+        .where(Household.id.in_(household_ids))
+    ).all()
+    ctx.zones = {hid: zone for hid, _org, zone in rows}
+    organisation_ids = {org for _hid, org, _zone in rows}
+    query = select(Enrolment).where(
+        Enrolment.child_id.in_(child_ids),
+        Enrolment.status.in_((ENROLMENT_PENDING, ENROLMENT_VALIDATED)),
+        Enrolment.start_date <= end, Enrolment.end_date >= start,
+    ).order_by(Enrolment.id)
+    if activity_ids is not None:
+        query = query.where(Enrolment.activity_id.in_(list(activity_ids)))
+    for enrolment in session.scalars(query):
+        ctx.enrolments[enrolment.child_id].append(enrolment)
+    ctx.closures = list(session.scalars(select(Closure).where(
+        Closure.organisation_id.in_(organisation_ids),
+        Closure.start_date <= end, Closure.end_date >= start)))
+    activity_set = {e.activity_id for es in ctx.enrolments.values() for e in es}
+    if activity_set:
+        for slot in session.scalars(select(Slot).where(
+                Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)
+                .execution_options(populate_existing=True)):
+            ctx.slots[(slot.activity_id, slot.day)] = slot
+    waiting_slots = set()
+    for booking in session.scalars(select(Booking).where(
+            Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)
+            .execution_options(populate_existing=True)):
+        ctx.bookings[(booking.child_id, booking.activity_id, booking.day)] = booking
+        if booking.status == BOOKING_WAITING:
+            waiting_slots.add(booking.slot_id)
+    if waiting_slots:
+        counters: dict[int, int] = defaultdict(int)
+        for booking_id, slot_id in session.execute(
+                select(Booking.id, Booking.slot_id)
+                .where(Booking.slot_id.in_(waiting_slots), Booking.status == BOOKING_WAITING)
+                .order_by(Booking.slot_id, Booking.waiting_since, Booking.id)):
+            counters[slot_id] += 1
+            ctx.positions[booking_id] = counters[slot_id]
+    return ctx
+
+
+def closure_reason(ctx: Context, child: Child, activity: Activity, day: date) -> str | None:
+    """Why the activity is closed that day, or None."""
+    holiday = public_holiday(day)
+    if holiday:
+        return f"jour férié ({holiday})"
+    for closure in ctx.closures:
+        if closure.start_date <= day <= closure.end_date and closure.organisation_id == activity.organisation_id \
+                and closure.site_id in (None, activity.site_id) and closure.activity_id in (None, activity.id):
+            return closure.reason
+    if activity.school_holidays != "ignore":
+        holidays_name = school_holiday(day, ctx.zones.get(child.household_id, "B"))
+        if activity.school_holidays == "closed" and holidays_name:
+            return holidays_name
+        if activity.school_holidays == "only" and not holidays_name:
+            return "hors vacances scolaires"
+    return None
+
+
+def enrolment_on(ctx: Context, child: Child, activity: Activity, day: date) -> Enrolment | None:
+    found = None
+    for enrolment in ctx.enrolments.get(child.id, ()):
+        if enrolment.activity_id == activity.id and enrolment.start_date <= day <= enrolment.end_date:
+            if enrolment.status == ENROLMENT_VALIDATED:
+                return enrolment
+            found = enrolment
+    return found
+
+
+def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
+    """The state of one cell, by the same rules that booking applies."""
+    enrolment = enrolment_on(ctx, child, activity, day)
+    if enrolment is None:
+        return Cell(child, activity, day, NOT_ENROLLED)
+    if enrolment.status != ENROLMENT_VALIDATED:
+        return Cell(child, activity, day, ENROLMENT_WAITING, "Inscription en attente de validation")
+    reason = closure_reason(ctx, child, activity, day)
+    booking = ctx.bookings.get((child.id, activity.id, day))
+    status = booking.status if booking is not None else None
+    if reason and status not in HOLDS_A_PLACE:
+        return Cell(child, activity, day, CLOSED, reason)
+    if status in HOLDS_A_PLACE:
+        limit = cancel_rule(activity).limit(day, activity.start_time)
+        can_cancel = ctx.now <= limit
+        detail = "" if can_cancel else f"Annulation possible jusqu'au {format_limit(limit)[3:]}"
+        return Cell(child, activity, day, BOOKED, detail, can_cancel=can_cancel)
+    if status == BOOKING_WAITING:
+        return Cell(child, activity, day, WAITING, position=ctx.positions.get(booking.id),
+                    can_cancel=True)
+    limit = book_rule(activity).limit(day, activity.start_time)
+    if ctx.now > limit:
+        return Cell(child, activity, day, LATE, f"Réservation possible jusqu'au {format_limit(limit)[3:]}")
+    opens = ctx.now.date() + timedelta(days=activity.opens_days_ahead)
+    if day > opens:
+        first = day - timedelta(days=activity.opens_days_ahead)
+        return Cell(child, activity, day, NOT_OPEN, f"Réservation ouverte à partir du {format_day(first)}")
+    slot = ctx.slots.get((activity.id, day))
+    capacity = slot.capacity if slot is not None else activity.default_capacity
+    if slot is not None and slot.booked >= capacity:
+        return Cell(child, activity, day, FULL, "Plus de place ce jour-là")
+    return Cell(child, activity, day, BOOKABLE)
+
+
+# ---------------------------------------------------------------- the month
+
+@dataclass
+class Day:
+    day: date
+    cells: list[Cell]
+
+    @property
+    def label(self) -> str:
+        return format_day(self.day)
+
+
+@dataclass
+class Month:
+    year: int
+    month: int
+    weeks: list[list[Day | None]]
+    weekdays: list[int]  # the columns shown (Monday = 0)
+    previous: str
+    next: str
+
+    @property
+    def title(self) -> str:
+        return f"{MONTHS[self.month - 1].capitalize()} {self.year}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def parse_month(value: str | None, today: date) -> tuple[int, int]:
+    try:
+        year, month = (int(part) for part in (value or "").split("-"))
+        if EARLIEST.year <= year <= LATEST.year and 1 <= month <= 12:
+            return year, month
+    except ValueError:
+        pass
+    return today.year, today.month
+
+
+def month_view(session: Session, children: list[Child], year: int, month: int,
+               now: datetime | None = None) -> Month:
+    """The month agenda of some children: each day lists, per child, the
+    activities the child is enrolled in that month with their state."""
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    ctx = load_context(session, children, first, last, now)
+    activities: dict[int, list[Activity]] = {}
+    for child in children:
+        seen = {}
+        for enrolment in ctx.enrolments.get(child.id, ()):
+            seen.setdefault(enrolment.activity_id, enrolment.activity)
+        activities[child.id] = sorted(seen.values(), key=lambda a: (a.start_time, a.name))
+    weekdays = set(range(5))
+    for acts in activities.values():
+        for activity in acts:
+            weekdays.update(int(d) for d in activity.weekdays)
+    weeks: list[list[Day | None]] = []
+    for week in calendar.Calendar().monthdatescalendar(year, month):
+        row: list[Day | None] = []
+        for day in week:
+            if day.weekday() not in weekdays:
+                continue
+            if day.month != month:
+                row.append(None)
+                continue
+            cells = [assess(ctx, child, activity, day)
+                     for child in children for activity in activities[child.id] if activity.opens_on(day)]
+            row.append(Day(day, cells))
+        weeks.append(row)
+    prev_month = first - timedelta(days=1)
+    next_month = last + timedelta(days=1)
+    return Month(year, month, weeks, sorted(weekdays), f"{prev_month:%Y-%m}", f"{next_month:%Y-%m}")
+
+
+def cell(session: Session, child: Child, activity: Activity, day: date,
+         now: datetime | None = None, message: str = "") -> Cell:
+    """One cell, read again after a change (for the fragment htmx swaps)."""
+    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id])
+    result = assess(ctx, child, activity, day)
+    result.message = message
+    return result
+
+
+def week_summary(session: Session, children: list[Child], today: date) -> list[tuple[Child, list[Booking]]]:
+    """What each child has booked this week (Monday to Sunday)."""
+    monday = today - timedelta(days=today.weekday())
+    sunday = monday + timedelta(days=6)
+    if not children:
+        return []
+    rows = session.scalars(select(Booking).where(
+        Booking.child_id.in_([c.id for c in children]), Booking.day >= monday, Booking.day <= sunday,
+        Booking.status.in_(HOLDS_A_PLACE)).order_by(Booking.day))
+    by_child: dict[int, list[Booking]] = defaultdict(list)
+    for booking in rows:
+        by_child[booking.child_id].append(booking)
+    return [(child, by_child[child.id]) for child in children]
+
+
+def enrolments_of(session: Session, children: list[Child]) -> list[Enrolment]:
+    if not children:
+        return []
+    return list(session.scalars(select(Enrolment).where(
+        Enrolment.child_id.in_([c.id for c in children])).order_by(Enrolment.created_at.desc())))
+
+
+# ---------------------------------------------------------------- slots and places
+
+def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterable[date]) -> dict[date, int]:
+    """The ids of the slots of an activity on ``days``, created if missing
+    with the activity's default ``capacity``
+    (concurrent creations meet the unique constraint and keep the first)."""
+    days = sorted(set(days))
+    if not days:
+        return {}
+    session.execute(
+        _insert(session)(Slot.__table__)
+        .values([{"activity_id": activity_id, "day": d, "capacity": capacity,
+                  "capacity_overridden": False, "booked": 0} for d in days])
+        .on_conflict_do_nothing(index_elements=["activity_id", "day"])
+    )
+    return dict(session.execute(
+        select(Slot.day, Slot.id).where(Slot.activity_id == activity_id, Slot.day.in_(days))).all())
+
+
+def _take_place(session: Session, slot_id: int) -> bool:
+    result = session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked < Slot.capacity)
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _insert(session: Session):
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: int, day: date,
+                   slot_id: int, status: str, existing_id: int | None) -> bool:
+    """Write the child's booking row in ``status``; False if another request
+    already did (a double click), in which case the caller undoes its work.
+    ``existing_id`` is the row as the caller read it, if there was one."""
+    waiting_since = utcnow() if status == BOOKING_WAITING else None
+    if existing_id is None:
+        result = session.execute(
+            _insert(session)(Booking.__table__)
+            .values(slot_id=slot_id, child_id=child_id, activity_id=activity_id, day=day, status=status,
+                    waiting_since=waiting_since, author_id=actor_id, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["slot_id", "child_id"])
+            .returning(Booking.__table__.c.id))
+        return result.first() is not None
+    allowed_from = (BOOKING_CANCELLED, BOOKING_WAITING) if status == BOOKING_BOOKED else (BOOKING_CANCELLED,)
+    result = session.execute(
+        update(Booking)
+        .where(Booking.id == existing_id, Booking.status.in_(allowed_from))
+        .values(status=status, waiting_since=waiting_since, absence_id=None, author_id=actor_id,
+                updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _release_place(session: Session, slot_id: int, base_url: str) -> Booking | None:
+    """A place freed up: the first in line takes it (and is told), or the counter goes down."""
+    candidates = session.scalars(
+        select(Booking).where(Booking.slot_id == slot_id, Booking.status == BOOKING_WAITING)
+        .order_by(Booking.waiting_since, Booking.id).limit(10)).all()
+    for candidate in candidates:
+        result = session.execute(
+            update(Booking).where(Booking.id == candidate.id, Booking.status == BOOKING_WAITING)
+            .values(status=BOOKING_BOOKED, waiting_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            _tell_promoted(session, candidate, base_url)
+            return candidate
+    session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False))
+    return None
+
+
+def _tell_promoted(session: Session, booking: Booking, base_url: str) -> None:
+    child = session.get(Child, booking.child_id)
+    activity = session.get(Activity, booking.activity_id)
+    household = session.get(Household, child.household_id)
+    subject = f"Place libérée : {activity.name} le {booking.day:%d/%m/%Y}"
+    body = (f"Une place s'est libérée : {child.first_name} est maintenant inscrit·e à "
+            f"{activity.name} le {format_day(booking.day)}. Si vous n'en avez plus besoin, "
+            "annulez la réservation dans l'agenda.")
+    for account in households.linked_accounts(session, household):
+        notifications.notify(session, account, subject, body, base_url,
+                             link=f"/agenda?enfant={child.id}&mois={booking.day:%Y-%m}")
+
+
+def _check_bookable(ctx: Context, child: Child, activity: Activity, day: date, waiting: bool = False) -> None:
+    cell_ = assess(ctx, child, activity, day)
+    if cell_.state in (BOOKABLE, BOOKED, WAITING):
+        return
+    if cell_.state == FULL:
+        if waiting:
+            return
+        raise SlotFull("Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire "
+                       "sur la liste d'attente.")
+    if cell_.state == NOT_ENROLLED:
+        raise NotEnrolled(f"{child.first_name} n'est pas inscrit·e à {activity.name} ce jour-là : "
+                          "inscrivez-le d'abord à l'activité.")
+    if cell_.state == ENROLMENT_WAITING:
+        raise NotEnrolled("L'inscription à cette activité attend la validation de la mairie.")
+    if cell_.state == CLOSED:
+        raise Closed(f"Fermé : {cell_.detail}.")
+    if cell_.state == LATE:
+        raise DeadlinePassed(f"Délai dépassé : {cell_.detail[0].lower()}{cell_.detail[1:]}.")
+    raise DomainError(f"{cell_.detail}.")
+
+
+def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
+             now: datetime | None) -> tuple[Child, Activity, Context]:
+    """What the rules need, read before the write lock is taken (the lock is
+    then held only for the guarded writes)."""
+    check_day(day)
+    child = child_for(session, actor, child_id)
+    activity = activity_for(session, child, activity_id)
+    return child, activity, load_context(session, [child], day, day, now, activity_ids=[activity.id])
+
+
+def _booking_of(session: Session, slot_id: int, child_id: int) -> Booking | None:
+    return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child_id))
+
+
+def book(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
+         now: datetime | None = None) -> Booking:
+    """Réserver: take a place for the child that day, if the rules allow and a
+    place is left. A second click on the same day changes nothing."""
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
+    _check_bookable(ctx, child, activity, day)
+    existing = ctx.bookings.get((child.id, activity.id, day))
+    if existing is not None and existing.status in HOLDS_A_PLACE:
+        return existing
+    slot = ctx.slots.get((activity.id, day))
+    # Plain values: taking the write lock ends the reading transaction (and expires the objects).
+    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
+    existing_id = existing.id if existing else None
+    slot_known = slot.id if slot is not None else None
+    begin_write(session)
+    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
+    if not _take_place(session, slot_id):
+        session.rollback()
+        raise SlotFull("Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire "
+                       "sur la liste d'attente.")
+    if not _place_booking(session, actor_id, child_id, activity_id, day, slot_id, BOOKING_BOOKED, existing_id):
+        session.rollback()  # a double click got there first: its booking stands, ours is undone
+    else:
+        session.commit()
+    return _booking_of(session, slot_id, child_id)
+
+
+def join_waiting_list(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
+                      now: datetime | None = None) -> Booking:
+    """M'inscrire sur la liste d'attente (or book at once if a place is free again)."""
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
+    _check_bookable(ctx, child, activity, day, waiting=True)
+    existing = ctx.bookings.get((child.id, activity.id, day))
+    if existing is not None and existing.status != BOOKING_CANCELLED:
+        return existing
+    slot = ctx.slots.get((activity.id, day))
+    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
+    existing_id = existing.id if existing else None
+    slot_known = slot.id if slot is not None else None
+    begin_write(session)
+    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
+    status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
+    if _place_booking(session, actor_id, child_id, activity_id, day, slot_id, status, existing_id):
+        session.commit()
+    else:
+        session.rollback()
+    return _booking_of(session, slot_id, child_id)
+
+
+def cancel(session: Session, actor: Account, child_id: int, activity_id: int, day: date, base_url: str,
+           now: datetime | None = None) -> None:
+    """Annuler: before the cancellation deadline, the place goes to the first
+    in line on the waiting list, or back to the pool. Leaving the waiting list
+    is always possible."""
+    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
+    booking = ctx.bookings.get((child.id, activity.id, day))
+    if booking is None or booking.status == BOOKING_CANCELLED:
+        raise DomainError("Cette réservation est déjà annulée.")
+    if booking.status not in (BOOKING_WAITING, BOOKING_BOOKED):
+        raise DomainError("La présence de ce jour est déjà pointée : la réservation ne peut plus changer.")
+    if booking.status == BOOKING_BOOKED:
+        limit = cancel_rule(activity).limit(day, activity.start_time)
+        if ctx.now > limit and not actor.is_agent:
+            raise DeadlinePassed(
+                f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
+                "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
+    actor_id, booking_id, slot_id, status = actor.id, booking.id, booking.slot_id, booking.status
+    begin_write(session)
+    if status == BOOKING_WAITING:
+        result = session.execute(
+            update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_WAITING)
+            .values(status=BOOKING_CANCELLED, waiting_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        done = result.rowcount == 1
+    else:
+        done = _cancel_booking(session, actor_id, booking_id, slot_id, None, base_url)
+    if not done:
+        session.rollback()
+        raise DomainError("Cette réservation est déjà annulée.")
+    session.commit()
+
+
+def _cancel_booking(session: Session, actor_id: int, booking_id: int, slot_id: int, absence_id: int | None,
+                    base_url: str) -> bool:
+    result = session.execute(
+        update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_BOOKED)
+        .values(status=BOOKING_CANCELLED, absence_id=absence_id, author_id=actor_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    _release_place(session, slot_id, base_url)
+    return True
+
+
+# ---------------------------------------------------------------- absences
+
+def declare_absence(session: Session, actor: Account, child_id: int, start: date | None, end: date | None,
+                    motive: str, comment: str, base_url: str, activity_ids: Iterable[int] | None = None,
+                    now: datetime | None = None) -> tuple[Absence, int]:
+    """Déclarer l'absence d'un enfant: record the motive, and cancel the
+    bookings of those days even past the cancellation deadline. Returns the
+    absence and the number of bookings cancelled."""
+    start, end = check_period(start, end)
+    if motive not in ABSENCE_MOTIVES:
+        raise DomainError("Choisissez le motif de l'absence.", "motive")
+    today = (now or local_now()).date()
+    if start < today - timedelta(days=31):
+        raise DomainError("Une absence se déclare au plus tard un mois après.", "start_date")
+    if (end - start).days > 92:
+        raise DomainError("Une absence ne peut pas dépasser trois mois.", "end_date")
+    begin_write(session)
+    child = child_for(session, actor, child_id)
+    absence = Absence(child_id=child.id, start_date=start, end_date=end, motive=motive,
+                      comment=" ".join((comment or "").split())[:500], author_id=actor.id)
+    session.add(absence)
+    session.flush()
+    query = select(Booking.id).where(Booking.child_id == child.id, Booking.day >= start,
+                                     Booking.day <= end, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+    if activity_ids is not None:
+        query = query.where(Booking.activity_id.in_(list(activity_ids)))
+    cancelled = 0
+    for booking_id in session.scalars(query).all():
+        booking = session.get(Booking, booking_id)
+        if booking.status == BOOKING_WAITING:
+            booking.status = BOOKING_CANCELLED
+            booking.absence_id = absence.id
+            cancelled += 1
+        elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
+            cancelled += 1
+    if actor.is_agent:
+        audit.record(session, actor, "agenda.absence", "child", child.id, child.full_name,
+                     f"{ABSENCE_MOTIVES[motive]} du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+    session.commit()
+    return absence, cancelled
+
+
+# ---------------------------------------------------------------- enrolment
+
+def enrol(session: Session, actor: Account, child_id: int | None, activity_id: int | None,
+          start: date | None, end: date | None, base_url: str) -> Enrolment:
+    """Inscrire à une activité: at once, or waiting for the town hall if the
+    activity asks for validation."""
+    if not child_id:
+        raise DomainError("Choisissez l'enfant.", "child")
+    if not activity_id:
+        raise DomainError("Choisissez l'activité.", "activity")
+    start, end = check_period(start, end)
+    begin_write(session)
+    child = child_for(session, actor, child_id)
+    try:
+        activity = activity_for(session, child, activity_id)
+    except NotFound:
+        raise DomainError("Choisissez une activité de la liste.", "activity") from None
+    if activity.archived:
+        raise DomainError("Cette activité n'est plus proposée.", "activity")
+    overlapping = session.scalar(select(Enrolment.id).where(
+        Enrolment.child_id == child.id, Enrolment.activity_id == activity.id,
+        Enrolment.status.in_((ENROLMENT_PENDING, ENROLMENT_VALIDATED)),
+        Enrolment.start_date <= end, Enrolment.end_date >= start))
+    if overlapping is not None:
+        raise DomainError(f"{child.first_name} est déjà inscrit·e à {activity.name} sur cette période.",
+                          "activity")
+    validated = actor.is_agent or not activity.needs_validation
+    enrolment = Enrolment(child_id=child.id, activity_id=activity.id, start_date=start, end_date=end,
+                          status=ENROLMENT_VALIDATED if validated else ENROLMENT_PENDING, author_id=actor.id)
+    if actor.is_agent:
+        enrolment.decided_by_id = actor.id
+        enrolment.decided_at = utcnow()
+    session.add(enrolment)
+    session.flush()
+    if actor.is_agent:
+        household = session.get(Household, child.household_id)
+        audit.record(session, actor, "agenda.enrol", "household", household.id, household.name,
+                     f"{child.full_name} — {activity.name} du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+    session.commit()
+    return enrolment
+
+
+def pending_enrolments(session: Session, actor: Account) -> list[Enrolment]:
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+    return list(session.scalars(select(Enrolment).where(Enrolment.status == ENROLMENT_PENDING)
+                                .order_by(Enrolment.created_at, Enrolment.id)))
+
+
+def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept: bool, reason: str,
+                     base_url: str) -> Enrolment:
+    """Validate an enrolment (bookings open) or refuse it with a reason; the family is told."""
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+    reason = " ".join((reason or "").split())[:500]
+    if not accept and not reason:
+        raise DomainError("Indiquez le motif du refus : la famille le lira.", "reason")
+    begin_write(session)
+    enrolment = session.get(Enrolment, enrolment_id)
+    if enrolment is None:
+        raise NotFound("Cette inscription n'existe pas.")
+    if enrolment.status != ENROLMENT_PENDING:
+        raise DomainError("Cette inscription a déjà été traitée.")
+    enrolment.status = ENROLMENT_VALIDATED if accept else ENROLMENT_REFUSED
+    enrolment.reason = reason
+    enrolment.decided_by_id = actor.id
+    enrolment.decided_at = utcnow()
+    child = enrolment.child
+    activity = enrolment.activity
+    household = session.get(Household, child.household_id)
+    what = f"{child.full_name} — {activity.name} du {enrolment.start_date:%d/%m/%Y} au {enrolment.end_date:%d/%m/%Y}"
+    audit.record(session, actor, "agenda.enrolment_validated" if accept else "agenda.enrolment_refused",
+                 "household", household.id, household.name, what + ("" if accept else f" — motif : {reason}"))
+    if accept:
+        subject = f"Inscription validée : {activity.name}"
+        body = (f"La mairie a validé l'inscription de {child.first_name} à {activity.name}. "
+                "Vous pouvez maintenant réserver les jours dans l'agenda.")
+    else:
+        subject = f"Inscription refusée : {activity.name}"
+        body = f"La mairie n'a pas validé l'inscription de {child.first_name} à {activity.name}. Motif : {reason}"
+    for account in households.linked_accounts(session, household):
+        notifications.notify(session, account, subject, body, base_url,
+                             link=f"/agenda?enfant={child.id}&mois={enrolment.start_date:%Y-%m}")
+    session.commit()
+    return enrolment
+
+
+# ---------------------------------------------------------------- saisie groupée
+
+def _bulk_create(session: Session, actor: Account, ctx: Context, activities: list[Activity],
+                 lines: list[BulkLine]) -> None:
+    """Book many days in a few statements: the slots are locked (the write
+    lock on SQLite, row locks on PostgreSQL), the places counted, then the
+    counters raised by guarded updates and the bookings written in bulk."""
+    by_activity: dict[int, list[date]] = defaultdict(list)
+    for line in lines:
+        by_activity[line.activity.id].append(line.day)
+    slot_ids: dict[tuple[int, date], int] = {}
+    for activity in activities:
+        for d, slot_id in ensure_slots(session, activity.id, activity.default_capacity,
+                                       by_activity[activity.id]).items():
+            slot_ids[(activity.id, d)] = slot_id
+    if not slot_ids:
+        return
+    free = {sid: capacity - booked for sid, capacity, booked in session.execute(
+        select(Slot.id, Slot.capacity, Slot.booked).where(Slot.id.in_(list(slot_ids.values()))).with_for_update())}
+    taken: dict[int, int] = defaultdict(int)
+    new_rows, reused = [], []
+    now = utcnow()
+    for line in lines:
+        slot_id = slot_ids[(line.activity.id, line.day)]
+        if free[slot_id] <= 0:
+            line.ok, line.why = False, "complet"
+            continue
+        free[slot_id] -= 1
+        taken[slot_id] += 1
+        existing = ctx.bookings.get((line.child.id, line.activity.id, line.day))
+        if existing is None:
+            new_rows.append({"slot_id": slot_id, "child_id": line.child.id, "activity_id": line.activity.id,
+                             "day": line.day, "status": BOOKING_BOOKED, "author_id": actor.id, "updated_at": now})
+        else:
+            reused.append({"booking_id": existing.id})
+    connection = session.connection()
+    slot = Slot.__table__
+    booking = Booking.__table__
+    if taken:
+        raised = connection.execute(
+            slot.update().where(slot.c.id == bindparam("slot_id"),
+                                slot.c.booked + bindparam("places") <= slot.c.capacity)
+            .values(booked=slot.c.booked + bindparam("places")),
+            [{"slot_id": sid, "places": n} for sid, n in taken.items()])
+        if raised.rowcount != len(taken):
+            raise DomainError("Les places ont changé pendant l'enregistrement : réessayez.")
+    if reused:
+        updated = connection.execute(
+            booking.update().where(booking.c.id == bindparam("booking_id"), booking.c.status == BOOKING_CANCELLED)
+            .values(status=BOOKING_BOOKED, absence_id=None, author_id=actor.id, updated_at=now), reused)
+        if updated.rowcount != len(reused):
+            raise DomainError("Les réservations ont changé pendant l'enregistrement : réessayez.")
+    if new_rows:
+        try:
+            connection.execute(booking.insert(), new_rows)
+        except IntegrityError:
+            raise DomainError("Les réservations ont changé pendant l'enregistrement : réessayez.") from None
+
+
+@dataclass
+class BulkLine:
+    child: Child
+    activity: Activity
+    day: date
+    ok: bool
+    why: str = ""
+
+
+def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_ids: Iterable[int],
+         start: date | None, end: date | None, weekdays: Iterable[int], action: str, base_url: str,
+         apply: bool = False, now: datetime | None = None) -> list[BulkLine]:
+    """Saisie groupée: several children, a period, weekdays and activities.
+    Without ``apply``, say what would be booked (or cancelled) and what would
+    not, and why; with it, do it, in one transaction."""
+    start, end = check_period(start, end)
+    if action not in ("create", "delete"):
+        raise DomainError("Choisissez Créer ou Supprimer.")
+    weekdays = {int(w) for w in weekdays if 0 <= int(w) <= 6}
+    if not weekdays:
+        raise DomainError("Choisissez au moins un jour de la semaine.", "weekdays")
+    child_ids = list(dict.fromkeys(int(c) for c in child_ids))
+    activity_ids = list(dict.fromkeys(int(a) for a in activity_ids))
+    if not child_ids:
+        raise DomainError("Choisissez au moins un enfant.", "children")
+    if not activity_ids:
+        raise DomainError("Choisissez au moins une activité.", "activities")
+    if apply:
+        begin_write(session)
+    children = [child_for(session, actor, c) for c in child_ids]
+    activities = [activity_for(session, children[0], a) for a in activity_ids]
+    ctx = load_context(session, children, start, end, now, activity_ids=activity_ids)
+    lines: list[BulkLine] = []
+    day = start
+    days = []
+    while day <= end:
+        if day.weekday() in weekdays:
+            days.append(day)
+        day += timedelta(days=1)
+    for child in children:
+        for activity in activities:
+            for d in days:
+                if not activity.opens_on(d):
+                    continue
+                state = assess(ctx, child, activity, d)
+                if action == "create":
+                    ok = state.state == BOOKABLE
+                    why = {BOOKED: "déjà réservé", WAITING: "sur liste d'attente"}.get(state.state, state.label)
+                else:
+                    ok = state.state == BOOKED and state.can_cancel
+                    why = "pas de réservation" if state.state != BOOKED else "délai dépassé"
+                if state.detail and not ok and state.state not in (BOOKED, WAITING):
+                    why = f"{why} ({state.detail})"
+                lines.append(BulkLine(child, activity, d, ok, "" if ok else why))
+    if not apply:
+        return lines
+    if action == "create":
+        _bulk_create(session, actor, ctx, activities, [line for line in lines if line.ok])
+    else:
+        for line in lines:
+            if line.ok:
+                booking = ctx.bookings[(line.child.id, line.activity.id, line.day)]
+                if not _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url):
+                    line.ok, line.why = False, "déjà annulé"
+    session.commit()
+    return lines

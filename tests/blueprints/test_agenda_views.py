@@ -1,0 +1,205 @@
+"""The family's agenda through HTTP: the month, one click per day, enrolment,
+bulk booking, absences, and what another family cannot reach."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from citoyen.models import Booking
+from citoyen.models import Enrolment
+from citoyen.services import activities
+from tests import factories
+from tests.agenda_helpers import activity
+from tests.agenda_helpers import build_town
+from tests.agenda_helpers import household
+from tests.agenda_helpers import next_weekday
+from tests.blueprints.helpers import text
+from tests.conftest import fresh
+
+
+@pytest.fixture
+def town(db, parent, agent):
+    return build_town(db, parent=parent, agent=agent)
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+def words(response) -> str:
+    """The text of the body without its tags."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
+
+
+def book_url(town, day, child=None, act=None, what="reservation"):
+    child = child or town.leo
+    act = act or town.canteen
+    return f"/agenda/{child.id}/{day.isoformat()}/{act.id}/{what}"
+
+
+def booked(db):
+    fresh(db)
+    return [(b.child_id, b.activity_id, b.day, b.status) for b in db.scalars(select(Booking))]
+
+
+def test_month_shows_every_state_in_words(client, auth, town, monday, db):
+    activities.add_closure(db, town.agent, town.organisation, monday + timedelta(days=1),
+                           monday + timedelta(days=1), "Grève")
+    auth.sign_in(town.parent.email)
+    response = client.get(f"/agenda?mois={monday:%Y-%m}")
+    body = words(response)
+    assert response.status_code == 200
+    assert "Agenda de" in body and "Tous" in body
+    assert "Restauration scolaire" in body and "Accueil matin" in body
+    assert "Non réservé" in body and "Réserver" in body
+    assert "Fermé : Grève" in body
+    assert text(response).count('class="slot ') >= 10
+
+
+def test_one_click_books_and_only_the_cell_comes_back(client, auth, town, monday, db, hx):
+    auth.sign_in(town.parent.email)
+    response = client.post(book_url(town, monday) + f"?enfant=tous&mois={monday:%Y-%m}", headers=hx)
+    body = text(response)
+    assert response.status_code == 200
+    assert body.startswith(f'<li id="c{town.leo.id}-a{town.canteen.id}-{monday:%Y%m%d}"')
+    assert "Réservé" in body and "Annuler" in body
+    assert "<html" not in body
+    assert len(response.get_data()) <= 1024
+    assert booked(db) == [(town.leo.id, town.canteen.id, monday, "booked")]
+    response = client.post(book_url(town, monday, what="annulation"), headers=hx)
+    assert "Non réservé" in text(response)
+    assert booked(db)[0][3] == "cancelled"
+    response = client.post(book_url(town, monday, what="annulation"), headers=hx)
+    assert response.status_code == 422
+    assert "déjà annulée" in text(response)
+
+
+def test_without_javascript_the_same_buttons_return_the_month(client, auth, town, monday, db):
+    auth.sign_in(town.parent.email)
+    response = client.post(book_url(town, monday) + f"?enfant={town.leo.id}&mois={monday:%Y-%m}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/agenda?enfant={town.leo.id}&mois={monday:%Y-%m}"
+    page = text(client.get(response.headers["Location"]))
+    assert "La réservation est enregistrée." in page
+    assert "Réservé" in page
+
+
+def test_double_click_books_once(client, auth, town, monday, db, hx):
+    auth.sign_in(town.parent.email)
+    client.post(book_url(town, monday), headers=hx)
+    client.post(book_url(town, monday), headers=hx)
+    assert len(booked(db)) == 1
+
+
+@pytest.mark.parametrize("day", ["1900-01-01", "3000-01-01", "x", "2026-02-30"])
+def test_absurd_dates_get_a_french_message(client, auth, town, day, hx, db):
+    auth.sign_in(town.parent.email)
+    url = f"/agenda/{town.leo.id}/{day}/{town.canteen.id}/reservation"
+    response = client.post(url, headers=hx)
+    assert response.status_code == 422
+    assert "date n'est pas valide" in text(response)
+    response = client.post(url, follow_redirects=True)
+    assert "date n'est pas valide" in text(response)
+    assert booked(db) == []
+
+
+def test_past_the_deadline_the_cell_says_the_limit(client, auth, town, hx, db):
+    auth.sign_in(town.parent.email)
+    yesterday = town.canteen  # noqa: F841 - readability
+    from citoyen.services.agenda import local_now
+
+    day = local_now().date()
+    while day.weekday() not in (0, 1, 3, 4):
+        day -= timedelta(days=1)
+    response = client.post(book_url(town, day), headers=hx)
+    assert response.status_code == 422
+    assert "Délai dépassé" in text(response) and "à 12 h 00" in text(response)
+    assert booked(db) == []
+
+
+def test_full_day_offers_the_waiting_list(client, auth, town, monday, hx, db):
+    town.canteen.default_capacity = 1
+    db.commit()
+    auth.sign_in(town.parent.email)
+    client.post(book_url(town, monday), headers=hx)
+    response = client.post(book_url(town, monday, child=town.ines), headers=hx)
+    assert response.status_code == 422
+    assert "Complet" in text(response) and "Liste d'attente" in text(response)
+    response = client.post(book_url(town, monday, child=town.ines, what="attente"), headers=hx)
+    assert "Liste d'attente (1e)" in words(response)
+
+
+def test_another_familys_child_or_unknown_ids_are_404(client, auth, town, monday, db, hx):
+    other_parent = factories.account(db, email="benali@example.org")
+    household(db, town.organisation, name="Benali", children=("Yasmine",), account=other_parent)
+    auth.sign_in(other_parent.email)
+    for what in ("reservation", "annulation", "attente"):
+        assert client.post(book_url(town, monday, what=what), headers=hx).status_code == 404
+        assert client.post(book_url(town, monday, what=what)).status_code == 404
+    assert client.post(f"/agenda/{town.leo.id}/{monday}/999999/reservation").status_code == 404
+    assert "Léo" not in text(client.get(f"/agenda?enfant={town.leo.id}"))
+    assert booked(db) == []
+
+
+def test_child_not_enrolled_gets_a_message(client, auth, town, monday, hx, db):
+    auth.sign_in(town.parent.email)
+    response = client.post(book_url(town, monday, child=town.ines, act=town.morning), headers=hx)
+    assert response.status_code == 422
+    assert "n'est pas inscrit" in text(response)
+
+
+def test_enrol_with_validation_waits(client, auth, town, monday, db):
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True)
+    auth.sign_in(town.parent.email)
+    page = text(client.get("/agenda/inscription"))
+    assert "Inscrire à une activité" in page and "Étude" in page
+    response = client.post("/agenda/inscription", data={
+        "child": town.ines.id, "activity": study.id, "start_date": monday.strftime("%d/%m/%Y"),
+        "end_date": (monday + timedelta(days=30)).strftime("%d/%m/%Y")}, follow_redirects=True)
+    assert "en attente de validation" in text(response)
+    fresh(db)
+    assert db.scalar(select(Enrolment).where(Enrolment.activity_id == study.id)).status == "pending"
+    response = client.post("/agenda/inscription", data={
+        "child": town.ines.id, "activity": study.id, "start_date": "01/01/2026", "end_date": "01/01/2036"})
+    assert response.status_code == 422
+    assert "année scolaire" in text(response)
+
+
+def test_bulk_preview_then_create(client, auth, town, monday, db):
+    auth.sign_in(town.parent.email)
+    assert "Saisie groupée" in text(client.get("/agenda/saisie-groupee"))
+    data = {"children": [town.leo.id, town.ines.id], "activities": [town.canteen.id],
+            "start_date": monday.strftime("%d/%m/%Y"),
+            "end_date": (monday + timedelta(days=13)).strftime("%d/%m/%Y"), "weekdays": [0, 3]}
+    response = client.post("/agenda/saisie-groupee", data={**data, "action": "preview"})
+    body = text(response)
+    assert "Aperçu : 8 jours sur 8" in body and "Créer" in body and "Supprimer" in body
+    assert booked(db) == []
+    response = client.post("/agenda/saisie-groupee", data={**data, "action": "create"})
+    assert "Réservations créées : 8" in text(response)
+    assert len(booked(db)) == 8
+    response = client.post("/agenda/saisie-groupee", data={**data, "action": "delete"})
+    assert "Réservations supprimées : 8" in text(response)
+    response = client.post("/agenda/saisie-groupee", data={**data, "end_date": "01/01/2040", "action": "preview"})
+    assert response.status_code == 422
+    assert "année scolaire" in text(response)
+
+
+def test_absence_cancels_and_says_how_many(client, auth, town, monday, db, hx):
+    auth.sign_in(town.parent.email)
+    client.post(book_url(town, monday), headers=hx)
+    client.post(book_url(town, monday, act=town.morning), headers=hx)
+    assert "Motif de l'absence" in text(client.get("/agenda/absence"))
+    day = monday.strftime("%d/%m/%Y")
+    response = client.post("/agenda/absence", data={"child": town.leo.id, "start_date": day, "end_date": day,
+                                                     "motive": "illness", "comment": "Fièvre"},
+                           follow_redirects=True)
+    assert "2 réservations annulées" in text(response)
+    assert {b[3] for b in booked(db)} == {"cancelled"}
+    response = client.post("/agenda/absence", data={"child": town.leo.id, "start_date": day, "end_date": day})
+    assert response.status_code == 422

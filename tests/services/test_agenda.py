@@ -1,0 +1,289 @@
+"""Booking, cancelling, the waiting list, absences, enrolment and bulk booking."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from citoyen.models import AuditEntry
+from citoyen.models import Booking
+from citoyen.models import Notification
+from citoyen.models import Slot
+from citoyen.services import activities
+from citoyen.services import agenda
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import NotFound
+from tests import factories
+from tests.agenda_helpers import BASE_URL
+from tests.agenda_helpers import activity
+from tests.agenda_helpers import at
+from tests.agenda_helpers import build_town
+from tests.agenda_helpers import enrol
+from tests.agenda_helpers import household
+from tests.agenda_helpers import next_weekday
+from tests.conftest import fresh
+
+
+@pytest.fixture
+def town(db):
+    return build_town(db)
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+def slot_of(db, act, day) -> Slot:
+    fresh(db)
+    return db.scalar(select(Slot).where(Slot.activity_id == act.id, Slot.day == day))
+
+
+def test_book_takes_a_place_and_cancel_gives_it_back(db, town, monday):
+    booking = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert booking.status == "booked"
+    assert slot_of(db, town.canteen, monday).booked == 1
+    agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, monday, BASE_URL)
+    assert slot_of(db, town.canteen, monday).booked == 0
+    with pytest.raises(DomainError, match="déjà annulée"):
+        agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, monday, BASE_URL)
+    # Booking again reuses the row.
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert slot_of(db, town.canteen, monday).booked == 1
+    assert len(db.scalars(select(Booking)).all()) == 1
+
+
+def test_a_second_click_books_once(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert slot_of(db, town.canteen, monday).booked == 1
+
+
+def test_deadline_to_book_says_the_exact_limit(db, town, monday):
+    sunday_one_pm = at(monday - timedelta(days=1), 13)
+    with pytest.raises(agenda.DeadlinePassed) as error:
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday, now=sunday_one_pm)
+    sunday = monday - timedelta(days=1)
+    assert f"dimanche {sunday.day}" in error.value.message
+    assert "à 12 h 00" in error.value.message
+    # One minute before the limit is fine.
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday, now=at(sunday, 11, 59))
+
+
+def test_deadline_to_cancel(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    with pytest.raises(agenda.DeadlinePassed, match="Déclarer l'absence"):
+        agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, monday, BASE_URL, now=at(monday, 9))
+    assert slot_of(db, town.canteen, monday).booked == 1
+
+
+def test_closed_days_are_refused_with_their_reason(db, town, monday):
+    activities.add_closure(db, town.agent, town.organisation, monday, monday, "Grève")
+    with pytest.raises(agenda.Closed, match="Fermé : Grève"):
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert db.scalar(select(AuditEntry).where(AuditEntry.action == "activity.closure_add")) is not None
+
+
+def test_public_holidays_are_closed(db, town):
+    christmas = date(local_year_ahead(), 12, 25)
+    ctx = agenda.load_context(db, [town.leo], christmas, christmas, now=at(christmas - timedelta(days=30)))
+    assert agenda.closure_reason(ctx, town.leo, town.canteen, christmas) == "jour férié (Noël)"
+
+
+def local_year_ahead() -> int:
+    return agenda.local_now().year + 1
+
+
+def test_school_holidays_close_periscolaire_activities(db, town):
+    town.canteen.school_holidays = "closed"
+    db.commit()
+    day = date(2027, 2, 22)  # zone B winter holidays 2027 (from the package's data)
+    ctx = agenda.load_context(db, [town.leo], day, day, now=at(day - timedelta(days=30)))
+    reason = agenda.closure_reason(ctx, town.leo, town.canteen, day)
+    assert reason and "Vacances" in reason
+
+
+def test_not_enrolled_child_cannot_book(db, town, monday):
+    with pytest.raises(agenda.NotEnrolled):
+        agenda.book(db, town.parent, town.ines.id, town.morning.id, monday)
+
+
+def test_another_family_child_does_not_exist(db, town, monday):
+    other_parent = factories.account(db, email="other@example.org")
+    household(db, town.organisation, name="Benali", children=("Yasmine",), account=other_parent)
+    with pytest.raises(NotFound):
+        agenda.book(db, other_parent, town.leo.id, town.canteen.id, monday)
+    with pytest.raises(NotFound):
+        agenda.book(db, town.parent, 999_999, town.canteen.id, monday)
+
+
+@pytest.mark.parametrize("day", [date(1900, 1, 1), date(3000, 1, 1)])
+def test_absurd_dates_are_refused(db, town, day):
+    with pytest.raises(DomainError, match="date n'est pas valide"):
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
+
+
+def test_full_day_offers_the_waiting_list_and_a_cancellation_promotes_the_first(db, town, monday):
+    town.canteen.default_capacity = 1
+    db.commit()
+    waiting_parent = factories.account(db, email="benali@example.org")
+    other = household(db, town.organisation, name="Benali", children=("Yasmine", "Adam"), account=waiting_parent)
+    yasmine, adam = other.children
+    for child in (yasmine, adam):
+        enrol(db, child, town.canteen)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    with pytest.raises(agenda.SlotFull, match="liste d'attente"):
+        agenda.book(db, waiting_parent, yasmine.id, town.canteen.id, monday)
+    first = agenda.join_waiting_list(db, waiting_parent, yasmine.id, town.canteen.id, monday)
+    second = agenda.join_waiting_list(db, waiting_parent, adam.id, town.canteen.id, monday)
+    assert (first.status, second.status) == ("waiting", "waiting")
+    month = agenda.month_view(db, [yasmine, adam], monday.year, monday.month)
+    cells = [c for week in month.weeks for d in week if d and d.day == monday for c in d.cells]
+    assert [(c.state, c.position) for c in cells] == [("waiting", 1), ("waiting", 2)]
+
+    agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, monday, BASE_URL)
+    fresh(db)
+    assert db.get(Booking, first.id).status == "booked"
+    assert db.get(Booking, second.id).status == "waiting"
+    assert slot_of(db, town.canteen, monday).booked == 1
+    note = db.scalar(select(Notification).where(Notification.account_id == waiting_parent.id))
+    assert "Place libérée" in note.subject and "Yasmine" in note.body
+
+
+def test_raising_the_capacity_promotes_the_waiting_list(db, town, monday):
+    town.canteen.default_capacity = 1
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.join_waiting_list(db, town.parent, town.ines.id, town.canteen.id, monday)
+    with pytest.raises(DomainError):
+        activities.set_day_capacity(db, town.agent, town.canteen.id, monday, 0, False, BASE_URL)
+    activities.set_day_capacity(db, town.agent, town.canteen.id, monday, 2, False, BASE_URL)
+    fresh(db)
+    assert {b.status for b in db.scalars(select(Booking))} == {"booked"}
+    assert slot_of(db, town.canteen, monday).booked == 2
+    assert activities.counters_match(db) == []
+
+
+def test_lowering_capacity_below_bookings_asks_first(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.ines.id, town.canteen.id, monday)
+    with pytest.raises(DomainError, match="1 réservation"):
+        activities.set_day_capacity(db, town.agent, town.canteen.id, monday, 1, False, BASE_URL)
+    activities.set_day_capacity(db, town.agent, town.canteen.id, monday, 1, True, BASE_URL)
+    assert slot_of(db, town.canteen, monday).booked == 2  # no one removed
+
+
+def test_absence_cancels_past_the_deadline_and_keeps_the_motive(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.leo.id, town.morning.id, monday)
+    absence, count = agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "illness",
+                                            "Fièvre", BASE_URL, now=at(monday, 10))
+    assert count == 2
+    fresh(db)
+    assert {b.status for b in db.scalars(select(Booking))} == {"cancelled"}
+    assert {b.absence_id for b in db.scalars(select(Booking))} == {absence.id}
+    assert slot_of(db, town.canteen, monday).booked == 0
+    with pytest.raises(DomainError, match="motif"):
+        agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "", "", BASE_URL)
+
+
+def test_enrolment_waits_for_validation_then_opens_bookings(db, town, monday, outbox):
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True,
+                     start_time=time(16, 30), end_time=time(18, 0))
+    enrolment = agenda.enrol(db, town.parent, town.leo.id, study.id, monday - timedelta(days=7),
+                             monday + timedelta(days=60), BASE_URL)
+    assert enrolment.status == "pending"
+    with pytest.raises(agenda.NotEnrolled, match="attend la validation"):
+        agenda.book(db, town.parent, town.leo.id, study.id, monday)
+    with pytest.raises(DomainError, match="déjà inscrit"):
+        agenda.enrol(db, town.parent, town.leo.id, study.id, monday, monday, BASE_URL)
+    with pytest.raises(DomainError, match="motif du refus"):
+        agenda.decide_enrolment(db, town.agent, enrolment.id, False, "", BASE_URL)
+    agenda.decide_enrolment(db, town.agent, enrolment.id, True, "", BASE_URL)
+    agenda.book(db, town.parent, town.leo.id, study.id, monday)
+    note = db.scalar(select(Notification).where(Notification.account_id == town.parent.id))
+    assert note.subject == "Inscription validée : Étude"
+    assert outbox.last(town.parent.email).subject == "Inscription validée : Étude"
+    assert db.scalar(select(AuditEntry).where(AuditEntry.action == "agenda.enrolment_validated"))
+
+
+def test_refused_enrolment_tells_the_family_why(db, town, monday):
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True)
+    enrolment = agenda.enrol(db, town.parent, town.ines.id, study.id, monday, monday, BASE_URL)
+    agenda.decide_enrolment(db, town.agent, enrolment.id, False, "Plus de place en étude", BASE_URL)
+    note = db.scalar(select(Notification).where(Notification.account_id == town.parent.id))
+    assert "Plus de place en étude" in note.body
+    with pytest.raises(DomainError, match="déjà été traitée"):
+        agenda.decide_enrolment(db, town.agent, enrolment.id, True, "", BASE_URL)
+
+
+def test_enrolment_period_is_checked(db, town, monday):
+    with pytest.raises(DomainError, match="année scolaire"):
+        agenda.enrol(db, town.parent, town.leo.id, town.morning.id, monday, monday + timedelta(days=3650),
+                     BASE_URL)
+
+
+def test_bulk_preview_then_create_then_delete(db, town, monday):
+    activities.add_closure(db, town.agent, town.organisation, monday + timedelta(days=7),
+                           monday + timedelta(days=7), "Journée pédagogique")
+    end = monday + timedelta(days=27)
+    preview = agenda.bulk(db, town.parent, [town.leo.id, town.ines.id], [town.canteen.id], monday, end,
+                          [0], "create", BASE_URL)
+    assert len(preview) == 8
+    refused = [line for line in preview if not line.ok]
+    assert len(refused) == 2 and all("Journée pédagogique" in line.why for line in refused)
+    assert db.scalar(select(Booking.id)) is None  # a preview changes nothing
+    done = agenda.bulk(db, town.parent, [town.leo.id, town.ines.id], [town.canteen.id], monday, end,
+                       [0], "create", BASE_URL, apply=True)
+    assert sum(line.ok for line in done) == 6
+    assert activities.counters_match(db) == []
+    removed = agenda.bulk(db, town.parent, [town.leo.id], [town.canteen.id], monday, end, [0], "delete",
+                          BASE_URL, apply=True)
+    assert sum(line.ok for line in removed) == 3
+    assert activities.counters_match(db) == []
+    with pytest.raises(DomainError, match="année scolaire"):
+        agenda.bulk(db, town.parent, [town.leo.id], [town.canteen.id], monday, monday + timedelta(days=3650),
+                    [0], "create", BASE_URL)
+
+
+def test_bulk_booking_of_a_school_year_is_quick(db, town):
+    import time as clock
+
+    start = agenda.local_now().date() + timedelta(days=7)
+    started = clock.perf_counter()
+    done = agenda.bulk(db, town.parent, [town.leo.id, town.ines.id], [town.canteen.id, town.morning.id], start,
+                       start + timedelta(days=300), range(5), "create", BASE_URL, apply=True)
+    elapsed = clock.perf_counter() - started
+    assert sum(line.ok for line in done) > 400
+    assert activities.counters_match(db) == []
+    assert elapsed < 5  # the bench measures it; here only a gross regression fails
+
+
+def test_month_view_queries_do_not_grow_with_days_or_children(app, db, town, monday):
+    from sqlalchemy import event
+
+    from citoyen.db import engine
+
+    counts = []
+
+    def count(children):
+        seen = []
+        listener = lambda *args: seen.append(1)  # noqa: E731
+        fresh(db)
+        children = agenda.children_of(db, town.parent)[:len(children)]
+        event.listen(engine(app), "before_cursor_execute", listener)
+        try:
+            agenda.month_view(db, children, monday.year, monday.month)
+        finally:
+            event.remove(engine(app), "before_cursor_execute", listener)
+        return len(seen)
+
+    counts.append(count([town.leo]))
+    agenda.bulk(db, town.parent, [town.leo.id, town.ines.id], [town.canteen.id], monday,
+                monday + timedelta(days=20), range(5), "create", BASE_URL, apply=True)
+    counts.append(count([town.leo, town.ines]))
+    assert counts[0] == counts[1] <= 7, counts
