@@ -305,6 +305,34 @@ def test_agent_queue_filters_by_type(client, auth, parent, family, staff, db):
     assert "Aucun justificatif à vérifier" in body
 
 
+@pytest.mark.parametrize("value", ["99999999999999999999", str(2**31), "abc", "-1", "²"])
+def test_odd_ids_in_query_strings_are_not_found(client, auth, parent, family, staff, value):
+    assert staff.get(f"/agent/justificatifs?type={value}").status_code == 404
+    assert staff.get(f"/agent/justificatifs?commune={value}").status_code == 404
+    auth.sign_in(parent.email)
+    assert client.get(upload_url(family, family.insurance) + f"?enfant={value}").status_code == 404
+    assert client.get(upload_url(family, family.address) + f"?enfant={value}").status_code == 404
+
+
+@pytest.mark.parametrize("choice", [
+    "99999999999999999999", "99999999999999999999-1", "{pai}-99999999999999999999", "{pai}-x", "²",
+])
+def test_a_huge_or_odd_choice_to_request_gets_a_french_message(staff, family, db, choice):
+    url = f"/agent/foyers/{family.household.id}/justificatifs"
+    response = staff.post(url, data={"document_type": choice.format(pai=family.pai.id)})
+    assert response.status_code == 422
+    assert "Choisissez un justificatif" in text(response)
+    assert count(db, Document) == 0
+
+
+@pytest.mark.parametrize("months", ["²", "99999999999999999999"])
+def test_a_duration_typed_oddly_is_refused_at_the_field(staff, family, months):
+    response = staff.post("/agent/justificatifs/types/nouveau", data={
+        "organisation_id": family.town.id, "name": "Livret de famille", "scope": "household",
+        "validity_months": months, "asked_of_all": "y", "active": "y"})
+    assert response.status_code == 422 and "Indiquez une durée entre 1 et 120 mois." in text(response)
+
+
 def test_agent_adds_and_changes_a_document_type(staff, family, db):
     response = staff.post("/agent/justificatifs/types/nouveau", data={
         "organisation_id": family.town.id, "name": "Livret de famille", "scope": "household",

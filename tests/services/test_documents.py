@@ -11,9 +11,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from citoyen.filecheck import FileRefused
+from citoyen.models import Account
 from citoyen.models import AuditEntry
 from citoyen.models import Document
 from citoyen.models import DocumentFile
+from citoyen.models import Household
 from citoyen.models import Notification
 from citoyen.services import documents
 from citoyen.services.errors import DomainError
@@ -24,6 +26,7 @@ from tests import factories
 from tests import samples
 from tests.document_data import family_for
 from tests.document_data import make_family
+from tests.services.test_concurrency import run_together
 
 BASE = "http://localhost"
 TODAY = date(2026, 11, 22)
@@ -261,3 +264,118 @@ def test_document_types_are_checked(db, agent, family):
         "asked_of_all": True})
     assert created.valid_until_day == "01/09"
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "document_type.create"))
+
+
+@pytest.mark.parametrize("months", ["²", "٣", "1000", "0", "12.5", "-1", "9" * 40])
+def test_a_duration_that_is_not_a_plain_number_is_refused_in_french(db, agent, family, months):
+    with pytest.raises(DomainError, match="entre 1 et 120 mois") as error:
+        documents.create_type(db, agent, family.town, {"name": "Livret", "validity_months": months})
+    assert error.value.field == "validity_months"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("12", 12), (" 7 ", 7), ("", None), (None, None), ("0", None), ("-3", None), ("²", None),
+    ("１２", None), (str(2**31 - 1), 2**31 - 1), (str(2**31), None), ("9" * 40, None),
+])
+def test_ids_from_forms_and_query_strings_are_bounded(value, expected):
+    assert documents.parse_id(value) == expected
+
+
+def test_huge_ids_are_not_found_rather_than_a_database_error(db, storage, parent, agent, family):
+    huge = 2**63
+    with pytest.raises(NotFound):
+        documents.slot_for(db, family.household, huge, None, TODAY)
+    with pytest.raises(NotFound):
+        documents.slot_for(db, family.household, family.insurance.id, huge, TODAY)
+    with pytest.raises(NotFound):
+        documents.get(db, agent, huge)
+    with pytest.raises(DomainError, match="Choisissez un justificatif"):
+        documents.request_document(db, agent, family.household, huge, None, "", BASE, on=TODAY)
+
+
+# ---------------------------------------------------------------- at the same time
+
+def _notified(db, subject_start: str) -> int:
+    db.rollback()
+    return db.scalar(select(func.count()).select_from(Notification).where(
+        Notification.subject.like(subject_start + "%")))
+
+
+def test_two_agents_deciding_at_once_decide_once_and_tell_the_family_once(app, db, storage, parent,
+                                                                          agent, family):
+    other = factories.account(db, email="agent2@example.org", role="agent")
+    document = send(db, storage, parent, family, family.address)
+    agents = [agent.id, other.id]
+    document_id = document.id
+    before = _notified(db, "Justificatif")
+
+    def decide(session, i):
+        actor = session.get(Account, agents[i % 2])
+        if i % 2:
+            return documents.reject(session, actor, document_id, "Document illisible ou flou",
+                                    BASE).status
+        return documents.validate(session, actor, document_id, date(2027, 11, 22), BASE,
+                                  on=TODAY).status
+
+    results, errors = run_together(app, decide, count=8)
+    assert errors == []
+    decided = [r for r in results if isinstance(r, str)]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(decided) == 1 and len(refused) == 7
+    assert all("déjà été traité" in r.message for r in refused)
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action.in_(["document.validated", "document.rejected"]))) == 1
+    assert _notified(db, "Justificatif") == before + 1
+    assert db.get(Document, document_id).status == decided[0]
+
+
+def test_the_same_upload_posted_at_once_makes_one_document(app, db, storage, parent, family):
+    household_id, type_id = family.household.id, family.address.id
+
+    def post(session, i):
+        return documents.submit(session, SETTINGS, storage, session.get(Account, parent.id),
+                                session.get(Household, household_id), type_id, None,
+                                [("domicile.pdf", samples.pdf())], on=TODAY).id
+
+    results, errors = run_together(app, post, count=6)
+    assert errors == [] and len(results) == 6
+    assert len(set(results)) == 1
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Document)) == 1
+    assert db.scalar(select(func.count()).select_from(DocumentFile)) == 1
+
+
+def test_two_different_uploads_at_once_keep_one_and_refuse_the_other(app, db, storage, parent,
+                                                                    family):
+    household_id, type_id = family.household.id, family.address.id
+
+    def post(session, i):
+        try:
+            return documents.submit(session, SETTINGS, storage, session.get(Account, parent.id),
+                                    session.get(Household, household_id), type_id, None,
+                                    [(f"domicile{i}.pdf", samples.pdf(str(i)))], on=TODAY).id
+        except FileRefused as refused:
+            return refused
+
+    results, errors = run_together(app, post, count=4)
+    assert errors == [] and len(results) == 4
+    assert len([r for r in results if isinstance(r, int)]) == 1
+    assert all("attend la vérification" in r.message for r in results if isinstance(r, FileRefused))
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Document)) == 1
+    assert len(stored_files(storage)) == 1
+
+
+def test_one_document_requested_at_once_by_two_agents_is_requested_once(app, db, agent, family):
+    household_id, type_id, child_id = family.household.id, family.pai.id, family.leo.id
+
+    def request(session, i):
+        return documents.request_document(session, session.get(Account, agent.id),
+                                          session.get(Household, household_id), type_id, child_id,
+                                          "", BASE, on=TODAY).id
+
+    results, errors = run_together(app, request, count=4)
+    assert errors == [] and len(results) == 4
+    assert len([r for r in results if isinstance(r, int)]) == 1
+    assert _notified(db, "Justificatif réclamé") == 1
