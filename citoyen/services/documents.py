@@ -259,7 +259,14 @@ class Slot:
         return self.state in (DOCUMENT_REQUESTED, DOCUMENT_MISSING, DOCUMENT_REJECTED,
                               DOCUMENT_EXPIRED) or self.renewable
 
+    @property
+    def expired_since(self) -> date | None:
+        """The first day it is no longer valid (it is valid on ``valid_until``)."""
+        return self.valid_until + timedelta(days=1) if self.valid_until else None
+
     renewable: bool = False
+    # A renewal the town hall declared invalid while ``document`` is still valid.
+    refused_renewal: Document | None = None
 
 
 @dataclass
@@ -271,14 +278,50 @@ class Group:
     slots: list[Slot]
 
 
-def _latest_documents(session: Session, household_id: int) -> dict[tuple[int, int | None], Document]:
+SlotKey = tuple[int, int | None]
+
+
+def _documents_by_slot(session: Session, household_id: int) -> dict[SlotKey, list[Document]]:
+    """The household's documents for each type (and child), the oldest first."""
     rows = session.scalars(
         select(Document)
         .where(Document.household_id == household_id)
         .options(selectinload(Document.files))
         .order_by(Document.id)
     )
-    return {(row.document_type_id, row.child_id): row for row in rows}
+    found: dict[SlotKey, list[Document]] = {}
+    for row in rows:
+        found.setdefault((row.document_type_id, row.child_id), []).append(row)
+    return found
+
+
+def _latest_documents(session: Session, household_id: int) -> dict[SlotKey, Document]:
+    return {key: rows[-1] for key, rows in _documents_by_slot(session, household_id).items()}
+
+
+def _shown(rows: list[Document] | None, on: date) -> tuple[Document | None, Document | None]:
+    """The document that says where a slot stands, and a refused renewal.
+
+    Usually the newest one; but when the newest was declared invalid while an
+    older one is still valid (a renewal sent before the end), the older one
+    stands: the family is covered, and reads why the renewal was refused."""
+    if not rows:
+        return None, None
+    latest = rows[-1]
+    if latest.status == DOCUMENT_REJECTED:
+        for older in reversed(rows[:-1]):
+            if older.status == DOCUMENT_VALID:
+                if older.state(on) == DOCUMENT_VALID:
+                    return older, latest
+                break
+    return latest, None
+
+
+def _make_slot(doc_type: DocumentType, child: Child | None, rows: list[Document] | None,
+               on: date, reminder_days: int) -> Slot:
+    document, refused = _shown(rows, on)
+    return Slot(doc_type, child, document, _state(document, on),
+                renewable=_renewable(document, on, reminder_days), refused_renewal=refused)
 
 
 def _state(document: Document | None, on: date) -> str:
@@ -300,14 +343,13 @@ def overview(session: Session, household: Household, on: date | None = None,
     """Every justificatif asked of the household and of each child, with its state."""
     on = on or today()
     types = types_of(session, household.organisation_id)
-    latest = _latest_documents(session, household.id)
+    by_slot = _documents_by_slot(session, household.id)
 
     def slot(doc_type: DocumentType, child: Child | None) -> Slot | None:
-        document = latest.get((doc_type.id, child.id if child else None))
-        if document is None and not doc_type.asked_of_all:
+        rows = by_slot.get((doc_type.id, child.id if child else None))
+        if not rows and not doc_type.asked_of_all:
             return None
-        return Slot(doc_type, child, document, _state(document, on),
-                    renewable=_renewable(document, on, reminder_days))
+        return _make_slot(doc_type, child, rows, on, reminder_days)
 
     groups = [Group("Le foyer", None, [s for t in types if t.scope == SCOPE_HOUSEHOLD
                                        if (s := slot(t, None)) is not None])]
@@ -339,16 +381,23 @@ def slot_for(session: Session, household: Household, type_id: int, child_id: int
              on: date | None = None, reminder_days: int = 30) -> Slot:
     on = on or today()
     doc_type, child = find_slot(session, household, type_id, child_id)
-    document = _latest_documents(session, household.id).get((doc_type.id, child.id if child else None))
-    return Slot(doc_type, child, document, _state(document, on),
-                renewable=_renewable(document, on, reminder_days))
+    rows = _documents_by_slot(session, household.id).get((doc_type.id, child.id if child else None))
+    return _make_slot(doc_type, child, rows, on, reminder_days)
 
 
 def is_satisfied(session: Session, household: Household, type_id: int, child_id: int | None = None,
                  on: date | None = None) -> bool:
     """Whether a validated, unexpired document of this type is on file: then no
-    other step (an enrolment…) asks for it again."""
+    other step (an enrolment…) asks for it again. A household document answers
+    for every child: ``child_id`` only counts for a type asked per child."""
     on = on or today()
+    doc_type = session.get(DocumentType, type_id) if _storable(type_id) else None
+    if doc_type is None:
+        return False
+    if doc_type.scope == SCOPE_HOUSEHOLD:
+        child_id = None
+    elif child_id is None:
+        return False  # asked of each child: which one?
     found = session.scalar(
         select(Document.id).where(
             Document.household_id == household.id,

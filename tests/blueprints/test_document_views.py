@@ -280,6 +280,26 @@ def test_agent_marks_a_document_invalid_with_a_reason(client, auth, parent, fami
     assert response.status_code == 422 and "déjà été traité" in text(response)
 
 
+def test_a_refused_renewal_shows_the_valid_document_and_why(client, auth, parent, agent, family,
+                                                           staff, db, monkeypatch):
+    auth.sign_in(parent.email)
+    sent(client, family, db, "a.pdf", samples.pdf())
+    old = fresh(db).scalar(select(Document))
+    until = documents.today() + timedelta(days=10)
+    staff.post(f"/agent/justificatifs/{old.id}/valider", data={"valid_until": until.isoformat()})
+    sent(client, family, db, "b.pdf", samples.pdf("b"))
+    renewal = fresh(db).scalar(select(Document).order_by(Document.id.desc()))
+    staff.post(f"/agent/justificatifs/{renewal.id}/invalider",
+               data={"reason_choice": "Document illisible ou flou"})
+    section = text(client.get("/justificatifs")).split("Le foyer")[1].split("Léo")[0]
+    assert "Validé</span> jusqu'au" in section and "Invalide" not in section
+    assert "n'a pas été validé : celui-ci reste valable. Motif : Document illisible ou flou" in section
+    page = text(client.get(upload_url(family, family.address)))
+    assert "le précédent reste valable jusqu'au" in page and 'id="upload-form"' in page
+    agent_page = text(staff.get(f"/agent/foyers/{family.household.id}/justificatifs"))
+    assert "Renouvellement déclaré invalide" in agent_page
+
+
 def test_agent_requests_a_document_and_the_family_sees_reclame(client, auth, parent, family, staff,
                                                                db, outbox):
     url = f"/agent/foyers/{family.household.id}/justificatifs"

@@ -379,3 +379,42 @@ def test_one_document_requested_at_once_by_two_agents_is_requested_once(app, db,
     assert errors == [] and len(results) == 4
     assert len([r for r in results if isinstance(r, int)]) == 1
     assert _notified(db, "Justificatif réclamé") == 1
+
+
+# ---------------------------------------------------------------- renewals and scope
+
+def test_a_refused_renewal_leaves_the_valid_document_in_force(db, storage, parent, agent, family):
+    old = send(db, storage, parent, family, family.address)
+    documents.validate(db, agent, old.id, date(2027, 6, 30), BASE, on=TODAY)
+    near = date(2027, 6, 10)
+    renewal = send(db, storage, parent, family, family.address, files=[("neuf.pdf", samples.pdf("n"))],
+                   on=near)
+    documents.reject(db, agent, renewal.id, "Document illisible ou flou", BASE)
+    slot = documents.overview(db, family.household, near)[0].slots[0]
+    assert slot.label == "Validé" and slot.document.id == old.id
+    assert slot.valid_until == date(2027, 6, 30)
+    assert slot.refused_renewal.id == renewal.id
+    assert slot.refused_renewal.reason == "Document illisible ou flou"
+    assert slot.can_upload  # still within the reminder period: another one may be sent
+    assert documents.slot_for(db, family.household, family.address.id, None, near).state == "valid"
+    assert documents.is_satisfied(db, family.household, family.address.id, on=near)
+    # Once the old one has ended, the refusal is what remains.
+    after = date(2027, 7, 1)
+    slot = documents.overview(db, family.household, after)[0].slots[0]
+    assert slot.label == "Invalide" and slot.refused_renewal is None
+    assert not documents.is_satisfied(db, family.household, family.address.id, on=after)
+
+
+def test_a_household_document_satisfies_whatever_child_is_asked_about(db, storage, parent, agent,
+                                                                       family):
+    document = send(db, storage, parent, family, family.address)
+    documents.validate(db, agent, document.id, None, BASE, on=TODAY)
+    assert documents.is_satisfied(db, family.household, family.address.id, on=TODAY)
+    assert documents.is_satisfied(db, family.household, family.address.id, family.leo.id, on=TODAY)
+    # A child document stays per child.
+    insurance = send(db, storage, parent, family, family.insurance, family.leo)
+    documents.validate(db, agent, insurance.id, None, BASE, on=TODAY)
+    assert documents.is_satisfied(db, family.household, family.insurance.id, family.leo.id, on=TODAY)
+    assert not documents.is_satisfied(db, family.household, family.insurance.id, family.ines.id,
+                                      on=TODAY)
+    assert not documents.is_satisfied(db, family.household, family.insurance.id, on=TODAY)
