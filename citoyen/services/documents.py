@@ -490,6 +490,12 @@ def submit(
                 storage_key=key, filename=item.filename, content_type=item.content_type,
                 size=item.size, sha256=item.sha256,
             ))
+        if actor.is_agent:
+            # An agent sending it for the family (a paper handed in at the desk).
+            count = len(checked)
+            audit.record(session, actor, "document.submitted", "household", household.id,
+                         household.name, f"{_for_whom(slot.document_type, slot.child)} — "
+                         f"{count} fichier{'s' if count > 1 else ''}")
         session.commit()
     except BaseException:
         session.rollback()
@@ -670,7 +676,10 @@ def remind_expiring(session: Session, settings: Mapping, base_url: str,
     days = int(settings.get("DOCUMENT_REMINDER_DAYS", 30))
     begin_write(session)
     due = list(session.scalars(
-        select(Document).where(
+        select(Document)
+        .join(DocumentType, DocumentType.id == Document.document_type_id)
+        .where(
+            DocumentType.active.is_(True),  # a type no longer asked for is not renewed
             Document.status == DOCUMENT_VALID,
             Document.reminded_at.is_(None),
             Document.valid_until.is_not(None),

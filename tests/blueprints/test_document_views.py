@@ -300,6 +300,15 @@ def test_a_refused_renewal_shows_the_valid_document_and_why(client, auth, parent
     assert "Renouvellement déclaré invalide" in agent_page
 
 
+def test_an_agent_uploading_for_the_family_is_in_the_audit(staff, agent, family, db):
+    response = post_files(staff, upload_url(family, family.address), [("guichet.pdf", samples.pdf())])
+    assert response.status_code == 303
+    entry = fresh(db).scalar(select(AuditEntry).where(AuditEntry.action == "document.submitted"))
+    assert entry.actor_id == agent.id and entry.target_id == family.household.id
+    document = fresh(db).scalar(select(Document))
+    assert "Justificatif transmis par un agent" in text(staff.get(f"/agent/justificatifs/{document.id}"))
+
+
 def test_agent_requests_a_document_and_the_family_sees_reclame(client, auth, parent, family, staff,
                                                                db, outbox):
     url = f"/agent/foyers/{family.household.id}/justificatifs"

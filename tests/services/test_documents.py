@@ -418,3 +418,26 @@ def test_a_household_document_satisfies_whatever_child_is_asked_about(db, storag
     assert not documents.is_satisfied(db, family.household, family.insurance.id, family.ines.id,
                                       on=TODAY)
     assert not documents.is_satisfied(db, family.household, family.insurance.id, on=TODAY)
+
+
+def test_an_agent_sending_a_document_for_the_family_leaves_an_audit_row(db, storage, parent, agent,
+                                                                        family):
+    send(db, storage, parent, family, family.insurance, family.leo)
+    assert db.scalar(select(AuditEntry).where(AuditEntry.action == "document.submitted")) is None
+    send(db, storage, agent, family, family.address,
+         files=[("recto.pdf", samples.pdf("r")), ("verso.pdf", samples.pdf("v"))])
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "document.submitted"))
+    assert entry.actor_id == agent.id and entry.target_id == family.household.id
+    assert entry.details == "« Justificatif de domicile » — 2 fichiers"
+    assert documents.audit.label("document.submitted") == "Justificatif transmis par un agent"
+
+
+def test_no_reminder_for_a_type_no_longer_in_use(db, storage, parent, agent, family, outbox):
+    document = send(db, storage, parent, family, family.address)
+    documents.validate(db, agent, document.id, TODAY + timedelta(days=20), BASE, on=TODAY)
+    family.address.active = False
+    db.commit()
+    before = len(outbox.all(parent.email))
+    assert documents.remind_expiring(db, SETTINGS, BASE, on=TODAY) == 0
+    assert len(outbox.all(parent.email)) == before
+    assert db.get(Document, document.id).reminded_at is None
