@@ -397,6 +397,18 @@ def test_the_daily_reminder_command(app, client, auth, parent, family, staff, db
     assert "Périmé" in text(client.get("/justificatifs"))
 
 
+def test_perime_since_the_day_after_the_end_of_validity(client, auth, parent, family, staff, db,
+                                                         monkeypatch):
+    auth.sign_in(parent.email)
+    sent(client, family, db, "a.pdf", samples.pdf())
+    document = fresh(db).scalar(select(Document))
+    staff.post(f"/agent/justificatifs/{document.id}/valider", data={"valid_until": "2030-01-31"})
+    monkeypatch.setattr(documents, "today", lambda: date(2030, 2, 1))
+    body = text(client.get("/justificatifs"))
+    assert "Périmé</span> depuis le 1 février 2030" in body  # valid on 31 January
+    assert "depuis le 31 janvier 2030" not in body
+
+
 def test_five_files_of_two_megabytes_fit_in_one_upload(client, auth, parent, family, db):
     auth.sign_in(parent.email)
     files = [(f"page{i}.pdf", samples.pdf_of_size(2 * MB - i)) for i in range(5)]
