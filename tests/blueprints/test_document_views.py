@@ -258,8 +258,29 @@ def test_agent_preview_is_inline_and_may_be_framed_by_the_portal_only(client, au
     assert response.headers["Content-Disposition"].startswith("inline;")
     assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
-    odt = staff.get(f"/agent/justificatifs/fichiers/{row.id}")
-    assert odt.headers["Content-Disposition"].startswith("attachment;")
+    download = staff.get(f"/agent/justificatifs/fichiers/{row.id}")
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_word_and_opendocument_files_are_never_shown_inline_to_agents(client, auth, parent, family,
+                                                                      staff, db):
+    auth.sign_in(parent.email)
+    response = post_files(client, upload_url(family, family.address),
+                          [("attestation.odt", samples.odt()), ("attestation.doc", samples.doc())])
+    assert response.status_code == 303
+    rows = {r.filename: r for r in fresh(db).scalars(select(DocumentFile))}
+    assert rows["attestation.odt"].content_type == "application/vnd.oasis.opendocument.text"
+    assert rows["attestation.doc"].content_type == "application/msword"
+    document = fresh(db).scalar(select(Document))
+    page = text(staff.get(f"/agent/justificatifs/{document.id}"))
+    for name, row in rows.items():
+        assert f'src="/agent/justificatifs/fichiers/{row.id}?apercu=1"' not in page
+        for query in ("", "?apercu=1"):
+            served = staff.get(f"/agent/justificatifs/fichiers/{row.id}{query}")
+            assert served.status_code == 200
+            assert served.headers["Content-Disposition"].startswith("attachment;"), name
+            assert "sandbox" in served.headers["Content-Security-Policy"]
+            assert served.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_agent_marks_a_document_invalid_with_a_reason(client, auth, parent, family, staff, db,
