@@ -23,11 +23,14 @@ from citoyen.models.households import Household
 from citoyen.models.households import HouseholdLink
 from citoyen.models.households import SubscriptionFailure
 from citoyen.models.identities import ExternalIdentity
+from citoyen.models.money import BilledMonth
+from citoyen.models.money import BillingRun
 from citoyen.models.money import Invoice
 from citoyen.models.money import InvoiceCounter
 from citoyen.models.money import InvoiceLine
 from citoyen.models.money import LedgerEntry
 from citoyen.models.money import Payment
+from citoyen.models.money import PriceBracket
 from citoyen.models.notifications import Notification
 from citoyen.models.organisations import Organisation
 from citoyen.models.outbox import OutboxMessage
@@ -56,12 +59,15 @@ __all__ = [
     "HouseholdLink",
     "SubscriptionFailure",
     "ExternalIdentity",
+    "BilledMonth",
+    "BillingRun",
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
     "LedgerEntry",
     "Notification",
     "Payment",
+    "PriceBracket",
     "Organisation",
     "OutboxMessage",
 ]

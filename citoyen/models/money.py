@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from datetime import datetime
 
+from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
 from sqlalchemy import Date
 from sqlalchemy import DateTime
@@ -28,6 +29,7 @@ ENTRY_CORRECTION = "correction"
 ENTRY_INVOICE = "invoice"            # an invoice issued: the household owes it
 ENTRY_CREDIT_NOTE = "credit_note"    # an avoir: the debt is reduced
 ENTRY_INVOICE_PAYMENT = "invoice_payment"  # an invoice paid online
+ENTRY_CONSUMPTION = "consumption"    # prepaid: the month's days of a child, debited
 
 PAYMENT_PENDING = "pending"
 PAYMENT_PAID = "paid"
@@ -54,6 +56,11 @@ class LedgerEntry(Base):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # A consumption: whose days, which month, and whether the child was under 6
+    # (childcare costs for the attestation fiscale).
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id", ondelete="SET NULL"))
+    service_month: Mapped[date | None] = mapped_column(Date)
+    under_six: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Payment(Base):
@@ -130,3 +137,57 @@ class InvoiceLine(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     unit_cents: Mapped[int] = mapped_column(Integer)
     amount_cents: Mapped[int] = mapped_column(Integer)
+    under_six: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class PriceBracket(Base):
+    """The price of a day of an activity for households whose quotient familial
+    is at most ``max_quotient`` (None: the top bracket, also paid by a household
+    without a quotient)."""
+
+    __tablename__ = "price_bracket"
+    __table_args__ = (UniqueConstraint("activity_id", "max_quotient", name="uq_price_bracket"),
+                      CheckConstraint("price_cents >= 0", name="price_not_negative"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), index=True)
+    max_quotient: Mapped[int | None] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(Integer)
+
+
+RUN_RUNNING = "running"
+RUN_DONE = "done"
+RUN_FAILED = "failed"
+
+
+class BillingRun(Base):
+    """A month's invoicing (post-paid) or debiting (prepaid) for a commune, with
+    its progress. One run per commune and month: running it again finishes it."""
+
+    __tablename__ = "billing_run"
+    __table_args__ = (UniqueConstraint("organisation_id", "month", name="uq_billing_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    month: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default=RUN_RUNNING)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    amount_cents: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class BilledMonth(Base):
+    """That a household's month is billed: written with its invoice or debit
+    rows, so a run that stops halfway and starts again bills nobody twice."""
+
+    __tablename__ = "billed_month"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="RESTRICT"),
+                                              primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))

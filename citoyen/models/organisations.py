@@ -27,5 +27,8 @@ class Organisation(Base):
     billing_mode: Mapped[str] = mapped_column(String(10), default="prepaid", server_default="prepaid")
     # Printed on invoices and the attestation fiscale.
     siret: Mapped[str] = mapped_column(String(14), default="", server_default="")
+    # Absence motives that are not charged (justified), separated by spaces.
+    free_absence_motives: Mapped[str] = mapped_column(String(200), default="illness school",
+                                                      server_default="illness school")
     # Zone of the school holidays (A, B or C): closes periscolaire activities.
     school_zone: Mapped[str] = mapped_column(String(1), default="B")

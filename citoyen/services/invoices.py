@@ -58,6 +58,7 @@ class Line:
     quantity: int
     unit_cents: int
     child_id: int | None = None
+    under_six: bool = False
 
 
 def issue(session: Session, household: Household, label: str, period_start: date, period_end: date,
@@ -71,7 +72,8 @@ def issue(session: Session, household: Household, label: str, period_start: date
         number=next_number(session, household.organisation_id, today.year), label=label,
         period_start=period_start, period_end=period_end, amount_cents=amount,
         lines=[InvoiceLine(child_id=line.child_id, label=line.label, quantity=line.quantity,
-                           unit_cents=line.unit_cents, amount_cents=line.quantity * line.unit_cents)
+                           unit_cents=line.unit_cents, amount_cents=line.quantity * line.unit_cents,
+                           under_six=line.under_six)
                for line in lines],
     )
     session.add(invoice)

@@ -1,0 +1,380 @@
+"""Pricing and the monthly billing run.
+
+A day of an activity has a price by bracket of quotient familial (a household
+without a quotient pays the top bracket). What is charged is data the town
+sets: a booked day is charged; a day cancelled through an absence is free if
+its motive is one the town counts as justified (``free_absence_motives``),
+charged otherwise; a day cancelled before the deadline is free.
+
+Once a month, for each household of a commune: post-paid, one invoice with a
+line per child and activity; prepaid, one debit row per child and activity on
+the compte d'avance. A ``BilledMonth`` row written in the same transaction
+makes the run safe to stop and start again."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from citoyen.models import Account
+from citoyen.models import BilledMonth
+from citoyen.models import BillingRun
+from citoyen.models import Child
+from citoyen.models import Household
+from citoyen.models import LedgerEntry
+from citoyen.models import Organisation
+from citoyen.models import PriceBracket
+from citoyen.models.agenda import BOOKING_ABSENT_UNJUSTIFIED
+from citoyen.models.agenda import BOOKING_BOOKED
+from citoyen.models.agenda import BOOKING_CANCELLED
+from citoyen.models.agenda import BOOKING_PRESENT
+from citoyen.models.agenda import Absence
+from citoyen.models.agenda import Activity
+from citoyen.models.agenda import Booking
+from citoyen.models.base import utcnow
+from citoyen.models.money import ENTRY_CONSUMPTION
+from citoyen.models.money import RUN_DONE
+from citoyen.models.money import RUN_FAILED
+from citoyen.models.money import RUN_RUNNING
+from citoyen.services import audit
+from citoyen.services import households
+from citoyen.services import invoices
+from citoyen.services import ledger
+from citoyen.services import notifications
+from citoyen.services.errors import DomainError
+from citoyen.services.errors import Forbidden
+from citoyen.services.errors import NotFound
+from citoyen.services.households import format_cents
+from citoyen.timefmt import MONTHS
+from citoyen.transactions import begin_write
+
+NEGATIVE_GRACE_DAYS = 15
+MAX_BRACKETS = 8
+
+
+# ---------------------------------------------------------------- prices
+
+def brackets_of(session: Session, activity_ids: Sequence[int]) -> dict[int, list[PriceBracket]]:
+    found: dict[int, list[PriceBracket]] = defaultdict(list)
+    for bracket in session.scalars(select(PriceBracket).where(PriceBracket.activity_id.in_(activity_ids))):
+        found[bracket.activity_id].append(bracket)
+    for rows in found.values():
+        rows.sort(key=lambda b: (b.max_quotient is None, b.max_quotient or 0))
+    return found
+
+
+def price_for(brackets: Sequence[PriceBracket], quotient: int | None) -> int | None:
+    """The day's price for this quotient; None if the activity has no price."""
+    if not brackets:
+        return None
+    if quotient is not None:
+        for bracket in brackets:
+            if bracket.max_quotient is not None and quotient <= bracket.max_quotient:
+                return bracket.price_cents
+    return brackets[-1].price_cents
+
+
+def bracket_label(bracket: PriceBracket, previous: PriceBracket | None) -> str:
+    low = 0 if previous is None or previous.max_quotient is None else previous.max_quotient + 1
+    if bracket.max_quotient is None:
+        return f"Quotient à partir de {low} €, ou non renseigné"
+    return f"Quotient de {low} à {bracket.max_quotient} €"
+
+
+def set_prices(session: Session, actor: Account, activity_id: int,
+               rows: Sequence[tuple[str, str]]) -> list[PriceBracket]:
+    """Replace an activity's price grid: (ceiling of quotient or "" for the top, price)."""
+    if not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+    parsed: list[tuple[int | None, int]] = []
+    for index, (ceiling, price) in enumerate(rows):
+        ceiling, price = (ceiling or "").strip(), (price or "").strip()
+        if not ceiling and not price:
+            continue
+        if not price:
+            raise DomainError("Indiquez le prix de cette tranche.", f"brackets-{index}-price")
+        cents = 0 if price in ("0", "0,00") else ledger.parse_euros(price, f"brackets-{index}-price")
+        if ceiling:
+            if not ceiling.isascii() or not ceiling.isdigit() or len(ceiling) > 6:
+                raise DomainError("Indiquez un quotient en euros, sans virgule, par exemple 850.",
+                                  f"brackets-{index}-ceiling")
+            parsed.append((int(ceiling), cents))
+        else:
+            parsed.append((None, cents))
+    tops = [p for p in parsed if p[0] is None]
+    if parsed and len(tops) != 1:
+        raise DomainError("Laissez vide le plafond d'une seule tranche : la plus haute, qui s'applique "
+                          "aussi aux foyers sans quotient.", "brackets-0-ceiling")
+    ceilings = [c for c, _ in parsed if c is not None]
+    if len(set(ceilings)) != len(ceilings):
+        raise DomainError("Deux tranches ont le même plafond.", "brackets-0-ceiling")
+    begin_write(session)
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound("Cette activité n'existe pas.")
+    session.execute(delete(PriceBracket).where(PriceBracket.activity_id == activity.id))
+    created = [PriceBracket(activity_id=activity.id, max_quotient=c, price_cents=p) for c, p in parsed]
+    session.add_all(created)
+    grid = ", ".join(f"{'≤ ' + str(c) if c is not None else 'au-delà'} : {format_cents(p)}"
+                     for c, p in sorted(parsed, key=lambda x: (x[0] is None, x[0] or 0)))
+    audit.record(session, actor, "money.prices", "activity", activity.id, activity.name,
+                 grid or "aucun tarif")
+    session.commit()
+    return created
+
+
+# ---------------------------------------------------------------- what a month costs
+
+def month_start(value: date) -> date:
+    return value.replace(day=1)
+
+
+def month_end(value: date) -> date:
+    return (value.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def month_label(month: date) -> str:
+    return f"{MONTHS[month.month - 1]} {month.year}"
+
+
+def under_six(child: Child, day: date) -> bool:
+    try:
+        sixth = child.birth_date.replace(year=child.birth_date.year + 6)
+    except ValueError:  # born on 29 February
+        sixth = date(child.birth_date.year + 6, 3, 1)
+    return day < sixth
+
+
+@dataclass(frozen=True)
+class Charge:
+    child: Child
+    activity: Activity
+    under_six: bool
+    days: int
+    unit_cents: int
+
+    @property
+    def amount_cents(self) -> int:
+        return self.days * self.unit_cents
+
+    @property
+    def label(self) -> str:
+        age = " (moins de 6 ans)" if self.under_six else ""
+        return (f"{self.activity.name} — {self.child.first_name}{age} — {self.days} jour"
+                f"{'s' if self.days > 1 else ''} à {format_cents(self.unit_cents)}")
+
+
+def charges(session: Session, household: Household, month: date,
+            organisation: Organisation | None = None) -> list[Charge]:
+    """The month's charged days of the household's children, grouped by child,
+    activity and age (under 6 or not), priced for the household's quotient."""
+    organisation = organisation or session.get(Organisation, household.organisation_id)
+    free = set((organisation.free_absence_motives or "").split())
+    start, end = month_start(month), month_end(month)
+    children = {c.id: c for c in session.scalars(select(Child).where(Child.household_id == household.id))}
+    if not children:
+        return []
+    rows = session.execute(
+        select(Booking.child_id, Booking.activity_id, Booking.day, Booking.status, Absence.motive)
+        .outerjoin(Absence, Absence.id == Booking.absence_id)
+        .where(Booking.child_id.in_(list(children)), Booking.day >= start, Booking.day <= end)
+    ).all()
+    counted: dict[tuple[int, int, bool], int] = defaultdict(int)
+    for child_id, activity_id, day, status, motive in rows:
+        charged = status in (BOOKING_BOOKED, BOOKING_PRESENT, BOOKING_ABSENT_UNJUSTIFIED) or (
+            status == BOOKING_CANCELLED and motive is not None and motive not in free)
+        if charged:
+            counted[(child_id, activity_id, under_six(children[child_id], day))] += 1
+    if not counted:
+        return []
+    activity_ids = sorted({a for _, a, _ in counted})
+    activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
+    grid = brackets_of(session, activity_ids)
+    result = []
+    for (child_id, activity_id, young), days in sorted(counted.items()):
+        unit = price_for(grid.get(activity_id, []), household.family_quotient)
+        if unit:
+            result.append(Charge(children[child_id], activities[activity_id], young, days, unit))
+    return result
+
+
+# ---------------------------------------------------------------- negative balances
+
+def negative_since(session: Session, household_id: int):
+    """When the compte d'avance last went below zero, or None if it is not negative."""
+    running, since = 0, None
+    for amount, when in session.execute(
+        select(LedgerEntry.amount_cents, LedgerEntry.created_at)
+        .where(LedgerEntry.household_id == household_id)
+        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+    ):
+        before, running = running, running + amount
+        if before >= 0 > running:
+            since = when
+        elif running >= 0:
+            since = None
+    return since if running < 0 else None
+
+
+def booking_refusal(session: Session, household_id: int, now=None) -> str | None:
+    """Why new bookings are refused (a prepaid account negative for more than
+    15 days), or None."""
+    household = session.get(Household, household_id)
+    organisation = session.get(Organisation, household.organisation_id)
+    if organisation.billing_mode != "prepaid":
+        return None
+    since = negative_since(session, household_id)
+    if since is None or since > (now or utcnow()) - timedelta(days=NEGATIVE_GRACE_DAYS):
+        return None
+    return (f"Réservation impossible : le solde de votre compte d'avance est négatif "
+            f"({format_cents(ledger.balance(session, household_id))}) depuis plus de "
+            f"{NEGATIVE_GRACE_DAYS} jours. Rechargez-le dans « Paiements » (ou réglez à la mairie) : "
+            "les réservations seront de nouveau possibles dès qu'il sera positif ou nul.")
+
+
+# ---------------------------------------------------------------- the run
+
+def bill_household(session: Session, household_id: int, month: date, base_url: str) -> tuple[int, int]:
+    """Bill one household's month, once. Returns (documents written, amount)."""
+    month = month_start(month)
+    begin_write(session)
+    if session.get(BilledMonth, (household_id, month)) is not None:
+        session.rollback()
+        return 0, 0
+    household = session.get(Household, household_id)
+    organisation = session.get(Organisation, household.organisation_id)
+    found = charges(session, household, month, organisation)
+    documents = amount = 0
+    billed = BilledMonth(household_id=household_id, month=month)
+    if found and organisation.billing_mode == "postpaid":
+        invoice = invoices.issue(
+            session, household, f"Facture post-paiement pour {month_label(month)}", month,
+            month_end(month), [invoices.Line(c.label, c.days, c.unit_cents, c.child.id, c.under_six)
+                               for c in found])
+        billed.invoice_id = invoice.id
+        documents, amount = 1, invoice.amount_cents
+        for account in households.linked_accounts(session, household):
+            notifications.notify(session, account, f"Votre facture de {month_label(month)}",
+                                 f"La facture {invoice.number} de {format_cents(amount)} est disponible "
+                                 "dans « Mes factures ».", base_url, link="/paiements/factures")
+    elif found:
+        before = ledger.balance(session, household_id)
+        for c in found:
+            session.add(LedgerEntry(
+                household_id=household_id, amount_cents=-c.amount_cents, kind=ENTRY_CONSUMPTION,
+                label=f"Consommations de {month_label(month)} — {c.label}", child_id=c.child.id,
+                service_month=month, under_six=c.under_six))
+            amount += c.amount_cents
+        documents = len(found)
+        if before - amount < 0 <= before:
+            for account in households.linked_accounts(session, household):
+                notifications.notify(
+                    session, account, "Votre compte d'avance est négatif",
+                    f"Après les consommations de {month_label(month)}, votre solde est de "
+                    f"{format_cents(before - amount)}. Rechargez-le dans « Paiements » : après "
+                    f"{NEGATIVE_GRACE_DAYS} jours de solde négatif, les nouvelles réservations sont "
+                    "refusées.", base_url, link="/paiements")
+    session.add(billed)
+    try:
+        session.commit()
+    except IntegrityError:  # another run billed it at the same moment
+        session.rollback()
+        return 0, 0
+    return documents, amount
+
+
+def start_run(session: Session, actor: Account | None, organisation_id: int, month: date) -> BillingRun:
+    """Open (or reopen) the month's run of a commune."""
+    if actor is not None and not actor.is_agent:
+        raise Forbidden("Cette action est réservée aux agents.")
+    month = month_start(month)
+    if month > month_start(date.today()):
+        raise DomainError("Un mois ne se facture qu'une fois commencé.", "month")
+    begin_write(session)
+    run = session.scalar(select(BillingRun).where(BillingRun.organisation_id == organisation_id,
+                                                  BillingRun.month == month))
+    if run is not None and run.status == RUN_RUNNING and run.started_at > utcnow() - timedelta(minutes=30):
+        session.rollback()
+        raise DomainError(f"La facturation de {month_label(month)} est déjà en cours.", "month")
+    if run is None:
+        run = BillingRun(organisation_id=organisation_id, month=month)
+        session.add(run)
+    run.status, run.done, run.documents, run.amount_cents, run.message = RUN_RUNNING, 0, 0, 0, ""
+    run.started_at, run.finished_at = utcnow(), None
+    run.started_by_id = actor.id if actor is not None else None
+    run.total = len(session.scalars(select(Household.id).where(
+        Household.organisation_id == organisation_id)).all())
+    session.flush()
+    if actor is not None:
+        organisation = session.get(Organisation, organisation_id)
+        audit.record(session, actor, "money.invoicing", "organisation", organisation_id, organisation.name,
+                     f"Facturation de {month_label(month)} lancée")
+    session.commit()
+    return run
+
+
+def execute_run(new_session: Callable[[], Session], run_id: int, base_url: str,
+                progress_every: int = 50) -> None:
+    """Bill every household of the run's commune, each in its own transaction,
+    saving the progress as it goes."""
+    with new_session() as session:
+        run = session.get(BillingRun, run_id)
+        organisation_id, month = run.organisation_id, run.month
+        ids = list(session.scalars(select(Household.id).where(Household.organisation_id == organisation_id)
+                                   .order_by(Household.id)))
+    done = documents = amount = 0
+    try:
+        with new_session() as session:
+            for household_id in ids:
+                written, cents = bill_household(session, household_id, month, base_url)
+                done, documents, amount = done + 1, documents + written, amount + cents
+                if done % progress_every == 0:
+                    _progress(session, run_id, done, documents, amount)
+            _progress(session, run_id, done, documents, amount, RUN_DONE)
+    except Exception as error:  # noqa: BLE001 — kept on the run for the agent to read
+        with new_session() as session:
+            _progress(session, run_id, done, documents, amount, RUN_FAILED,
+                      f"Interrompue : {type(error).__name__}. Relancez-la : rien ne sera facturé deux fois.")
+        raise
+
+
+def _progress(session: Session, run_id: int, done: int, documents: int, amount: int,
+              status: str = RUN_RUNNING, message: str = "") -> None:
+    begin_write(session)
+    run = session.get(BillingRun, run_id)
+    # What this pass wrote: an earlier, interrupted pass is not counted again.
+    run.done, run.status, run.message = done, status, message
+    run.documents, run.amount_cents = documents, amount
+    if status != RUN_RUNNING:
+        run.finished_at = utcnow()
+    session.commit()
+
+
+def run_in_background(app, run_id: int, base_url: str) -> threading.Thread:
+    from citoyen.db import new_session
+
+    thread = threading.Thread(target=execute_run, args=(lambda: new_session(app), run_id, base_url),
+                              daemon=True, name=f"billing-run-{run_id}")
+    thread.start()
+    return thread
+
+
+def runs_of(session: Session, organisation_ids: Sequence[int]) -> list[BillingRun]:
+    return list(session.scalars(select(BillingRun).where(BillingRun.organisation_id.in_(organisation_ids))
+                                .order_by(BillingRun.month.desc()).limit(24)))
+
+
+def default_month(today: date | None = None) -> date:
+    """The month an agent most likely bills: the previous one."""
+    today = today or date.today()
+    return month_start(month_start(today) - timedelta(days=1))

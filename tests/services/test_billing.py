@@ -1,0 +1,181 @@
+"""Prices by quotient familial, what a month charges, and the monthly run
+(invoices post-paid, debits prepaid), safe to stop, restart or run twice."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from citoyen.db import new_session
+from citoyen.models import BilledMonth
+from citoyen.models import Invoice
+from citoyen.models import LedgerEntry
+from citoyen.models import Notification
+from citoyen.models import Organisation
+from citoyen.models.base import utcnow
+from citoyen.services import agenda
+from citoyen.services import billing
+from citoyen.services import ledger
+from citoyen.services.errors import DomainError
+from tests.agenda_helpers import BASE_URL
+from tests.agenda_helpers import build_town
+from tests.agenda_helpers import enrol
+from tests.agenda_helpers import household
+from tests.agenda_helpers import next_weekday
+from tests.conftest import fresh
+from tests.services.test_concurrency import run_together
+
+GRID = [("500", "1,20"), ("1000", "2,50"), ("", "4,00")]
+
+
+@pytest.fixture
+def town(db):
+    town = build_town(db)
+    billing.set_prices(db, town.agent, town.canteen.id, GRID)
+    return town
+
+
+def _mode(db, town, mode):
+    db.execute(update(Organisation).where(Organisation.id == town.organisation.id).values(billing_mode=mode))
+    db.commit()
+
+
+def _days(count=4):
+    """``count`` school days (Mondays and Tuesdays) in one month, ahead of any deadline."""
+    first = next_weekday(0, weeks=3)
+    month = first.replace(day=1)
+    days = []
+    day = month
+    while len(days) < count:
+        if day.weekday() in (0, 1) and day >= first - timedelta(days=21) and day.month == month.month \
+                and day > date.today() + timedelta(days=3):
+            days.append(day)
+        day += timedelta(days=1)
+        if day.month != month.month:  # not enough in this month: take the next one
+            month = (month + timedelta(days=32)).replace(day=1)
+            day, days = month, []
+    return days
+
+
+def test_prices_by_quotient(db, town):
+    grid = billing.brackets_of(db, [town.canteen.id])[town.canteen.id]
+    assert billing.price_for(grid, 300) == 120
+    assert billing.price_for(grid, 500) == 120
+    assert billing.price_for(grid, 501) == 250
+    assert billing.price_for(grid, 5000) == 400
+    assert billing.price_for(grid, None) == 400  # no quotient: the top bracket
+    assert billing.price_for([], 300) is None
+
+
+@pytest.mark.parametrize("rows, field", [
+    ([("500", "")], "brackets-0-price"),
+    ([("abc", "2")], "brackets-0-ceiling"),
+    ([("500", "2"), ("600", "3")], "brackets-0-ceiling"),  # no top bracket
+    ([("", "2"), ("", "3")], "brackets-0-ceiling"),
+    ([("500", "-2"), ("", "3")], "brackets-0-price"),
+])
+def test_bad_price_grids_are_refused(db, town, rows, field):
+    with pytest.raises(DomainError) as raised:
+        billing.set_prices(db, town.agent, town.canteen.id, rows)
+    assert raised.value.field == field
+    assert len(billing.brackets_of(db, [town.canteen.id])[town.canteen.id]) == 3
+
+
+def test_what_a_month_charges(db, town):
+    days = _days(4)
+    for day in days:
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
+    agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, days[0], BASE_URL)  # in time: free
+    agenda.declare_absence(db, town.parent, town.leo.id, days[1], days[1], "illness", "", BASE_URL)
+    agenda.declare_absence(db, town.parent, town.leo.id, days[2], days[2], "family", "", BASE_URL)
+    [charge] = billing.charges(db, town.household, days[0])
+    assert charge.days == 2 and charge.unit_cents == 400  # the family absence and the day booked
+    assert "Restauration scolaire — Léo" in charge.label
+
+
+def test_post_paid_month_is_one_invoice_billed_once(db, town):
+    _mode(db, town, "postpaid")
+    days = _days(3)
+    for day in days:
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
+        agenda.book(db, town.parent, town.ines.id, town.canteen.id, day)
+    documents, amount = billing.bill_household(db, town.household.id, days[0], BASE_URL)
+    assert (documents, amount) == (1, 6 * 400)
+    assert billing.bill_household(db, town.household.id, days[0], BASE_URL) == (0, 0)
+    invoice = db.scalar(select(Invoice))
+    assert invoice.label.startswith("Facture post-paiement pour ")
+    assert [(line.quantity, line.unit_cents) for line in invoice.lines] == [(3, 400), (3, 400)]
+    assert ledger.balance(db, town.household.id) == -2400
+
+
+def test_prepaid_month_debits_and_warns_when_negative(db, town):
+    days = _days(2)
+    for day in days:
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
+    ledger.record_cash(db, town.agent, town.household, "5")
+    assert billing.bill_household(db, town.household.id, days[0], BASE_URL) == (1, 800)
+    assert ledger.balance(db, town.household.id) == -300
+    assert db.scalar(select(func.count()).select_from(Notification)
+                     .where(Notification.subject == "Votre compte d'avance est négatif")) == 1
+    assert billing.booking_refusal(db, town.household.id) is None  # not yet 15 days
+    db.execute(update(LedgerEntry).where(LedgerEntry.kind == "consumption")
+               .values(created_at=utcnow() - timedelta(days=16)))
+    db.commit()
+    refusal = billing.booking_refusal(db, town.household.id)
+    assert "depuis plus de 15 jours" in refusal and "-3,00" in refusal
+    ledger.record_cash(db, town.agent, town.household, "3")
+    assert billing.booking_refusal(db, town.household.id) is None
+
+
+def test_days_before_the_sixth_birthday_are_apart(db, town):
+    days = _days(2)
+    leo = town.leo
+    db.execute(update(type(leo)).where(type(leo).id == leo.id)
+               .values(birth_date=days[1].replace(year=days[1].year - 6)))
+    db.commit()
+    for day in days:
+        agenda.book(db, town.parent, leo.id, town.canteen.id, day)
+    found = {c.under_six: c.days for c in billing.charges(db, town.household, days[0])}
+    assert found == {True: 1, False: 1}
+
+
+def test_the_run_bills_every_household_once_even_twice_at_once(app, db, town):
+    _mode(db, town, "postpaid")
+    other = household(db, town.organisation, name="Benali", children=("Yasmine",))
+    enrol(db, other.children[0], town.canteen)
+    days = _days(2)
+    for day in days:
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
+        agenda.book(db, town.agent, other.children[0].id, town.canteen.id, day)
+    month = days[0].replace(day=1)
+
+    def run(session, i):
+        for household_id in (town.household.id, other.id):
+            billing.bill_household(session, household_id, month, BASE_URL)
+
+    results, errors = run_together(app, run, count=4)
+    assert errors == []
+    fresh(db)
+    numbers = sorted(db.scalars(select(Invoice.number)))
+    assert len(numbers) == 2 and numbers == sorted({n for n in numbers})
+    assert [n[-6:] for n in numbers] == ["000001", "000002"]
+    assert db.scalar(select(func.count()).select_from(BilledMonth)) == 2
+
+
+def test_run_with_progress(app, db, town):
+    _mode(db, town, "postpaid")
+    today = date.today()
+    with pytest.raises(DomainError):
+        billing.start_run(db, town.agent, town.organisation.id, today + timedelta(days=40))
+    run = billing.start_run(db, town.agent, town.organisation.id, today)
+    assert run.total == 1 and run.status == "running"
+    with pytest.raises(DomainError, match="déjà en cours"):
+        billing.start_run(db, town.agent, town.organisation.id, today)
+    billing.execute_run(lambda: new_session(app), run.id, BASE_URL, progress_every=1)
+    fresh(db)
+    assert run.status == "done" and run.done == 1
