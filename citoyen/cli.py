@@ -97,6 +97,44 @@ def init_app(app: Flask) -> None:
         click.echo(f"{settled} paiement(s) réglé(s) auprès de la banque, "
                    f"{abandoned} paiement(s) sans réponse marqué(s) abandonné(s).")
 
+    @app.cli.group("billing")
+    def billing_group():
+        """The monthly billing."""
+
+    @billing_group.command("run")
+    @click.option("--month", required=True, help="Le mois à facturer, par exemple 2026-09.")
+    @click.option("--commune", default=None, help="Le « slug » de la commune ; toutes par défaut.")
+    def billing_run(month, commune):
+        """Bill a month: invoices (post-paid) or debits (prepaid), each household once."""
+        from datetime import date
+
+        from citoyen.services import billing
+        from citoyen.services import organisations
+        from citoyen.services.errors import DomainError
+
+        try:
+            first = date.fromisoformat(month + "-01")
+        except ValueError:
+            raise click.BadParameter("attendu : AAAA-MM, par exemple 2026-09", param_hint="--month") from None
+        config = current_app.config
+        base_url = config.get("BASE_URL") or "http://127.0.0.1:5000"
+        with new_session() as session:
+            towns = [o for o in organisations.all_organisations(session) if commune in (None, o.slug)]
+            if not towns:
+                raise click.BadParameter(f"aucune commune « {commune} »", param_hint="--commune")
+            runs = []
+            for town in towns:
+                try:
+                    runs.append((town.name, billing.start_run(session, None, town.id, first).id))
+                except DomainError as error:
+                    raise click.ClickException(error.message) from None
+        for name, run_id in runs:
+            billing.execute_run(new_session, run_id, base_url)
+            with new_session() as session:
+                run = session.get(billing.BillingRun, run_id)
+                click.echo(f"{name} : {run.done} foyer(s), {run.documents} document(s), "
+                           f"{run.amount_cents / 100:.2f} €".replace(".", ","))
+
     @app.cli.group("accounts")
     def accounts_group():
         """Accounts."""

@@ -1,12 +1,19 @@
 """Espace agent: a household's compte d'avance, cash payments and refunds."""
 
+from datetime import date
+from datetime import timedelta
+
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import make_response
 from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import FieldList
+from wtforms import Form
+from wtforms import FormField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -17,13 +24,20 @@ from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
+from citoyen.blueprints.household.forms import chosen_organisation
 from citoyen.blueprints.statements import StatementForm
 from citoyen.blueprints.statements import pdf_download
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
+from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import form_status
 from citoyen.db import get_session
+from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
+from citoyen.models import Activity
+from citoyen.models import BillingRun
+from citoyen.services import billing
 from citoyen.services import invoices
 from citoyen.services import ledger
 from citoyen.services import organisations
@@ -195,3 +209,102 @@ def export_movements():
                 f'attachment; filename="mouvements-{form.start.data:%Y%m%d}-{form.end.data:%Y%m%d}.csv"')
             return response
     return _balances_page(export=form, status=422)
+
+
+# ---------------------------------------------------------------- prices and the monthly run
+
+class BracketForm(Form):
+    ceiling = StringField("Quotient familial jusqu'à", validators=[Length(max=6)],
+                          render_kw={"inputmode": "numeric", "maxlength": 6})
+    price = StringField("Prix de la journée", validators=[Length(max=12)],
+                        render_kw={"inputmode": "decimal", "maxlength": 12})
+
+
+class PricesForm(FlaskForm):
+    brackets = FieldList(FormField(BracketForm), min_entries=billing.MAX_BRACKETS,
+                         max_entries=billing.MAX_BRACKETS)
+
+
+@bp.route("/activites/<int:activity_id>/tarifs", methods=["GET", "POST"])
+def activity_prices(activity_id: int):
+    """Tarifs d'une activité, par tranche de quotient familial."""
+    session = get_session()
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        abort(404)
+    if request.method == "POST":
+        form = PricesForm()
+        if form.validate_on_submit():
+            rows = [(entry.ceiling.data, entry.price.data) for entry in form.brackets]
+            ok, _ = attempt(form, billing.set_prices, session, current_user, activity.id, rows)
+            if ok:
+                flash(f"Les tarifs de « {activity.name} » sont enregistrés.", "success")
+                return redirect(url_for("agent.activity_prices", activity_id=activity.id))
+    else:
+        current = billing.brackets_of(session, [activity.id]).get(activity.id, [])
+        form = PricesForm(data={"brackets": [
+            {"ceiling": "" if b.max_quotient is None else str(b.max_quotient),
+             "price": f"{b.price_cents / 100:.2f}".replace(".", ",")} for b in current]})
+    return render("agent/prices.html", activity=activity, form=form, status=form_status(form))
+
+
+class RunForm(FlaskForm):
+    organisation_id = SelectField("Commune", coerce=str, validate_choice=False)
+    month = SelectField("Mois", coerce=str, validate_choice=False)
+
+
+def _months(today: date) -> list[date]:
+    first = today.replace(day=1)
+    months = [first]
+    for _ in range(11):
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    return months
+
+
+def _runs_page(form=None, status=200):
+    session = get_session()
+    communes = organisations.all_organisations(session)
+    form = form or RunForm(formdata=None, month=billing.default_month().isoformat())
+    form.organisation_id.choices = [SelectChoice(str(o.id), o.name) for o in communes]
+    form.month.choices = [SelectChoice(m.isoformat(), billing.month_label(m).capitalize())
+                          for m in _months(date.today())]
+    return render("agent/billing.html", form=form, several=len(communes) > 1,
+                  runs=billing.runs_of(session, [o.id for o in communes]),
+                  names={o.id: o.name for o in communes}, month_label=billing.month_label,
+                  format_cents=format_cents, status=status)
+
+
+@bp.route("/facturation", methods=["GET", "POST"])
+def billing_runs():
+    """Facturation du mois: invoices (post-paid) or debits (prepaid), with progress."""
+    if request.method == "GET":
+        return _runs_page()
+    form = RunForm()
+    session = get_session()
+    communes = organisations.all_organisations(session)
+    if form.validate_on_submit():
+        organisation = chosen_organisation(form, communes)
+        try:
+            month = date.fromisoformat(form.month.data or "")
+        except ValueError:
+            month = None
+        if organisation is None:
+            add_error(form, "organisation_id", "Choisissez la commune.")
+        elif month is None:
+            add_error(form, "month", "Choisissez le mois à facturer.")
+        else:
+            ok, run = attempt(form, billing.start_run, session, current_user, organisation.id, month)
+            if ok:
+                billing.run_in_background(current_app._get_current_object(), run.id, base_url())
+                return redirect(url_for("agent.billing_run", run_id=run.id))
+    return _runs_page(form, status=422)
+
+
+@bp.route("/facturation/<int:run_id>")
+def billing_run(run_id: int):
+    """Where a run is: households done out of all, documents written, amount."""
+    run = get_session().get(BillingRun, run_id)
+    if run is None:
+        abort(404)
+    return render("agent/billing_run.html", block="progress" if is_fragment_request() else None, run=run,
+                  month_label=billing.month_label, format_cents=format_cents)

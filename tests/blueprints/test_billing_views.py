@@ -1,0 +1,89 @@
+"""Tarifs and Facturation in Espace agent; the CLI run."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+from citoyen.models import BillingRun
+from citoyen.models import Invoice
+from citoyen.models import Organisation
+from citoyen.services import agenda
+from tests.agenda_helpers import build_town
+from tests.blueprints.helpers import text
+from tests.conftest import fresh
+
+
+def booked_last_month(db, town, count=2):
+    """Bookings on past days of last month (written as the agents' lists would)."""
+    from datetime import timedelta
+
+    from citoyen.models import Booking
+
+    last = date.today().replace(day=1) - timedelta(days=1)
+    days = [last.replace(day=d) for d in range(1, 29) if last.replace(day=d).weekday() < 5][:count]
+    slots = agenda.ensure_slots(db, town.canteen.id, 10, days)
+    for day in days:
+        db.add(Booking(slot_id=slots[day], child_id=town.leo.id, activity_id=town.canteen.id, day=day,
+                       status="booked"))
+    db.commit()
+    return last.replace(day=1)
+
+
+def test_prices_page_keeps_bad_input(client, auth, db):
+    town = build_town(db)
+    auth.sign_in(town.agent.email)
+    url = f"/agent/activites/{town.canteen.id}/tarifs"
+    assert "Tranches de quotient familial" in text(client.get(url))
+    bad = client.post(url, data={"brackets-0-ceiling": "500", "brackets-0-price": "abc"})
+    assert bad.status_code == 422 and 'value="abc"' in text(bad) and "par exemple" in text(bad)
+    ok = client.post(url, data={"brackets-0-ceiling": "500", "brackets-0-price": "1,20",
+                                "brackets-1-ceiling": "", "brackets-1-price": "4"})
+    assert ok.status_code == 303
+    page = text(client.get(url))
+    assert 'value="1,20"' in page and 'value="4,00"' in page
+
+
+def test_run_from_the_back_office(app, client, auth, db):
+    town = build_town(db)
+    db.execute(update(Organisation).values(billing_mode="postpaid"))
+    db.commit()
+    from citoyen.services import billing
+
+    billing.set_prices(db, town.agent, town.canteen.id, [("", "3")])
+    month = booked_last_month(db, town)
+    auth.sign_in(town.agent.email)
+    assert "Lancer la facturation" in text(client.get("/agent/facturation"))
+    future = client.post("/agent/facturation", data={"month": "2099-01-01"})
+    assert future.status_code == 422 and "une fois commencé" in text(future)
+    response = client.post("/agent/facturation", data={"month": month.isoformat()})
+    assert response.status_code == 303
+    for _ in range(50):
+        fresh(db)
+        run = db.scalar(select(BillingRun))
+        if run.status != "running":
+            break
+        time.sleep(0.1)
+    assert run.status == "done" and run.documents == 1 and run.amount_cents == 600
+    assert "Terminée" in text(client.get(f"/agent/facturation/{run.id}"))
+
+
+def test_cli_bills_a_month(app, db):
+    town = build_town(db)
+    db.execute(update(Organisation).values(billing_mode="postpaid"))
+    db.commit()
+    from citoyen.services import billing
+
+    billing.set_prices(db, town.agent, town.canteen.id, [("", "3")])
+    month = booked_last_month(db, town)
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["billing", "run", "--month", "septembre"])
+    assert bad.exit_code != 0
+    result = runner.invoke(args=["billing", "run", "--month", month.strftime("%Y-%m")])
+    assert result.exit_code == 0, result.output
+    assert "1 document(s)" in result.output and "6,00 €" in result.output
+    fresh(db)
+    assert db.scalar(select(Invoice.amount_cents)) == 600
