@@ -4,9 +4,10 @@ A file is accepted when its name is harmless, its extension is one of the
 accepted formats, its content really is of that format (magic bytes, read by
 ``filetype``), and nothing active or hidden rides along: no JavaScript or
 attachment in a PDF, no macros in a .doc or .odt, no archive that inflates
-out of proportion, no second file glued to an image. Photos are re-saved
-with Pillow, upright, without their metadata (GPS position, camera, date);
-everything else is kept byte for byte."""
+out of proportion, no second file glued to an image. Photos are kept as
+sent without their metadata (GPS position, camera, date): the segments that
+hold it are dropped, the picture is not re-encoded (unless it was taken
+sideways and must be turned upright); everything else is kept byte for byte."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import filetype
 from PIL import Image
 from PIL import ImageOps
+from PIL import JpegImagePlugin
 from PIL import UnidentifiedImageError
 
 from citoyen.services.errors import DomainError
@@ -128,7 +130,7 @@ def check(filename: str | None, data: bytes, max_size: int = MAX_SIZE) -> Checke
     elif expected == ODT_MIMETYPE.decode():
         _check_odt(name, data)
     else:
-        data = _clean_image(name, data, expected)
+        data = _clean_image(name, data, expected, max_size)
     return CheckedFile(filename=name, content_type=expected, data=data)
 
 
@@ -219,39 +221,140 @@ def _check_odt(name: str, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------- photos
+#
+# A photo is kept as sent, except that its metadata (GPS position, camera,
+# date, comments) is removed by dropping those segments or chunks: the
+# compressed picture itself is copied byte for byte, never re-encoded, so it
+# keeps its quality and its size. Only a photo taken sideways (an EXIF
+# Orientation other than 1) is turned upright, which means decoding it and
+# encoding it again, with its own quantisation tables.
 
-def _png_end(data: bytes) -> int | None:
-    """Where the PNG's IEND chunk ends, walking the chunks; None if damaged."""
-    offset = 8
-    while offset + 12 <= len(data):
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
-        offset += 12 + length
+# JPEG segments kept: APP0 (JFIF), APP14 (Adobe colour transform), APP2 only
+# when it is the ICC colour profile, and every segment that is not an APPn or
+# a comment (tables, frame, scans). Dropped: APP1 (EXIF, XMP), APP13
+# (Photoshop/IPTC), COM, APP2 MPF (the index of the images after the end), and
+# the other APPn, where makers keep their own metadata.
+JPEG_KEPT_APP = (0xE0, 0xEE)
+JPEG_ICC = b"ICC_PROFILE\x00"
+# Markers without a length: TEM, RST0-7, SOI, EOI.
+JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_DROPPED = {b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"tIME"}
+# Bytes after the end of a photo: phones write a short video there (motion
+# photos) or a second picture (MPF, gain maps). They are dropped; but a file
+# recognisable as an archive, a program or a document is another file hidden
+# in the photo, and the photo is refused, as before.
+TRAILER_ALLOWED = ("image/", "video/", "audio/")
+
+
+class DamagedImage(ValueError):
+    pass
+
+
+def _jpeg_parts(data: bytes) -> tuple[bytes, bytes]:
+    """The JPEG without its metadata segments, up to its EOI; and what follows it."""
+    if data[:2] != b"\xff\xd8":
+        raise DamagedImage
+    kept = [b"\xff\xd8"]
+    pos, size = 2, len(data)
+    while True:
+        if pos >= size or data[pos] != 0xFF:
+            raise DamagedImage
+        while pos < size and data[pos] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos >= size:
+            raise DamagedImage
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:
+            kept.append(b"\xff\xd9")
+            return b"".join(kept), data[pos:]
+        if marker in JPEG_STANDALONE:
+            kept.append(bytes((0xFF, marker)))
+            continue
+        if marker in (0x00, 0xD8) or pos + 2 > size:
+            raise DamagedImage
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        end = pos + length
+        if length < 2 or end > size:
+            raise DamagedImage
+        body = data[pos + 2:end]
+        is_app = 0xE0 <= marker <= 0xEF
+        if marker == 0xFE or (is_app and marker not in JPEG_KEPT_APP
+                              and not (marker == 0xE2 and body.startswith(JPEG_ICC))):
+            pos = end  # metadata: dropped
+            continue
+        kept.append(bytes((0xFF, marker)) + data[pos:end])
+        pos = end
+        if marker == 0xDA:
+            # The compressed scan: up to the next marker that is not a stuffed
+            # 0xFF00, a restart marker or a fill byte.
+            scan = pos
+            while True:
+                i = data.find(b"\xff", pos)
+                if i < 0 or i + 1 >= size:
+                    raise DamagedImage
+                following = data[i + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    pos = i + (2 if following != 0xFF else 1)
+                    continue
+                break
+            kept.append(data[scan:i])
+            pos = i
+
+
+def _png_parts(data: bytes) -> tuple[bytes, bytes]:
+    """The PNG without its metadata chunks, up to its IEND; and what follows it."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise DamagedImage
+    kept = [PNG_SIGNATURE]
+    pos, size = len(PNG_SIGNATURE), len(data)
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if end > size:
+            raise DamagedImage
+        if kind not in PNG_DROPPED:
+            kept.append(data[pos:end])
+        pos = end
         if kind == b"IEND":
-            return offset
-    return None
+            return b"".join(kept), data[pos:]
+    raise DamagedImage
 
 
-def _has_foreign_content(data: bytes, expected: str) -> bool:
+def _parts(data: bytes, expected: str) -> tuple[bytes, bytes]:
+    return _png_parts(data) if expected == "image/png" else _jpeg_parts(data)
+
+
+def _hides_a_file(data: bytes, trailer: bytes) -> bool:
+    """A web page or script anywhere in the photo, or, after its end, another
+    file that is not a picture or a video (an archive, a program, a PDF)."""
     lowered = data.lower()
     if any(marker in lowered for marker in FOREIGN_MARKERS):
         return True
-    if expected == "image/png":
-        return _png_end(data) != len(data)
-    # A JPEG ends with its EOI marker; only padding may follow it.
-    return not data.rstrip(b"\x00\r\n \t").endswith(b"\xff\xd9")
+    if not trailer.strip(b"\x00\r\n \t"):
+        return False
+    if zipfile.is_zipfile(io.BytesIO(trailer)):
+        return True
+    kind = filetype.guess(trailer)
+    return kind is not None and not kind.mime.startswith(TRAILER_ALLOWED)
 
 
-def _clean_image(name: str, data: bytes, expected: str) -> bytes:
-    if _has_foreign_content(data, expected):
+def _clean_image(name: str, data: bytes, expected: str, max_size: int = MAX_SIZE) -> bytes:
+    damaged = FileRefused(
+        f"L'image « {name} » est endommagée ou illisible : reprenez la photo, puis envoyez-la."
+    )
+    try:
+        kept, trailer = _parts(data, expected)
+    except DamagedImage:
+        raise damaged from None
+    if _hides_a_file(data, trailer):
         raise FileRefused(
             f"L'image « {name} » contient autre chose qu'une image (un autre fichier y est "
             "caché) : elle n'est pas acceptée. Reprenez la photo ou enregistrez l'image à "
             "nouveau, puis envoyez-la."
         )
-    damaged = FileRefused(
-        f"L'image « {name} » est endommagée ou illisible : reprenez la photo, puis envoyez-la."
-    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -261,31 +364,46 @@ def _clean_image(name: str, data: bytes, expected: str) -> bytes:
             if image.format not in ("JPEG", "MPO", "PNG"):
                 raise damaged
             image.load()
-            return _without_metadata(image, expected)
+            orientation = image.getexif().get(0x0112, 1)
+            if orientation not in range(2, 9):
+                return kept
+            upright = _upright(image, expected)
+        kept = _parts(upright, expected)[0]
     except FileRefused:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError,
             OSError, ValueError, SyntaxError):
         raise damaged from None
+    if len(kept) > max_size:
+        raise FileRefused(
+            f"La photo « {name} », une fois remise à l'endroit, dépasse "
+            f"{max_size // (1024 * 1024)} Mo : reprenez-la en tenant le téléphone droit, ou "
+            "réduisez sa taille, puis envoyez-la à nouveau."
+        )
+    return kept
 
 
-def _without_metadata(image: Image.Image, expected: str) -> bytes:
-    """The same picture, upright, with no EXIF, XMP, comments or text chunks;
-    the colour profile is kept so that it looks the same."""
+def _upright(image: Image.Image, expected: str) -> bytes:
+    """A photo taken sideways, turned upright and encoded again (with its colour
+    profile, and for a JPEG with its own quantisation tables, so that it keeps
+    its quality); its metadata is dropped afterwards by ``_parts``."""
     icc = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)
-    rotated = upright is not image
     out = io.BytesIO()
     options = {"icc_profile": icc} if icc else {}
     if expected == "image/png":
         if "transparency" in image.info:
             options["transparency"] = image.info["transparency"]
         upright.save(out, "PNG", **options)
+        return out.getvalue()
+    tables = getattr(image, "quantization", None)
+    if tables:
+        options["qtables"] = [tables[k] for k in sorted(tables)]
+        sampling = JpegImagePlugin.get_sampling(image)
+        if sampling in (0, 1, 2):
+            options["subsampling"] = sampling
     else:
-        if rotated:
-            options.update(quality=95, subsampling=0)
-        else:
-            options.update(quality="keep", subsampling="keep", qtables="keep")
-        upright = upright if upright.mode in ("RGB", "L", "CMYK") else upright.convert("RGB")
-        upright.save(out, "JPEG", **options)
+        options.update(quality=95, subsampling=0)
+    upright = upright if upright.mode in ("RGB", "L", "CMYK") else upright.convert("RGB")
+    upright.save(out, "JPEG", comment=b"", **options)
     return out.getvalue()

@@ -213,3 +213,87 @@ def jpeg_with_script_in_comment() -> bytes:
     comment = b"<script>alert(1)</script>"
     segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
     return data[:2] + segment + data[2:]
+
+
+# ---------------------------------------------------------------- photos with metadata
+
+def jpeg_segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return (len(body).to_bytes(4, "big") + kind + body
+            + zlib.crc32(kind + body).to_bytes(4, "big"))
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def photo(size: tuple[int, int] = (320, 240), fmt: str = "JPEG", **options) -> bytes:
+    """A picture with some detail (not one flat colour), with a colour profile."""
+    picture = Image.new("RGB", size)
+    picture.putdata([((x * 7) % 256, (y * 5) % 256, (x * y) % 256)
+                     for y in range(size[1]) for x in range(size[0])])
+    out = io.BytesIO()
+    picture.save(out, fmt, icc_profile=srgb_profile(), **options)
+    return out.getvalue()
+
+
+XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+       b'<rdf:RDF><rdf:Description exif:GPSLatitude="47,54.2N" tiff:Make="PhoneMaker"/></rdf:RDF>'
+       b'</x:xmpmeta><?xpacket end="w"?>')
+
+
+def jpeg_with_metadata(trailer: bytes = b"") -> tuple[bytes, bytes]:
+    """(a phone's photo, the same without its metadata): EXIF with a GPS position,
+    XMP, Photoshop IPTC, a comment, a maker's APP segment and FlashPix data
+    inserted after the JFIF header of a plain JPEG (which keeps its ICC
+    profile); ``trailer`` goes after the end (a motion photo's video)."""
+    clean = photo()
+    assert clean[2:4] == b"\xff\xe0"
+    app0_end = 4 + int.from_bytes(clean[4:6], "big")
+    metadata = b"".join([
+        jpeg_segment(0xE1, b"Exif\x00\x00" + gps_exif().tobytes()),
+        jpeg_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP),
+        jpeg_segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x0cPhoneMaker"),
+        jpeg_segment(0xFE, b"Taken with PhoneMaker"),
+        jpeg_segment(0xE9, b"PhoneMaker private data"),
+        jpeg_segment(0xE2, b"FPXR\x00\x00" + bytes(20)),  # FlashPix, not the ICC profile
+    ])
+    return clean[:app0_end] + metadata + clean[app0_end:] + trailer, clean
+
+
+def png_with_metadata() -> tuple[bytes, bytes]:
+    """(a PNG with eXIf, tEXt, iTXt, zTXt and tIME chunks, the same without them)."""
+    clean = photo(fmt="PNG", compress_level=1)  # not what Pillow would write again
+    ihdr_end = 8 + 12 + 13
+    before = b"".join([
+        png_chunk(b"eXIf", gps_exif().tobytes()),
+        png_chunk(b"tEXt", b"Author\x00PhoneMaker"),
+        png_chunk(b"tIME", bytes.fromhex("07ea0b16100000")),
+    ])
+    after = b"".join([
+        png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + XMP),
+        png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"PhoneMaker")),
+    ])
+    iend = clean.rindex(b"IEND") - 4
+    return clean[:ihdr_end] + before + clean[ihdr_end:iend] + after + clean[iend:], clean
+
+
+def mp4() -> bytes:
+    """The start of a short video, as phones append to a motion photo."""
+    return (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
+            + b"\x00\x00\x04\x08mdat" + bytes(range(256)) * 4)
+
+
+def samsung_motion_trailer() -> bytes:
+    return b"\x00\x00\x30\x0aMotionPhoto_Data" + mp4() + b"SEFH" + bytes(12) + b"SEFT"
+
+
+def scan_data(jpeg_data: bytes) -> bytes:
+    """The compressed picture of a JPEG: from its first scan to its end."""
+    start = jpeg_data.index(b"\xff\xda")
+    return jpeg_data[start:jpeg_data.index(b"\xff\xd9", start) + 2]

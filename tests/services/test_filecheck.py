@@ -105,3 +105,90 @@ def test_an_image_too_large_in_pixels_is_refused(monkeypatch):
     monkeypatch.setattr(filecheck, "MAX_PIXELS", 1000)
     with pytest.raises(FileRefused, match="endommagée ou illisible"):
         filecheck.check("photo.png", samples.png())
+
+
+# ---------------------------------------------------------------- no re-encoding
+
+def _segments(data: bytes) -> list[int]:
+    """The JPEG markers before the first scan."""
+    found, pos = [], 2
+    while data[pos + 1] != 0xDA:
+        found.append(data[pos + 1])
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return found
+
+
+@pytest.mark.parametrize("trailer", [b"", samples.mp4(), samples.samsung_motion_trailer(),
+                                     b"\x00" * 16])
+def test_a_jpeg_is_kept_as_sent_minus_its_metadata(trailer):
+    original, expected = samples.jpeg_with_metadata(trailer)
+    assert _exif(original).get_ifd(0x8825)
+    cleaned = filecheck.check("IMG_0001.jpg", original).data
+    assert cleaned == expected  # not re-encoded: byte for byte, minus the segments
+    assert samples.scan_data(cleaned) == samples.scan_data(original)
+    assert len(cleaned) < len(original)
+    assert not _exif(cleaned).get_ifd(0x8825) and b"PhoneMaker" not in cleaned
+    assert 0xE1 not in _segments(cleaned) and 0xFE not in _segments(cleaned)
+    assert Image.open(io.BytesIO(cleaned)).info["icc_profile"] == samples.srgb_profile()
+
+
+def test_a_png_is_kept_as_sent_minus_its_metadata():
+    original, expected = samples.png_with_metadata()
+    assert _exif(original).get_ifd(0x8825)
+    cleaned = filecheck.check("capture.png", original).data
+    assert cleaned == expected
+    assert not _exif(cleaned).get_ifd(0x8825) and b"PhoneMaker" not in cleaned
+    assert Image.open(io.BytesIO(cleaned)).info["icc_profile"] == samples.srgb_profile()
+
+
+def test_a_large_photo_keeps_its_size():
+    original = samples.photo((1600, 1200), quality=92)
+    exif = samples.jpeg_segment(0xE1, b"Exif\x00\x00" + samples.gps_exif().tobytes())
+    cleaned = filecheck.check("photo.jpg", original[:2] + exif + original[2:]).data
+    assert cleaned == original
+
+
+@pytest.mark.parametrize("glued", [
+    samples._zip([("payload.exe", samples.windows_executable(), 8)]),
+    samples.windows_executable(),
+    samples.pdf(),
+    b"<html><script>alert(1)</script></html>",
+])
+def test_a_file_glued_after_a_photo_is_still_refused(glued):
+    for data in (samples.jpeg() + glued, samples.png() + glued):
+        with pytest.raises(FileRefused, match="contient autre chose qu'une image"):
+            filecheck.check("photo.jpg" if data[:2] == b"\xff\xd8" else "photo.png", data)
+
+
+def test_a_photo_turned_upright_is_stripped_too():
+    data = samples.jpeg_with_metadata()[0]
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "PhoneMaker"
+    sideways = data[:2] + samples.jpeg_segment(0xE1, b"Exif\x00\x00" + exif.tobytes()) + data[2:]
+    cleaned = filecheck.check("photo.jpg", sideways).data
+    picture = Image.open(io.BytesIO(cleaned))
+    assert picture.size == (240, 320)
+    assert b"PhoneMaker" not in cleaned and 0xFE not in _segments(cleaned)
+    assert not picture.getexif() and picture.info["icc_profile"] == samples.srgb_profile()
+
+
+def test_a_photo_too_big_once_upright_is_refused_in_french():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = samples.photo((400, 300), quality=90, optimize=True, progressive=True)
+    data = data[:2] + samples.jpeg_segment(0xE1, b"Exif\x00\x00" + exif.tobytes()) + data[2:]
+    upright = filecheck.check("photo.jpg", data).data
+    assert len(upright) > len(data)  # a progressive, optimised original is smaller
+    with pytest.raises(FileRefused, match="une fois remise à l'endroit, dépasse"):
+        filecheck.check("photo.jpg", data, max_size=len(data))
+
+
+@pytest.mark.parametrize("data", [
+    samples.jpeg()[:-2],  # no end
+    samples.jpeg()[:300],  # cut in its headers
+    b"\xff\xd8\xff\xe0\x00\x01",  # a segment shorter than its length
+])
+def test_a_damaged_jpeg_is_refused(data):
+    with pytest.raises(FileRefused):
+        filecheck.check("photo.jpg", data)
