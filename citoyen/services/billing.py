@@ -378,3 +378,57 @@ def default_month(today: date | None = None) -> date:
     """The month an agent most likely bills: the previous one."""
     today = today or date.today()
     return month_start(month_start(today) - timedelta(days=1))
+
+
+# ---------------------------------------------------------------- attestation fiscale
+
+def tax_eligibility(child: Child, year: int) -> str | None:
+    """Why no attestation can be made for this child and year, or None."""
+    if not under_six(child, date(year, 1, 1)):
+        return f"{child.first_name} avait 6 ans ou plus pendant toute l'année {year}."
+    if child.birth_date.year > year:
+        return f"{child.first_name} n'était pas né(e) en {year}."
+    return None
+
+
+def tax_amount(session: Session, child: Child, year: int) -> int:
+    """Childcare costs paid in ``year`` for the child's days under 6: prepaid
+    debits, and invoice lines in proportion to what was paid of each invoice."""
+    from citoyen.models import Invoice
+    from citoyen.models import InvoiceLine
+
+    prepaid = -sum(session.scalars(
+        select(LedgerEntry.amount_cents).where(
+            LedgerEntry.child_id == child.id, LedgerEntry.kind == ENTRY_CONSUMPTION,
+            LedgerEntry.under_six.is_(True), LedgerEntry.service_month >= date(year, 1, 1),
+            LedgerEntry.service_month <= date(year, 12, 31))))
+    lines = session.execute(
+        select(Invoice, InvoiceLine.amount_cents).join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.child_id == child.id, InvoiceLine.under_six.is_(True),
+               Invoice.kind == "invoice", Invoice.period_start >= date(year, 1, 1),
+               Invoice.period_start <= date(year, 12, 31))).all()
+    paid = invoices.paid_on(session, [i.id for i, _ in lines])
+    postpaid = 0
+    for invoice, amount in lines:
+        if invoice.amount_cents:
+            postpaid += amount * min(paid.get(invoice.id, 0), invoice.amount_cents) // invoice.amount_cents
+    return prepaid + postpaid
+
+
+def tax_certificate(session: Session, household: Household, child_id: int, year: int) -> bytes:
+    """The attestation fiscale of a child of this household, as a PDF."""
+    from citoyen.pdf import tax
+
+    child = session.get(Child, child_id)
+    if child is None or child.household_id != household.id:
+        raise NotFound("Cet enfant n'existe pas.")
+    if not 2000 <= year <= date.today().year:
+        raise DomainError("Choisissez une année passée ou l'année en cours.", "year")
+    reason = tax_eligibility(child, year)
+    if reason:
+        raise DomainError(reason, "child")
+    town = session.get(Organisation, household.organisation_id)
+    return tax.build(town=town.name, siret=town.siret, address=town.address, family=household.name,
+                     guardians=", ".join(g.full_name for g in household.guardians), child=child.full_name,
+                     born=child.birth_date, year=year, amount=tax_amount(session, child, year),
+                     issued=date.today())

@@ -87,3 +87,24 @@ def test_cli_bills_a_month(app, db):
     assert "1 document(s)" in result.output and "6,00 €" in result.output
     fresh(db)
     assert db.scalar(select(Invoice.amount_cents)) == 600
+
+
+def test_family_sees_its_prices_and_downloads_the_attestation(client, auth, db):
+    from citoyen.models import Child
+    from citoyen.services import billing
+
+    town = build_town(db)
+    billing.set_prices(db, town.agent, town.canteen.id, [("800", "1,50"), ("", "4")])
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 2, 1, 1)
+    db.commit()
+    auth.sign_in(town.parent.email)
+    page = text(client.get("/paiements"))
+    assert "quotient familial n'est pas renseigné" in page and "4,00" in page
+    assert "Attestation fiscale" in page and "Inès Martin : pas d'attestation possible" in page
+    pdf = client.get(f"/paiements/{town.household.id}/attestation?enfant={leo.id}&annee={year}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    refused = client.get(f"/paiements/{town.household.id}/attestation?enfant={town.ines.id}&annee={year}")
+    assert refused.status_code == 422 and "6 ans ou plus" in text(refused)
+    assert client.get(f"/paiements/{town.household.id}/attestation?enfant=x").status_code == 422

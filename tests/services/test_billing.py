@@ -179,3 +179,38 @@ def test_run_with_progress(app, db, town):
     billing.execute_run(lambda: new_session(app), run.id, BASE_URL, progress_every=1)
     fresh(db)
     assert run.status == "done" and run.done == 1
+
+
+def test_attestation_fiscale(db, town, tmp_path):
+    from citoyen.models import Child
+    from citoyen.services import invoices
+    from citoyen.services.errors import NotFound
+    from tests.services.test_statement_pdf import _text
+
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 3, 5, 1)
+    db.commit()
+    # Prepaid: a debit of Léo's days under 6 in March, one for another child.
+    db.add(LedgerEntry(household_id=town.household.id, amount_cents=-1200, kind="consumption",
+                       label="x", child_id=leo.id, service_month=date(year, 3, 1), under_six=True))
+    db.add(LedgerEntry(household_id=town.household.id, amount_cents=-999, kind="consumption",
+                       label="y", child_id=town.ines.id, service_month=date(year, 3, 1), under_six=True))
+    # Post-paid: an invoice of 20 € for Léo, half paid.
+    invoice = invoices.issue(db, town.household, "Facture", date(year, 4, 1), date(year, 4, 30),
+                             [invoices.Line("Accueil", 10, 200, leo.id, True)])
+    db.add(LedgerEntry(household_id=town.household.id, amount_cents=1000, kind="cash", label="z",
+                       invoice_id=invoice.id))
+    db.commit()
+    assert billing.tax_amount(db, leo, year) == 1200 + 1000
+    text = _text(billing.tax_certificate(db, town.household, leo.id, year), tmp_path)
+    assert f"Attestation fiscale {year}" in text and "22,00 €" in text and "Léo" in text
+    ines = db.get(Child, town.ines.id)
+    ines.birth_date = date(year - 10, 1, 1)
+    db.commit()
+    with pytest.raises(DomainError) as raised:
+        billing.tax_certificate(db, town.household, ines.id, year)
+    assert raised.value.field == "child" and "6 ans ou plus" in raised.value.message
+    other = household(db, town.organisation, name="Benali", children=("Yasmine",))
+    with pytest.raises(NotFound):
+        billing.tax_certificate(db, town.household, other.children[0].id, year)

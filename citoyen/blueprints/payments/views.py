@@ -1,5 +1,6 @@
 """Paiements: the compte d'avance, its top-up through the bank, and the bank's answers."""
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import abort
@@ -9,6 +10,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length
 
@@ -29,6 +31,7 @@ from citoyen.models import Organisation
 from citoyen.models.money import PAYMENT_ABANDONED
 from citoyen.models.money import PAYMENT_PAID
 from citoyen.models.money import PAYMENT_REFUSED
+from citoyen.services import billing
 from citoyen.services import households
 from citoyen.services import invoices
 from citoyen.services import ledger
@@ -44,8 +47,27 @@ class TopUpForm(FlaskForm):
     )
 
 
-def _page(forms=None, status=200, statement_forms=None):
+def _prices(session, household):
+    """The day's price of each activity the children are enrolled in, for this quotient."""
+    from citoyen.models.agenda import Activity
+    from citoyen.models.agenda import Enrolment
+
+    activities = list(session.scalars(
+        select(Activity).join(Enrolment, Enrolment.activity_id == Activity.id)
+        .where(Enrolment.child_id.in_([c.id for c in household.children] or [0]),
+               Enrolment.status == "validated").distinct().order_by(Activity.name)))
+    grid = billing.brackets_of(session, [a.id for a in activities])
+    return [(a, billing.price_for(grid.get(a.id, []), household.family_quotient)) for a in activities]
+
+
+def _tax_years():
+    this = date.today().year
+    return [this - 1, this, this - 2, this - 3]
+
+
+def _page(forms=None, status=200, statement_forms=None, tax_errors=None):
     session = get_session()
+    tax_year = date.today().year - 1
     linked = households.households_of(session, current_user)
     low, high = payments.limits(settings())
     accounts = [
@@ -58,10 +80,14 @@ def _page(forms=None, status=200, statement_forms=None):
             "statement": (statement_forms or {}).get(h.id) or StatementForm(prefix=f"r{h.id}-"),
             "online": payments.backend_config(
                 settings(), session.get(Organisation, h.organisation_id)) is not None,
+            "prices": _prices(session, h),
+            "children": [(c, billing.tax_eligibility(c, tax_year)) for c in h.children
+                         if c.status == "validated"],
+            "tax_error": (tax_errors or {}).get(h.id, ""),
         }
         for h in linked
     ]
-    return render("payments/index.html", accounts=accounts, format_cents=format_cents,
+    return render("payments/index.html", accounts=accounts, format_cents=format_cents, tax_years=_tax_years(),
                   low=format_cents(low), high=format_cents(high), status=status)
 
 
@@ -82,6 +108,24 @@ def statement(household_id: int):
     if response is None:
         return _page(status=422, statement_forms={household.id: form})
     return response
+
+
+@bp.route("/<int:household_id>/attestation")
+def tax_certificate(household_id: int):
+    """Attestation fiscale: Télécharger au format PDF."""
+    household = _household(household_id)
+    try:
+        child_id, year = int(request.args.get("enfant", "")), int(request.args.get("annee", ""))
+    except ValueError:
+        return _page(status=422, tax_errors={household.id: "Choisissez l'enfant et l'année."})
+    if not (0 < child_id < 2**31 and 2000 <= year <= 2100):
+        return _page(status=422, tax_errors={household.id: "Choisissez l'enfant et l'année."})
+    ok, result = attempt(None, billing.tax_certificate, get_session(), household, child_id, year)
+    if ok:
+        return pdf_download(result, f"attestation-fiscale-{year}-{child_id}")
+    if isinstance(result, NotFound):
+        abort(404)
+    return _page(status=422, tax_errors={household.id: result.message})
 
 
 @bp.route("/<int:household_id>/recharger", methods=["POST"])
