@@ -11,6 +11,7 @@ sideways and must be turned upright); everything else is kept byte for byte."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -51,9 +52,6 @@ FORMATS = "Formats acceptés : .pdf, .jpg, .jpeg, .png, .doc, .odt — 2 Mo maxi
 ACCEPT_ATTRIBUTE = ",".join(ACCEPTED) + ",application/pdf,image/jpeg,image/png"
 
 ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
-PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])")
-PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-PDF_STREAM = re.compile(rb"\bobj\b(.{0,2000}?)\bstream\r?\n", re.DOTALL)
 # Markers of another kind of file hidden in an image (a polyglot).
 FOREIGN_MARKERS = (b"<script", b"<html", b"<!doctype", b"<svg", b"<?php", b"<?xml", b"%pdf-",
                    b"<iframe", b"javascript:")
@@ -135,34 +133,317 @@ def check(filename: str | None, data: bytes, max_size: int = MAX_SIZE) -> Checke
 
 
 # ---------------------------------------------------------------- PDF
+#
+# The names that make a PDF act by itself (scripts, actions on opening or on
+# a field, forms that post or open another file, embedded files) are looked
+# for in the file and inside its object streams, which are decoded (Flate,
+# ASCIIHex, ASCII85, alone or chained, with PNG predictors). An object stream
+# that cannot be decoded (an unknown filter, damaged or encrypted data) cannot
+# be checked, and the PDF is refused. The data of ordinary streams (pictures,
+# fonts, page contents) is not read as names, except from an object header
+# hidden in it: random bytes of a scanned page would otherwise look like
+# « /JS » now and then.
+
+class _Name(bytes):
+    pass
+
+
+class _Ref(tuple):
+    pass
+
+
+class PdfSyntaxError(ValueError):
+    pass
+
+
+class PdfUndecodable(ValueError):
+    pass
+
+
+PDF_WHITESPACE = b"\x00\t\n\x0c\r "
+PDF_DELIMITERS = b"()<>[]{}/%"
+PDF_MAX_DEPTH = 64
+
+
+class _PdfReader:
+    """Just enough of the PDF syntax to read an object's dictionary."""
+
+    def __init__(self, data: bytes, pos: int):
+        self.data, self.pos = data, pos
+
+    def skip(self) -> None:
+        data, size = self.data, len(self.data)
+        while self.pos < size:
+            char = data[self.pos]
+            if char in PDF_WHITESPACE:
+                self.pos += 1
+            elif char == 0x25:  # % comment, to the end of the line
+                while self.pos < size and data[self.pos] not in b"\r\n":
+                    self.pos += 1
+            else:
+                return
+
+    def token(self) -> bytes:
+        self.skip()
+        start = self.pos
+        while (self.pos < len(self.data) and self.data[self.pos] not in PDF_WHITESPACE
+               and self.data[self.pos] not in PDF_DELIMITERS):
+            self.pos += 1
+        return self.data[start:self.pos]
+
+    def value(self, depth: int = 0):
+        if depth > PDF_MAX_DEPTH:
+            raise PdfSyntaxError
+        self.skip()
+        data, pos = self.data, self.pos
+        if pos >= len(data):
+            raise PdfSyntaxError
+        if data.startswith(b"<<", pos):
+            self.pos += 2
+            found = {}
+            while True:
+                self.skip()
+                if self.data.startswith(b">>", self.pos):
+                    self.pos += 2
+                    return found
+                key = self.value(depth + 1)
+                if not isinstance(key, _Name):
+                    raise PdfSyntaxError
+                found[bytes(key)] = self.value(depth + 1)
+        char = data[pos]
+        if char == 0x5B:  # [
+            self.pos += 1
+            items = []
+            while True:
+                self.skip()
+                if self.data.startswith(b"]", self.pos):
+                    self.pos += 1
+                    return items
+                items.append(self.value(depth + 1))
+        if char == 0x28:  # ( literal string, nested parentheses, backslash escapes
+            level, self.pos = 0, pos
+            while self.pos < len(data):
+                char = data[self.pos]
+                self.pos += 1
+                if char == 0x5C:
+                    self.pos += 1
+                elif char == 0x28:
+                    level += 1
+                elif char == 0x29:
+                    level -= 1
+                    if level == 0:
+                        return data[pos:self.pos]
+            raise PdfSyntaxError
+        if char == 0x3C:  # < hex string >
+            close = data.find(b">", pos)
+            if close < 0:
+                raise PdfSyntaxError
+            self.pos = close + 1
+            return data[pos:self.pos]
+        if char == 0x2F:  # /Name
+            self.pos += 1
+            return _Name(_pdf_names(self.token()))
+        word = self.token()
+        if not word:
+            raise PdfSyntaxError
+        if word.isdigit():  # maybe « 5 0 R »
+            mark = self.pos
+            generation = self.token()
+            if generation.isdigit() and self.token() == b"R":
+                return _Ref((int(word), int(generation)))
+            self.pos = mark
+            return int(word)
+        return word
+
+
+PDF_ACTIVE = re.compile(
+    rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|AA|XFA|SubmitForm|GoToR)"
+    rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
+)
+PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+PDF_OBJECT = re.compile(rb"(?<![0-9])[0-9]+[\x00\t\n\x0c\r ]+[0-9]+[\x00\t\n\x0c\r ]+obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+
 
 def _pdf_names(chunk: bytes) -> bytes:
     """PDF names may spell letters as #xx (``/J#61vaScript``)."""
     return PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), chunk)
 
 
+def _as_list(value) -> list:
+    if value is None or value == b"null":
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _png_unpredict(data: bytes, parms: dict) -> bytes:
+    """Undo the PNG predictors a Flate stream may use (/Predictor 10 to 15)."""
+    colors = parms.get(b"Colors", 1)
+    bits = parms.get(b"BitsPerComponent", 8)
+    columns = parms.get(b"Columns", 1)
+    if not all(isinstance(v, int) and 0 < v <= 1 << 16 for v in (colors, bits, columns)):
+        raise PdfUndecodable
+    pixel = max(1, colors * bits // 8)
+    row = (colors * bits * columns + 7) // 8
+    out = bytearray()
+    previous = bytearray(row)
+    for start in range(0, len(data), row + 1):
+        kind, line = data[start], bytearray(data[start + 1:start + 1 + row])
+        line += bytes(row - len(line))
+        for i in range(row):
+            left = line[i - pixel] if i >= pixel else 0
+            up, corner = previous[i], previous[i - pixel] if i >= pixel else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+                near = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + near) & 0xFF
+            elif kind != 0:
+                raise PdfUndecodable
+        out += line
+        previous = line
+    return bytes(out)
+
+
+def _pdf_decode(raw: bytes, dictionary: dict, budget: int) -> bytes:
+    """A stream's data through its filters; PdfUndecodable when it cannot be."""
+    if b"F" in dictionary:  # its data is in another file
+        raise PdfUndecodable
+    filters = _as_list(dictionary.get(b"Filter"))
+    parms = _as_list(dictionary.get(b"DecodeParms"))
+    data = raw
+    for index, name in enumerate(filters):
+        parm = parms[index] if index < len(parms) and isinstance(parms[index], dict) else {}
+        if not isinstance(name, _Name):
+            raise PdfUndecodable
+        if name in (b"ASCIIHexDecode", b"AHx"):
+            text = data.split(b">", 1)[0].translate(None, PDF_WHITESPACE)
+            try:
+                data = bytes.fromhex((text + b"0" * (len(text) % 2)).decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                raise PdfUndecodable from None
+        elif name in (b"ASCII85Decode", b"A85"):
+            text = data.split(b"~>", 1)[0].translate(None, PDF_WHITESPACE)
+            text = text[2:] if text.startswith(b"<~") else text
+            try:
+                data = base64.a85decode(text)
+            except ValueError:
+                raise PdfUndecodable from None
+        elif name in (b"FlateDecode", b"Fl"):
+            inflater = zlib.decompressobj()
+            try:
+                data = inflater.decompress(data, budget + 1)
+            except zlib.error:
+                raise PdfUndecodable from None
+            predictor = parm.get(b"Predictor", 1)
+            if predictor not in (1, None) and len(data) <= budget:
+                if not isinstance(predictor, int) or not 10 <= predictor <= 15:
+                    raise PdfUndecodable
+                data = _png_unpredict(data, parm)
+        else:
+            raise PdfUndecodable  # LZW, RunLength, Crypt, images…: not an object stream's
+        if len(data) > budget:
+            return data
+    return data
+
+
+def _stream_start(data: bytes, pos: int) -> int | None:
+    """Where a stream's data starts, if the keyword « stream » is at ``pos``."""
+    if not data.startswith(b"stream", pos):
+        return None
+    pos += 6
+    if data.startswith(b"\r\n", pos):
+        return pos + 2
+    if data[pos:pos + 1] in (b"\n", b"\r"):
+        return pos + 1
+    return None
+
+
+def _pdf_objects(data: bytes):
+    """Each object's header position, its dictionary (None when it could not
+    be read), and for a stream its data's bounds."""
+    for match in PDF_OBJECT.finditer(data):
+        reader = _PdfReader(data, match.end())
+        try:
+            value = reader.value()
+        except (PdfSyntaxError, IndexError, RecursionError):
+            yield match.start(), None, None
+            continue
+        if not isinstance(value, dict):
+            continue
+        reader.skip()
+        start = _stream_start(data, reader.pos)
+        if start is None:
+            yield match.start(), value, None
+            continue
+        end = data.find(b"endstream", start)
+        end = len(data) if end < 0 else end
+        length = value.get(b"Length")
+        if isinstance(length, int) and start + length <= end:
+            stop = start + length
+        else:
+            stop = end - (2 if data[end - 2:end] == b"\r\n" else 1 if data[end - 1:end] in b"\r\n" else 0)
+        yield match.start(), value, (start, max(start, stop))
+
+
+def _outside_streams(data: bytes, spans: list[tuple[int, int]]) -> list[bytes]:
+    """The parts of the file read as names: all but the data of streams; from
+    an object header found inside a stream's data, the rest of it too."""
+    parts, pos = [], 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        parts.append(data[pos:start])
+        hidden = PDF_OBJECT.search(data, start, end)
+        if hidden:
+            parts.append(data[hidden.start():end])
+        pos = end
+    parts.append(data[pos:])
+    return parts
+
+
 def _check_pdf(name: str, data: bytes) -> None:
     refused = FileRefused(
-        f"Le PDF « {name} » contient du code (JavaScript), une action automatique ou un "
-        "fichier joint, ce qui n'est pas accepté. Ouvrez-le, choisissez « Imprimer » puis "
-        "« Enregistrer au format PDF », et envoyez ce nouveau fichier."
+        f"Le PDF « {name} » contient du code (JavaScript), une action automatique, un "
+        "formulaire qui s'envoie ou un fichier joint, ce qui n'est pas accepté. Ouvrez-le, "
+        "choisissez « Imprimer » puis « Enregistrer au format PDF », et envoyez ce nouveau "
+        "fichier."
     )
-    if PDF_ACTIVE.search(_pdf_names(data)):
+    unreadable = FileRefused(
+        f"Le PDF « {name} » n'a pas pu être vérifié : une partie de son contenu est "
+        "compressée ou protégée d'une façon qui ne peut pas être lue. Ouvrez-le, choisissez "
+        "« Imprimer » puis « Enregistrer au format PDF », et envoyez ce nouveau fichier."
+    )
+    spans, object_streams = [], []
+    for header, dictionary, bounds in _pdf_objects(data):
+        if dictionary is None:
+            # An object that cannot be read: harmless, unless it claims to be
+            # an object stream (then what it holds cannot be checked).
+            following = data[header:header + 4096]
+            stop = following.find(b"endobj")
+            if b"/ObjStm" in _pdf_names(following[:stop if stop > 0 else None]):
+                raise unreadable
+            continue
+        if bounds is None:
+            continue
+        spans.append(bounds)
+        if dictionary.get(b"Type") == b"ObjStm" or b"First" in dictionary:
+            object_streams.append((dictionary, data[bounds[0]:bounds[1]]))
+    if any(PDF_ACTIVE.search(_pdf_names(part)) for part in _outside_streams(data, spans)):
         raise refused
     # Dictionaries may also hide inside compressed object streams.
     budget = MAX_PDF_INFLATED
-    for match in PDF_STREAM.finditer(data):
-        if b"/ObjStm" not in _pdf_names(match.group(1)):
-            continue
-        start = match.end()
-        end = data.find(b"endstream", start)
-        if end < 0:
-            end = len(data)
-        inflater = zlib.decompressobj()
+    for dictionary, raw in object_streams:
         try:
-            inflated = inflater.decompress(data[start:end], budget + 1)
-        except zlib.error:  # not deflated, or damaged
-            continue
+            inflated = _pdf_decode(raw, dictionary, budget)
+        except PdfUndecodable:
+            raise unreadable from None
         budget -= len(inflated)
         if budget < 0:
             raise FileRefused(

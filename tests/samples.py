@@ -297,3 +297,49 @@ def scan_data(jpeg_data: bytes) -> bytes:
     """The compressed picture of a JPEG: from its first scan to its end."""
     start = jpeg_data.index(b"\xff\xda")
     return jpeg_data[start:jpeg_data.index(b"\xff\xd9", start) + 2]
+
+
+# ---------------------------------------------------------------- PDFs with object streams
+
+OBJECT_WITH_SCRIPT = b"6 0 << /S /JavaScript /JS (app.alert(1);) >>"
+
+
+def pdf_with_object_stream(inner: bytes = OBJECT_WITH_SCRIPT, filters: tuple[str, ...] = ("FlateDecode",),
+                           dictionary_extra: bytes = b"", encoded: bytes | None = None) -> bytes:
+    """A PDF whose object stream holds ``inner``, encoded by ``filters`` (the
+    first one listed is the last applied, as in the PDF's /Filter array)."""
+    data = inner
+    for name in reversed(filters):
+        if name == "FlateDecode":
+            data = zlib.compress(data)
+        elif name == "ASCIIHexDecode":
+            data = data.hex().encode() + b">"
+        elif name == "ASCII85Decode":
+            import base64
+
+            data = base64.a85encode(data, wrapcol=64) + b"~>"
+    data = encoded if encoded is not None else data
+    names = b" ".join(b"/" + n.encode() for n in filters)
+    return pdf(extra_objects=[
+        b"<< /Type /ObjStm /N 1 /First 4 /Filter [" + names + b"] " + dictionary_extra
+        + b"/Length " + str(len(data)).encode() + b" >>\nstream\n" + data + b"\nendstream"
+    ])
+
+
+def pdf_with_big_object_stream_dictionary() -> bytes:
+    """The dictionary of the object stream made longer than 2000 characters."""
+    return pdf_with_object_stream(dictionary_extra=b"/Padding [" + b"0 " * 1500 + b"] "
+                                  + b"/Note (" + b"x" * 3000 + b") ")
+
+
+def pdf_with_action(action: bytes) -> bytes:
+    return pdf(catalog_extra=action + b" ")
+
+
+def pdf_with_binary_stream(content: bytes) -> bytes:
+    """A PDF with an image whose compressed data is ``content`` (as a scan is)."""
+    return pdf(extra_objects=[
+        b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /DCTDecode /Length " + str(len(content)).encode()
+        + b" >>\nstream\n" + content + b"\nendstream"
+    ])

@@ -4,6 +4,7 @@ kept as sent without their metadata."""
 from __future__ import annotations
 
 import io
+import zlib
 
 import pytest
 from PIL import Image
@@ -192,3 +193,54 @@ def test_a_photo_too_big_once_upright_is_refused_in_french():
 def test_a_damaged_jpeg_is_refused(data):
     with pytest.raises(FileRefused):
         filecheck.check("photo.jpg", data)
+
+
+# ---------------------------------------------------------------- PDF: object streams and actions
+
+@pytest.mark.parametrize("data", [
+    samples.pdf_with_big_object_stream_dictionary(),
+    samples.pdf_with_object_stream(filters=("ASCIIHexDecode", "FlateDecode")),
+    samples.pdf_with_object_stream(filters=("ASCII85Decode", "FlateDecode")),
+    samples.pdf_with_object_stream(filters=("ASCIIHexDecode",)),
+    samples.pdf_with_object_stream(filters=()),
+    samples.pdf_with_object_stream(
+        filters=("FlateDecode",), dictionary_extra=b"/DecodeParms << /Predictor 12 /Columns 8 >> ",
+        encoded=zlib.compress(b"".join(b"\x00" + samples.OBJECT_WITH_SCRIPT.ljust(48)[i:i + 8]
+                                       for i in range(0, 48, 8)))),
+    samples.pdf_with_action(b"/AA << /O 6 0 R >>"),
+    samples.pdf_with_action(b"/AcroForm << /XFA 6 0 R >>"),
+    samples.pdf_with_action(b"/OpenAction << /S /SubmitForm /F (http://example.org) >>"),
+    samples.pdf_with_action(b"/OpenAction << /S /GoToR /F (autre.pdf) >>"),
+    samples.pdf_with_action(b"/OpenAction << /S /Launch /F (calc.exe) >>"),
+    samples.pdf_with_action(b"/OpenAction << /S /#4Caunch >>"),
+    samples.pdf_with_binary_stream(b"\xff\xd8 7 0 obj << /S /JavaScript /JS (1) >> endobj"),
+])
+def test_a_pdf_that_acts_by_itself_is_refused(data):
+    with pytest.raises(FileRefused, match="contient du code \\(JavaScript\\)") as refused:
+        filecheck.check("avis.pdf", data)
+    assert refused.value.field == "files"
+
+
+@pytest.mark.parametrize("data", [
+    samples.pdf_with_object_stream(encoded=b"this is not deflated"),
+    samples.pdf_with_object_stream(filters=("LZWDecode",), encoded=b"\x80\x0b\x60\x50"),
+    samples.pdf_with_object_stream(filters=("ASCIIHexDecode", "FlateDecode"), encoded=b"zz>"),
+    samples.pdf_with_object_stream(filters=("FlateDecode",), dictionary_extra=b"/F (ailleurs.bin) "),
+    samples.pdf_with_object_stream(filters=("FlateDecode",),
+                                   dictionary_extra=b"/DecodeParms << /Predictor 2 >> "),
+])
+def test_a_pdf_whose_object_stream_cannot_be_decoded_is_refused(data):
+    with pytest.raises(FileRefused, match="n'a pas pu être vérifié") as refused:
+        filecheck.check("avis.pdf", data)
+    assert refused.value.field == "files"
+
+
+@pytest.mark.parametrize("data", [
+    samples.pdf_with_object_stream(b"6 0 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+                                   filters=("ASCIIHexDecode", "FlateDecode")),
+    samples.pdf_with_object_stream(b"6 0 << /Type /Annot /Subtype /Link /AAB 1 /JSON 2 >>"),
+    # A scanned page's bytes may spell « /JS » or « /AA »: they are not names.
+    samples.pdf_with_binary_stream(b"\xff\xd8\x01/JS \x02/AA\x00/Launch)\xff\xd9"),
+])
+def test_a_pdf_without_actions_is_accepted(data):
+    assert filecheck.check("avis.pdf", data).data == data
