@@ -383,6 +383,14 @@ def test_a_duration_typed_oddly_is_refused_at_the_field(staff, family, months):
     assert response.status_code == 422 and "Indiquez une durée entre 1 et 120 mois." in text(response)
 
 
+@pytest.mark.parametrize("commune", ["²", "99999999999999999999", "x"])
+def test_an_odd_commune_is_refused_in_french(staff, family, commune):
+    response = staff.post("/agent/justificatifs/types/nouveau", data={
+        "organisation_id": commune, "name": "Livret", "scope": "household", "active": "y"})
+    assert response.status_code == 422 and "Choisissez la commune." in text(response)
+    assert "coerce" not in text(response)
+
+
 def test_agent_adds_and_changes_a_document_type(staff, family, db):
     response = staff.post("/agent/justificatifs/types/nouveau", data={
         "organisation_id": family.town.id, "name": "Livret de famille", "scope": "household",

@@ -59,7 +59,9 @@ class RequestForm(FlaskForm):
 
 
 class TypeForm(FlaskForm):
-    organisation_id = SelectField("Commune", coerce=int, validate_choice=False)
+    # An odd value is no commune (« Choisissez la commune. »), not an English error.
+    organisation_id = SelectField("Commune", coerce=lambda value: documents.parse_id(value) or 0,
+                                  validate_choice=False)
     name = StringField("Nom du justificatif", render_kw={"maxlength": 150})
     help_text = TextAreaField("Aide pour les familles", render_kw={"maxlength": 1000})
     scope = SelectField("Demandé pour", choices=[SelectChoice(k, v)
