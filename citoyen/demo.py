@@ -91,6 +91,8 @@ def load(session: Session, settings: Mapping) -> bool:
             name=TOWN,
             slug="belval",
             postcodes="45990",
+            billing_mode="postpaid",
+            siret="21450999900017",
             service_name="Service Enfance et Éducation",
             phone="02 38 00 00 00",
             email="enfance@belval.example",
@@ -196,6 +198,39 @@ def load_activities(session: Session, organisation: Organisation, households: li
         for act in chosen:
             session.add(Enrolment(child_id=child.id, activity_id=act.id, start_date=start, end_date=end,
                                   status="validated"))
+    load_billing(session, organisation, martin, {"morning": morning, "canteen": canteen,
+                                                 "evening": evening})
+
+
+def load_billing(session: Session, organisation: Organisation, martin: Household, activities: dict) -> None:
+    """Prices by quotient, and last month's invoice of the Martins (whose cash payment
+    at the town hall already settles part of it)."""
+    from datetime import timedelta
+
+    from citoyen.models import PriceBracket
+    from citoyen.services import billing
+    from citoyen.services import invoices
+
+    grid = {"morning": ((600, 80), (1200, 120), (None, 160)),
+            "canteen": ((600, 120), (1200, 250), (None, 390)),
+            "evening": ((600, 110), (1200, 160), (None, 220))}
+    for key, rows in grid.items():
+        for ceiling, cents in rows:
+            session.add(PriceBracket(activity_id=activities[key].id, max_quotient=ceiling, price_cents=cents))
+    session.flush()
+    last_month = date.today().replace(day=1) - timedelta(days=1)
+    first = last_month.replace(day=1)
+    leo, ines = martin.children
+    lines = [
+        invoices.Line(f"Restauration scolaire — {leo.first_name} — 14 jours à 3,90 €", 14, 390, leo.id, False),
+        invoices.Line(f"Restauration scolaire — {ines.first_name} (moins de 6 ans) — 14 jours à 3,90 €", 14, 390,
+                      ines.id, billing.under_six(ines, first)),
+        invoices.Line(f"Accueil soir — {ines.first_name} (moins de 6 ans) — 8 jours à 2,20 €", 8, 220, ines.id,
+                      billing.under_six(ines, first)),
+    ]
+    invoices.issue(session, martin, f"Facture post-paiement pour {billing.month_label(first)}", first,
+                   last_month, lines)
+    session.add(billing.BilledMonth(household_id=martin.id, month=first))
 
 
 def summary(created: bool) -> str:

@@ -12,15 +12,29 @@ the reads that decide what to write."""
 
 from __future__ import annotations
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 IMMEDIATE = "citoyen_sqlite_immediate"
+WROTE = "citoyen_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_writes(session: Session, _context) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(WROTE, None)
 
 
 def begin_write(session: Session) -> None:
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            # Never throw away the caller's changes: they go in the same transaction.
+        if session.new or session.dirty or session.deleted or session.info.get(WROTE):
+            # Never throw away the caller's changes, pending or flushed: they go in
+            # the same transaction.
             return
         session.rollback()
     if session.get_bind().dialect.name == "sqlite":

@@ -30,6 +30,7 @@ ENTRY_INVOICE = "invoice"            # an invoice issued: the household owes it
 ENTRY_CREDIT_NOTE = "credit_note"    # an avoir: the debt is reduced
 ENTRY_INVOICE_PAYMENT = "invoice_payment"  # an invoice paid online
 ENTRY_CONSUMPTION = "consumption"    # prepaid: the month's days of a child, debited
+ENTRY_ADVANCE_USED = "advance_used"  # post-paid: credit on the account settles an invoice
 
 PAYMENT_PENDING = "pending"
 PAYMENT_PAID = "paid"

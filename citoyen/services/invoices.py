@@ -23,6 +23,7 @@ from citoyen.models import InvoiceCounter
 from citoyen.models import InvoiceLine
 from citoyen.models import LedgerEntry
 from citoyen.models.money import CREDIT_NOTE
+from citoyen.models.money import ENTRY_ADVANCE_USED
 from citoyen.models.money import ENTRY_CREDIT_NOTE
 from citoyen.models.money import ENTRY_INVOICE
 from citoyen.models.money import INVOICE
@@ -79,8 +80,19 @@ def issue(session: Session, household: Household, label: str, period_start: date
     session.add(invoice)
     session.flush()
     if amount:
+        credit = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                                .where(LedgerEntry.household_id == household.id))
         session.add(LedgerEntry(household_id=household.id, amount_cents=-amount, kind=ENTRY_INVOICE,
                                 label=f"Facture {invoice.number}", invoice_id=invoice.id))
+        # Money already on the compte d'avance settles the invoice first: two rows
+        # that cancel out, one of them linked to the invoice.
+        used = min(max(credit, 0), amount)
+        if used:
+            session.add(LedgerEntry(household_id=household.id, amount_cents=-used, kind=ENTRY_ADVANCE_USED,
+                                    label=f"Compte d'avance utilisé pour la facture {invoice.number}"))
+            session.add(LedgerEntry(household_id=household.id, amount_cents=used, kind=ENTRY_ADVANCE_USED,
+                                    label=f"Règlement de la facture {invoice.number} par le compte d'avance",
+                                    invoice_id=invoice.id))
     return invoice
 
 

@@ -188,6 +188,8 @@ KIND_LABELS = {
     "invoice": "Facture",
     "credit_note": "Avoir",
     "invoice_payment": "Paiement de facture en ligne",
+    "consumption": "Consommations",
+    "advance_used": "Compte d'avance affecté à une facture",
 }
 
 

@@ -125,3 +125,12 @@ def test_the_invoice_pdf(db, agent, family, tmp_path):
     assert "47,00 €" in text and "Reste à payer" in text and "40,00 €" in text
     note = db.scalar(select(Invoice).where(Invoice.kind == "credit_note"))
     assert "corrige la facture F2026-000001" in _text(invoices.pdf(db, note), tmp_path)
+
+
+def test_credit_on_the_account_settles_a_new_invoice_first(db, agent, family):
+    ledger.record_cash(db, agent, family, "20")
+    invoice = _issue(db, family)
+    assert invoices.remaining(db, invoice) == 2700
+    assert ledger.balance(db, family.id) == 2000 - 4700
+    # A second invoice finds no credit left.
+    assert invoices.remaining(db, _issue(db, family)) == 4700
