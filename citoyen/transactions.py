@@ -24,6 +24,12 @@ def _remember_writes(session: Session, _context) -> None:
     session.info[WROTE] = True
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _remember_statements(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE] = True
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_writes(session: Session, transaction) -> None:
     if transaction.parent is None:

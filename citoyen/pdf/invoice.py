@@ -20,15 +20,17 @@ from reportlab.platypus import TableStyle
 
 from citoyen.pdf.statement import euros
 
+# Built once: a style sheet costs more than a page.
+styles = getSampleStyleSheet()
+right = ParagraphStyle("right", parent=styles["Normal"], alignment=TA_RIGHT)
+small = ParagraphStyle("small", parent=styles["Normal"], fontSize=8, leading=10)
+
 
 def build(*, town: str, siret: str, service: str, contact: str, family: str, family_number: str,
           address: str, subscription_code: str, number: str, is_credit_note: bool, label: str,
           issued: date, period: tuple[date, date], lines: list[tuple[str, int, int, int]],
           total: int, left: int, corrects: str = "") -> bytes:
     """``lines``: (label, quantity, unit price, amount) in cents."""
-    styles = getSampleStyleSheet()
-    right = ParagraphStyle("right", parent=styles["Normal"], alignment=TA_RIGHT)
-    small = ParagraphStyle("small", parent=styles["Normal"], fontSize=8, leading=10)
     kind = "Avoir" if is_credit_note else "Facture"
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"{kind} {number} — {family}", author=town,
@@ -50,7 +52,8 @@ def build(*, town: str, siret: str, service: str, contact: str, family: str, fam
         Spacer(0, 5 * mm),
     ]
     rows = [["Désignation", "Quantité", "Prix unitaire", "Montant"]]
-    rows += [[Paragraph(escape(text), small), str(qty), euros(unit), euros(amount)]
+    # Short labels stay plain text (fast); a long one wraps in a paragraph.
+    rows += [[Paragraph(escape(text), small) if len(text) > 70 else text, str(qty), euros(unit), euros(amount)]
              for text, qty, unit, amount in lines]
     rows.append(["Total", "", "", euros(total)])
     if not is_credit_note:

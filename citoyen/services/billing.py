@@ -16,12 +16,14 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -47,7 +49,6 @@ from citoyen.models.money import RUN_DONE
 from citoyen.models.money import RUN_FAILED
 from citoyen.models.money import RUN_RUNNING
 from citoyen.services import audit
-from citoyen.services import households
 from citoyen.services import invoices
 from citoyen.services import ledger
 from citoyen.services import notifications
@@ -59,6 +60,7 @@ from citoyen.timefmt import MONTHS
 from citoyen.transactions import begin_write
 
 NEGATIVE_GRACE_DAYS = 15
+BATCH = 200  # households billed in one transaction
 MAX_BRACKETS = 8
 
 
@@ -174,38 +176,52 @@ class Charge:
                 f"{'s' if self.days > 1 else ''} à {format_cents(self.unit_cents)}")
 
 
-def charges(session: Session, household: Household, month: date,
-            organisation: Organisation | None = None) -> list[Charge]:
-    """The month's charged days of the household's children, grouped by child,
-    activity and age (under 6 or not), priced for the household's quotient."""
-    organisation = organisation or session.get(Organisation, household.organisation_id)
-    free = set((organisation.free_absence_motives or "").split())
+def _booking_rows(session: Session, child_ids: Sequence[int], month: date):
     start, end = month_start(month), month_end(month)
-    children = {c.id: c for c in session.scalars(select(Child).where(Child.household_id == household.id))}
-    if not children:
-        return []
-    rows = session.execute(
+    return session.execute(
         select(Booking.child_id, Booking.activity_id, Booking.day, Booking.status, Absence.motive)
         .outerjoin(Absence, Absence.id == Booking.absence_id)
-        .where(Booking.child_id.in_(list(children)), Booking.day >= start, Booking.day <= end)
+        .where(Booking.child_id.in_(list(child_ids)), Booking.day >= start, Booking.day <= end)
     ).all()
-    counted: dict[tuple[int, int, bool], int] = defaultdict(int)
+
+
+def _count(rows, children: Mapping[int, Child], free: set[str]) -> dict[int, dict[tuple[int, int, bool], int]]:
+    """Charged days by household, then by (child, activity, under 6)."""
+    counted: dict[int, dict[tuple[int, int, bool], int]] = defaultdict(lambda: defaultdict(int))
     for child_id, activity_id, day, status, motive in rows:
         charged = status in (BOOKING_BOOKED, BOOKING_PRESENT, BOOKING_ABSENT_UNJUSTIFIED) or (
             status == BOOKING_CANCELLED and motive is not None and motive not in free)
         if charged:
-            counted[(child_id, activity_id, under_six(children[child_id], day))] += 1
-    if not counted:
-        return []
-    activity_ids = sorted({a for _, a, _ in counted})
-    activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
-    grid = brackets_of(session, activity_ids)
+            child = children[child_id]
+            counted[child.household_id][(child_id, activity_id, under_six(child, day))] += 1
+    return counted
+
+
+def _priced(household: Household, counted: Mapping[tuple[int, int, bool], int], children: Mapping[int, Child],
+            activities: Mapping[int, Activity], grid: Mapping[int, list[PriceBracket]]) -> list[Charge]:
     result = []
     for (child_id, activity_id, young), days in sorted(counted.items()):
         unit = price_for(grid.get(activity_id, []), household.family_quotient)
         if unit:
             result.append(Charge(children[child_id], activities[activity_id], young, days, unit))
     return result
+
+
+def charges(session: Session, household: Household, month: date,
+            organisation: Organisation | None = None) -> list[Charge]:
+    """The month's charged days of the household's children, grouped by child,
+    activity and age (under 6 or not), priced for the household's quotient."""
+    organisation = organisation or session.get(Organisation, household.organisation_id)
+    free = set((organisation.free_absence_motives or "").split())
+    children = {c.id: c for c in session.scalars(select(Child).where(Child.household_id == household.id))}
+    if not children:
+        return []
+    counted = _count(_booking_rows(session, list(children), month), children, free).get(household.id)
+    if not counted:
+        return []
+    activity_ids = sorted({a for _, a, _ in counted})
+    activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
+    return _priced(household, counted, children, activities, brackets_of(session, activity_ids))
 
 
 # ---------------------------------------------------------------- negative balances
@@ -246,50 +262,90 @@ def booking_refusal(session: Session, household_id: int, now=None) -> str | None
 
 def bill_household(session: Session, household_id: int, month: date, base_url: str) -> tuple[int, int]:
     """Bill one household's month, once. Returns (documents written, amount)."""
+    return bill_households(session, [household_id], month, base_url)
+
+
+def bill_households(session: Session, household_ids: Sequence[int], month: date,
+                    base_url: str) -> tuple[int, int]:
+    """Bill the month of a batch of households of one commune in one transaction,
+    each at most once (a household billed meanwhile by another run makes the
+    batch start again without it). Returns (documents written, amount)."""
     month = month_start(month)
+    for _ in range(3):
+        try:
+            return _bill_batch(session, household_ids, month, base_url)
+        except IntegrityError:  # another run billed some of them at the same moment
+            session.rollback()
+    return _bill_batch(session, household_ids, month, base_url)
+
+
+def _bill_batch(session: Session, household_ids: Sequence[int], month: date, base_url: str) -> tuple[int, int]:
+    from citoyen.models import HouseholdLink
+
     begin_write(session)
-    if session.get(BilledMonth, (household_id, month)) is not None:
+    done = set(session.scalars(select(BilledMonth.household_id).where(
+        BilledMonth.household_id.in_(list(household_ids)), BilledMonth.month == month)))
+    todo = [i for i in household_ids if i not in done]
+    if not todo:
         session.rollback()
         return 0, 0
-    household = session.get(Household, household_id)
-    organisation = session.get(Organisation, household.organisation_id)
-    found = charges(session, household, month, organisation)
+    found = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(todo)))}
+    organisation = session.get(Organisation, next(iter(found.values())).organisation_id)
+    free = set((organisation.free_absence_motives or "").split())
+    children = {c.id: c for c in session.scalars(select(Child).where(Child.household_id.in_(todo)))}
+    counted = _count(_booking_rows(session, list(children), month), children, free) if children else {}
+    activity_ids = sorted({a for per in counted.values() for _, a, _ in per})
+    activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
+    grid = brackets_of(session, activity_ids)
+    priced = {h: _priced(found[h], counted[h], children, activities, grid) for h in todo if counted.get(h)}
+    priced = {h: lines for h, lines in priced.items() if lines}
+    balances = dict(session.execute(
+        select(LedgerEntry.household_id, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.household_id.in_(list(priced) or [0])).group_by(LedgerEntry.household_id)).all())
+    accounts: dict[int, list[Account]] = defaultdict(list)
+    for household_id, account in session.execute(
+            select(HouseholdLink.household_id, Account).join(Account, Account.id == HouseholdLink.account_id)
+            .where(HouseholdLink.household_id.in_(list(priced) or [0]))):
+        accounts[household_id].append(account)
+    label = month_label(month)
     documents = amount = 0
-    billed = BilledMonth(household_id=household_id, month=month)
-    if found and organisation.billing_mode == "postpaid":
-        invoice = invoices.issue(
-            session, household, f"Facture post-paiement pour {month_label(month)}", month,
-            month_end(month), [invoices.Line(c.label, c.days, c.unit_cents, c.child.id, c.under_six)
-                               for c in found])
-        billed.invoice_id = invoice.id
-        documents, amount = 1, invoice.amount_cents
-        for account in households.linked_accounts(session, household):
-            notifications.notify(session, account, f"Votre facture de {month_label(month)}",
-                                 f"La facture {invoice.number} de {format_cents(amount)} est disponible "
-                                 "dans « Mes factures ».", base_url, link="/paiements/factures")
-    elif found:
-        before = ledger.balance(session, household_id)
-        for c in found:
-            session.add(LedgerEntry(
-                household_id=household_id, amount_cents=-c.amount_cents, kind=ENTRY_CONSUMPTION,
-                label=f"Consommations de {month_label(month)} — {c.label}", child_id=c.child.id,
-                service_month=month, under_six=c.under_six))
-            amount += c.amount_cents
-        documents = len(found)
-        if before - amount < 0 <= before:
-            for account in households.linked_accounts(session, household):
-                notifications.notify(
-                    session, account, "Votre compte d'avance est négatif",
-                    f"Après les consommations de {month_label(month)}, votre solde est de "
-                    f"{format_cents(before - amount)}. Rechargez-le dans « Paiements » : après "
-                    f"{NEGATIVE_GRACE_DAYS} jours de solde négatif, les nouvelles réservations sont "
-                    "refusées.", base_url, link="/paiements")
-    session.add(billed)
-    try:
-        session.commit()
-    except IntegrityError:  # another run billed it at the same moment
-        session.rollback()
-        return 0, 0
+    postpaid = organisation.billing_mode == "postpaid"
+    numbers = invoices.reserve_numbers(session, organisation.id, date.today().year, len(priced)) \
+        if postpaid and priced else []
+    for index, (household_id, lines) in enumerate(sorted(priced.items())):
+        household, total = found[household_id], sum(c.amount_cents for c in lines)
+        before = balances.get(household_id, 0)
+        billed = BilledMonth(household_id=household_id, month=month)
+        if postpaid:
+            invoice = invoices.issue(
+                session, household, f"Facture post-paiement pour {label}", month, month_end(month),
+                [invoices.Line(c.label, c.days, c.unit_cents, c.child.id, c.under_six) for c in lines],
+                number=numbers[index], credit=before)
+            billed.invoice_id = invoice.id
+            documents += 1
+            for account in accounts[household_id]:
+                notifications.notify(session, account, f"Votre facture de {label}",
+                                     f"La facture {invoice.number} de {format_cents(total)} est disponible "
+                                     "dans « Mes factures ».", base_url, link="/paiements/factures")
+        else:
+            for c in lines:
+                session.add(LedgerEntry(
+                    household_id=household_id, amount_cents=-c.amount_cents, kind=ENTRY_CONSUMPTION,
+                    label=f"Consommations de {label} — {c.label}", child_id=c.child.id,
+                    service_month=month, under_six=c.under_six))
+            documents += len(lines)
+            if before - total < 0 <= before:
+                for account in accounts[household_id]:
+                    notifications.notify(
+                        session, account, "Votre compte d'avance est négatif",
+                        f"Après les consommations de {label}, votre solde est de "
+                        f"{format_cents(before - total)}. Rechargez-le dans « Paiements » : après "
+                        f"{NEGATIVE_GRACE_DAYS} jours de solde négatif, les nouvelles réservations sont "
+                        "refusées.", base_url, link="/paiements")
+        amount += total
+        session.add(billed)
+    session.add_all([BilledMonth(household_id=h, month=month) for h in todo if h not in priced])
+    session.commit()
     return documents, amount
 
 
@@ -335,10 +391,11 @@ def execute_run(new_session: Callable[[], Session], run_id: int, base_url: str,
     done = documents = amount = 0
     try:
         with new_session() as session:
-            for household_id in ids:
-                written, cents = bill_household(session, household_id, month, base_url)
-                done, documents, amount = done + 1, documents + written, amount + cents
-                if done % progress_every == 0:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start:start + BATCH]
+                written, cents = bill_households(session, batch, month, base_url)
+                done, documents, amount = done + len(batch), documents + written, amount + cents
+                if done % progress_every < BATCH or done == len(ids):
                     _progress(session, run_id, done, documents, amount)
             _progress(session, run_id, done, documents, amount, RUN_DONE)
     except Exception as error:  # noqa: BLE001 — kept on the run for the agent to read

@@ -41,6 +41,12 @@ PREFIX = {INVOICE: "F", CREDIT_NOTE: "A"}
 def next_number(session: Session, organisation_id: int, year: int, kind: str = INVOICE) -> str:
     """Take the next number in the caller's transaction: the counter row stays
     locked until it commits, and a rollback gives the number back."""
+    return reserve_numbers(session, organisation_id, year, 1, kind)[0]
+
+
+def reserve_numbers(session: Session, organisation_id: int, year: int, count: int,
+                    kind: str = INVOICE) -> list[str]:
+    """``count`` consecutive numbers at once, in the caller's transaction."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(InvoiceCounter).values(
         organisation_id=organisation_id, year=year, kind=kind, last=0).on_conflict_do_nothing())
@@ -48,9 +54,9 @@ def next_number(session: Session, organisation_id: int, year: int, kind: str = I
         update(InvoiceCounter)
         .where(InvoiceCounter.organisation_id == organisation_id, InvoiceCounter.year == year,
                InvoiceCounter.kind == kind)
-        .values(last=InvoiceCounter.last + 1).returning(InvoiceCounter.last)
+        .values(last=InvoiceCounter.last + count).returning(InvoiceCounter.last)
     ).scalar_one()
-    return f"{PREFIX[kind]}{year}-{last:06d}"
+    return [f"{PREFIX[kind]}{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
 @dataclass(frozen=True)
@@ -63,14 +69,16 @@ class Line:
 
 
 def issue(session: Session, household: Household, label: str, period_start: date, period_end: date,
-          lines: Sequence[Line], today: date | None = None) -> Invoice:
-    """Write one invoice and its debit row in the caller's transaction (not committed)."""
+          lines: Sequence[Line], today: date | None = None, number: str | None = None,
+          credit: int | None = None) -> Invoice:
+    """Write one invoice and its debit row in the caller's transaction (not committed).
+    A batch passes its reserved ``number`` and the household's balance (``credit``)."""
     begin_write(session)
     today = today or date.today()
     amount = sum(line.quantity * line.unit_cents for line in lines)
     invoice = Invoice(
         organisation_id=household.organisation_id, household_id=household.id, kind=INVOICE,
-        number=next_number(session, household.organisation_id, today.year), label=label,
+        number=number or next_number(session, household.organisation_id, today.year), label=label,
         period_start=period_start, period_end=period_end, amount_cents=amount,
         lines=[InvoiceLine(child_id=line.child_id, label=line.label, quantity=line.quantity,
                            unit_cents=line.unit_cents, amount_cents=line.quantity * line.unit_cents,
@@ -80,8 +88,9 @@ def issue(session: Session, household: Household, label: str, period_start: date
     session.add(invoice)
     session.flush()
     if amount:
-        credit = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-                                .where(LedgerEntry.household_id == household.id))
+        if credit is None:
+            credit = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                                    .where(LedgerEntry.household_id == household.id))
         session.add(LedgerEntry(household_id=household.id, amount_cents=-amount, kind=ENTRY_INVOICE,
                                 label=f"Facture {invoice.number}", invoice_id=invoice.id))
         # Money already on the compte d'avance settles the invoice first: two rows
@@ -179,13 +188,32 @@ def credit_note(session: Session, actor: Account, household: Household, invoice_
     return note
 
 
-def pdf(session: Session, invoice: Invoice) -> bytes:
+def pdfs(session: Session, invoice_ids: Sequence[int]):
+    """(invoice, PDF) for many invoices, read in a few queries (the monthly run's PDFs)."""
+    from sqlalchemy.orm import selectinload
+
+    from citoyen.models import Organisation
+
+    found = list(session.scalars(select(Invoice).where(Invoice.id.in_(list(invoice_ids)))
+                                 .options(selectinload(Invoice.lines)).order_by(Invoice.id)))
+    homes = {h.id: h for h in session.scalars(select(Household).where(
+        Household.id.in_({i.household_id for i in found})))}
+    towns = {t.id: t for t in session.scalars(select(Organisation).where(
+        Organisation.id.in_({i.organisation_id for i in found})))}
+    paid = paid_on(session, [i.id for i in found])
+    for invoice in found:
+        left = max(invoice.amount_cents - paid.get(invoice.id, 0), 0) if invoice.kind == INVOICE else 0
+        yield invoice, pdf(session, invoice, homes[invoice.household_id], towns[invoice.organisation_id], left)
+
+
+def pdf(session: Session, invoice: Invoice, household: Household | None = None, town=None,
+        left: int | None = None) -> bytes:
     """The invoice or credit note as a PDF."""
     from citoyen.models import Organisation
     from citoyen.pdf import invoice as invoice_pdf
 
-    household = session.get(Household, invoice.household_id)
-    town = session.get(Organisation, invoice.organisation_id)
+    household = household or session.get(Household, invoice.household_id)
+    town = town or session.get(Organisation, invoice.organisation_id)
     corrects = session.get(Invoice, invoice.corrects_id).number if invoice.corrects_id else ""
     address = ", ".join(part for part in (
         household.address_line1, household.address_line2,
@@ -198,5 +226,6 @@ def pdf(session: Session, invoice: Invoice) -> bytes:
         is_credit_note=invoice.kind == CREDIT_NOTE, label=invoice.label, issued=invoice.issued_at.date(),
         period=(invoice.period_start, invoice.period_end),
         lines=[(line.label, line.quantity, line.unit_cents, line.amount_cents) for line in invoice.lines],
-        total=invoice.amount_cents, left=remaining(session, invoice), corrects=corrects,
+        total=invoice.amount_cents, left=remaining(session, invoice) if left is None else left,
+        corrects=corrects,
     )

@@ -134,3 +134,11 @@ def test_credit_on_the_account_settles_a_new_invoice_first(db, agent, family):
     assert ledger.balance(db, family.id) == 2000 - 4700
     # A second invoice finds no credit left.
     assert invoices.remaining(db, _issue(db, family)) == 4700
+
+
+def test_many_pdfs_at_once_match_one_by_one(db, family):
+    first, second = _issue(db, family), _issue(db, family)
+    produced = dict(invoices.pdfs(db, [first.id, second.id]))
+    assert set(produced) == {first, second}
+    assert all(document.startswith(b"%PDF") for document in produced.values())
+    assert len(produced[first]) == len(invoices.pdf(db, first))
