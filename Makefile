@@ -13,7 +13,7 @@ FLASK := $(BIN)/flask --app wsgi
 INSTANCE := $(or $(CITOYEN_INSTANCE_PATH),$(CURDIR)/instance)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-deps browser lint bench bench-agenda clean help
+.PHONY: run test install install-test system-deps browser lint bench bench-agenda bench-billing clean help
 
 help:
 	@echo "make run    - installe, migre, charge la démo et démarre le portail sur http://$(HOST):$(PORT)"
@@ -96,6 +96,9 @@ bench: install-test
 	$(BIN)/python bench/agenda.py $(BENCH_ARGS)
 
 # The agenda alone; for example BENCH_ARGS="--rush 500 --seconds 10".
+bench-billing: install-test
+	$(BIN)/python bench/billing.py $(BENCH_ARGS)
+
 bench-agenda: install-test
 	$(BIN)/python bench/agenda.py $(BENCH_ARGS)
 
