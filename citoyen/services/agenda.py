@@ -587,6 +587,16 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
     return child, activity, load_context(session, [child], day, day, now, activity_ids=[activity.id])
 
 
+def _check_account(session: Session, actor: Account, household_id: int) -> None:
+    """A prepaid account negative for too long stops new bookings (an agent may still book)."""
+    from citoyen.services.billing import booking_refusal
+
+    if not actor.is_agent:
+        refusal = booking_refusal(session, household_id)
+        if refusal:
+            raise DomainError(refusal)
+
+
 def _booking_of(session: Session, slot_id: int, child_id: int) -> Booking | None:
     return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child_id))
 
@@ -600,6 +610,7 @@ def book(session: Session, actor: Account, child_id: int, activity_id: int, day:
     existing = ctx.bookings.get((child.id, activity.id, day))
     if existing is not None and existing.status in HOLDS_A_PLACE:
         return existing
+    _check_account(session, actor, child.household_id)
     slot = ctx.slots.get((activity.id, day))
     # Plain values: taking the write lock ends the reading transaction (and expires the objects).
     actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
@@ -903,6 +914,9 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
     if apply:
         begin_write(session)
     children = [child_for(session, actor, c) for c in child_ids]
+    if action == "create":
+        for household_id in {c.household_id for c in children}:
+            _check_account(session, actor, household_id)
     activities = [activity_for(session, children[0], a) for a in activity_ids]
     ctx = load_context(session, children, start, end, now, activity_ids=activity_ids)
     lines: list[BulkLine] = []

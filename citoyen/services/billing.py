@@ -247,8 +247,8 @@ def booking_refusal(session: Session, household_id: int, now=None) -> str | None
     15 days), or None."""
     household = session.get(Household, household_id)
     organisation = session.get(Organisation, household.organisation_id)
-    if organisation.billing_mode != "prepaid":
-        return None
+    if organisation.billing_mode != "prepaid" or ledger.balance(session, household_id) >= 0:
+        return None  # the usual case: one sum, no history read
     since = negative_since(session, household_id)
     if since is None or since > (now or utcnow()) - timedelta(days=NEGATIVE_GRACE_DAYS):
         return None

@@ -214,3 +214,19 @@ def test_attestation_fiscale(db, town, tmp_path):
     other = household(db, town.organisation, name="Benali", children=("Yasmine",))
     with pytest.raises(NotFound):
         billing.tax_certificate(db, town.household, other.children[0].id, year)
+
+
+def test_a_negative_account_for_too_long_stops_new_bookings(db, town):
+    days = _days(3)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, days[0])
+    billing.bill_household(db, town.household.id, days[0], BASE_URL)
+    db.execute(update(LedgerEntry).values(created_at=utcnow() - timedelta(days=20)))
+    db.commit()
+    with pytest.raises(DomainError, match="depuis plus de 15 jours"):
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, days[1])
+    with pytest.raises(DomainError, match="depuis plus de 15 jours"):
+        agenda.bulk(db, town.parent, [town.leo.id], [town.canteen.id], days[1], days[2], [0, 1, 3, 4],
+                    "create", BASE_URL, apply=True)
+    agenda.book(db, town.agent, town.leo.id, town.canteen.id, days[1])  # the town hall still can
+    ledger.record_cash(db, town.agent, town.household, "10")
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, days[2])
