@@ -489,3 +489,35 @@ def tax_certificate(session: Session, household: Household, child_id: int, year:
                      guardians=", ".join(g.full_name for g in household.guardians), child=child.full_name,
                      born=child.birth_date, year=year, amount=tax_amount(session, child, year),
                      issued=date.today())
+
+
+# ---------------------------------------------------------------- the commune's billing settings
+
+MODES = {"prepaid": "Prépaiement (compte d'avance débité chaque mois)",
+         "postpaid": "Post-paiement (une facture par mois)"}
+
+
+def update_settings(session: Session, actor: Account, organisation_id: int, mode: str, siret: str,
+                    free_motives: Sequence[str]) -> Organisation:
+    """The billing rules a commune sets: its mode, its SIRET, the absence motives not charged."""
+    from citoyen.services.agenda import ABSENCE_MOTIVES
+
+    if not actor.is_admin:
+        raise Forbidden("Cette action est réservée aux administrateurs.")
+    if mode not in MODES:
+        raise DomainError("Choisissez le mode de paiement de la commune.", "billing_mode")
+    siret = "".join((siret or "").split())
+    if siret and (not siret.isascii() or not siret.isdigit() or len(siret) != 14):
+        raise DomainError("Le SIRET compte 14 chiffres, par exemple 214 509 999 00017.", "siret")
+    motives = [m for m in ABSENCE_MOTIVES if m in set(free_motives)]
+    begin_write(session)
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound("Cette commune n'existe pas.")
+    organisation.billing_mode, organisation.siret = mode, siret
+    organisation.free_absence_motives = " ".join(motives)
+    audit.record(session, actor, "money.settings", "organisation", organisation.id, organisation.name,
+                 f"{MODES[mode]} ; SIRET {siret or 'non renseigné'} ; absences non facturées : "
+                 + (", ".join(ABSENCE_MOTIVES[m] for m in motives) or "aucune"))
+    session.commit()
+    return organisation

@@ -108,3 +108,23 @@ def test_family_sees_its_prices_and_downloads_the_attestation(client, auth, db):
     refused = client.get(f"/paiements/{town.household.id}/attestation?enfant={town.ines.id}&annee={year}")
     assert refused.status_code == 422 and "6 ans ou plus" in text(refused)
     assert client.get(f"/paiements/{town.household.id}/attestation?enfant=x").status_code == 422
+
+
+def test_billing_settings_by_an_administrator(app, client, auth, db, admin):
+    from tests import factories
+
+    town = factories.organisation(db)
+    app.config["PAYMENT_BACKENDS"] = {"*": {"kind": "systempayv2", "options": {
+        "service_url": "https://banque.example/", "secret_test": "TRESSECRET"}}}
+    auth.sign_in(admin.email)
+    url = f"/agent/communes/{town.id}/facturation"
+    page = text(client.get(url))
+    assert "Post-paiement" in page and "https://banque.example/" in page and "TRESSECRET" not in page
+    bad = client.post(url, data={"billing_mode": "postpaid", "siret": "123", "free_motives": ["illness"]})
+    assert bad.status_code == 422 and "14 chiffres" in text(bad) and 'value="123"' in text(bad)
+    ok = client.post(url, data={"billing_mode": "postpaid", "siret": "214 509 999 00017",
+                                "free_motives": ["illness"]})
+    assert ok.status_code == 303
+    fresh(db)
+    town = db.get(Organisation, town.id)
+    assert (town.billing_mode, town.siret, town.free_absence_motives) == ("postpaid", "21450999900017", "illness")

@@ -14,11 +14,16 @@ from flask_wtf import FlaskForm
 from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
+from wtforms import RadioField
 from wtforms import SelectField
+from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+from wtforms.widgets import CheckboxInput
+from wtforms.widgets import ListWidget
 
+from citoyen.access import admin_required
 from citoyen.access import household_or_404
 from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
@@ -31,6 +36,7 @@ from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
+from citoyen.blueprints.util import settings
 from citoyen.db import get_session
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
@@ -308,3 +314,41 @@ def billing_run(run_id: int):
         abort(404)
     return render("agent/billing_run.html", block="progress" if is_fragment_request() else None, run=run,
                   month_label=billing.month_label, format_cents=format_cents)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class BillingSettingsForm(FlaskForm):
+    billing_mode = RadioField("Mode de paiement", choices=[SelectChoice(k, v) for k, v in billing.MODES.items()],
+                              validate_choice=False)
+    siret = StringField("SIRET", validators=[Length(max=20)], description="Imprimé sur les factures et "
+                        "les attestations fiscales", render_kw={"inputmode": "numeric", "maxlength": 20})
+    free_motives = MultiCheckboxField("Motifs d'absence non facturés")
+
+
+@bp.route("/communes/<int:organisation_id>/facturation", methods=["GET", "POST"])
+@admin_required
+def billing_settings(organisation_id: int):
+    """Règles de facturation de la commune, et le paiement en ligne configuré (secrets masqués)."""
+    from citoyen.services.agenda import ABSENCE_MOTIVES
+
+    try:
+        organisation = organisations.get(get_session(), organisation_id)
+    except NotFound:
+        abort(404)
+    form = BillingSettingsForm(data=None if request.method == "POST" else {
+        "billing_mode": organisation.billing_mode, "siret": organisation.siret,
+        "free_motives": organisation.free_absence_motives.split()})
+    form.free_motives.choices = [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()]
+    if form.validate_on_submit():
+        ok, _ = attempt(form, billing.update_settings, get_session(), current_user, organisation.id,
+                        form.billing_mode.data or "", form.siret.data or "", form.free_motives.data or [])
+        if ok:
+            flash("Les règles de facturation sont enregistrées.", "success")
+            return redirect(url_for("agent.billing_settings", organisation_id=organisation.id))
+    return render("agent/billing_settings.html", form=form, organisation=organisation,
+                  backend=payments.describe_backend(payments.backend_config(settings(), organisation)),
+                  status=form_status(form))
