@@ -81,6 +81,7 @@ def _page(forms=None, status=200, statement_forms=None, tax_errors=None):
             "online": payments.backend_config(
                 settings(), session.get(Organisation, h.organisation_id)) is not None,
             "prices": _prices(session, h),
+            "postpaid": session.get(Organisation, h.organisation_id).billing_mode == "postpaid",
             "children": [(c, billing.tax_eligibility(c, tax_year)) for c in h.children
                          if c.status == "validated"],
             "tax_error": (tax_errors or {}).get(h.id, ""),
