@@ -57,7 +57,7 @@ def post_form(url: str, fields: dict[str, str]) -> int:
 
 PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Banque de test — paiement</title>
+<title>Banque de test — paiement</title><link rel="icon" href="data:,">
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
 button{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .3rem .3rem 0;border:2px solid #1b4f8a;background:#1b4f8a;color:#fff;border-radius:4px}
 button.secondary{background:#fff;color:#1b4f8a}.note{background:#fff4d6;padding:.5rem}</style></head>
