@@ -99,7 +99,7 @@ def build_town(url: str, rush_parents: int) -> dict:
         from datetime import time as clock
 
         specs = [("Accueil matin", clock(7, 30), clock(8, 20), 60),
-                 ("Restauration scolaire", clock(11, 45), clock(13, 30), 150),
+                 ("Restauration scolaire", clock(11, 45), clock(13, 30), 60),
                  ("Accueil soir 1", clock(16, 30), clock(17, 30), 60),
                  ("Accueil soir 2", clock(17, 30), clock(18, 30), 40)]
         activities: dict[int, list[int]] = {}
