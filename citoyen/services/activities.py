@@ -290,7 +290,7 @@ def daily_list(session: Session, actor: Account, activity_id: int, day: date) ->
         .where(Booking.activity_id == activity_id, Booking.day == day)
         .order_by(Child.last_name, Child.first_name, Child.id)
     ).all()
-    booked = [ListRow(b, c, h) for b, c, h in rows if b.status in HOLDS_A_PLACE]
+    booked = [ListRow(b, c, h) for b, c, h in rows if b.status in ATTENDANCE_LABELS]
     waiting = sorted((ListRow(b, c, h) for b, c, h in rows if b.status == BOOKING_WAITING),
                      key=lambda r: (r.booking.waiting_since, r.booking.id))
     return booked, waiting
@@ -324,3 +324,43 @@ def counters_match(session: Session) -> list[tuple[int, int, int]]:
 def overbooked(session: Session) -> int:
     """The number of slots holding more bookings than their capacity allowed when booked."""
     return session.scalar(select(func.count()).select_from(Slot).where(Slot.booked > Slot.capacity)) or 0
+
+
+ATTENDANCE_LABELS = {
+    "booked": "Non pointé",
+    "present": "Présent",
+    "absent_justified": "Absent (justifié)",
+    "absent_unjustified": "Absent (non justifié)",
+}
+
+
+def mark_attendance(session: Session, actor: Account, booking_id: int, status: str) -> Booking:
+    """Pointer: present, absent (justified or not), or back to not marked.
+    A justified absence gives the place back (the counters keep equal to the
+    bookings that hold a place); the others keep it."""
+    _require_agent(actor)
+    if status not in ATTENDANCE_LABELS:
+        raise DomainError("Choisissez présent ou absent.")
+    begin_write(session)
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.status not in ATTENDANCE_LABELS:
+        raise NotFound("Cette réservation n'existe pas.")
+    before = booking.status
+    if before == status:
+        return booking
+    holds_before, holds_after = before in HOLDS_A_PLACE, status in HOLDS_A_PLACE
+    if holds_before and not holds_after:
+        session.execute(update(Slot).where(Slot.id == booking.slot_id, Slot.booked > 0)
+                        .values(booked=Slot.booked - 1).execution_options(synchronize_session=False))
+    elif holds_after and not holds_before:
+        # Marking again someone who was there: the counter may go past a capacity lowered since.
+        session.execute(update(Slot).where(Slot.id == booking.slot_id).values(booked=Slot.booked + 1)
+                        .execution_options(synchronize_session=False))
+    booking.status = status
+    child = session.get(Child, booking.child_id)
+    activity = session.get(Activity, booking.activity_id)
+    audit.record(session, actor, "activity.attendance", "activity", activity.id, activity.name,
+                 f"{child.full_name} le {booking.day:%d/%m/%Y} : {ATTENDANCE_LABELS[before]} → "
+                 f"{ATTENDANCE_LABELS[status]}")
+    session.commit()
+    return booking

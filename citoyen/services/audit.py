@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "activity.capacity": "Capacité d'un jour modifiée",
     "activity.closure_add": "Fermeture ajoutée",
     "activity.closure_delete": "Fermeture supprimée",
+    "activity.attendance": "Pointage de présence",
     "agenda.enrol": "Inscription à une activité par un agent",
     "agenda.enrolment_validated": "Inscription validée",
     "agenda.enrolment_refused": "Inscription refusée",

@@ -120,3 +120,20 @@ def test_daily_list_printable_and_csv(client, auth, town, db, monday):
     csv = client.get(f"/agent/listes.csv?jour={monday.isoformat()}")
     assert csv.mimetype == "text/csv"
     assert "Martin;Léo" in csv.get_data(as_text=True)
+
+
+def test_attendance_keeps_the_counters_right(client, auth, town, db, monday):
+    from citoyen.services import activities as activity_service
+
+    booking = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    for status, counter in (("present", 1), ("absent_justified", 0), ("absent_unjustified", 1), ("booked", 1)):
+        response = client.post(f"/agent/reservations/{booking.id}/pointage", data={"status": status})
+        assert response.status_code == 303, status
+        fresh(db)
+        assert db.scalar(select(Slot.booked).where(Slot.id == booking.slot_id)) == counter, status
+        assert activity_service.counters_match(db) == []
+    page = text(client.get(f"/agent/listes?jour={monday.isoformat()}&activite={town.canteen.id}"))
+    assert "Non pointé" in page and "Présent" in page
+    assert client.post("/agent/reservations/999999/pointage", data={"status": "present"}).status_code == 404
+    assert "activity.attendance" in actions(db)

@@ -102,11 +102,15 @@ def test_agenda_journey_without_javascript(browser, live_server, town):
         context.close()
 
 
-def test_agent_activity_pages_are_accessible(visit, town):
+def test_agent_activity_pages_are_accessible(visit, town, db):
+    from citoyen.services import agenda
+
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, next_weekday(0))
     visit.sign_in(town.agent.email, PASSWORD)
     for path, name in [("/agent/activites", "agent-activites"),
                        (f"/agent/activites/{town.canteen.id}", "agent-activite"),
                        ("/agent/activites/nouvelle", "agent-activite-nouvelle"),
-                       (f"/agent/listes?jour={next_weekday(0).isoformat()}", "agent-listes")]:
+                       (f"/agent/listes?jour={next_weekday(0).isoformat()}", "agent-listes"),
+                       ("/agent/inscriptions", "agent-inscriptions")]:
         visit.goto(path)
         visit.check(name)

@@ -236,7 +236,22 @@ def daily_lists():
     shown = [a for a in all_activities if a.id == chosen] or all_activities
     lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
     return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
-                  activities=all_activities, chosen=chosen)
+                  activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS)
+
+
+@bp.route("/reservations/<int:booking_id>/pointage", methods=["POST"])
+def mark_attendance(booking_id: int):
+    """Pointer un enfant: présent, absent justifié ou non."""
+    try:
+        booking = activities.mark_attendance(get_session(), current_user, booking_id, request.form.get("status", ""))
+    except NotFound:
+        get_session().rollback()
+        abort(404)
+    except DomainError as error:
+        get_session().rollback()
+        flash(error.message, "error")
+        return redirect(url_for("agent.daily_lists"))
+    return redirect(url_for("agent.daily_lists", jour=booking.day.isoformat(), activite=booking.activity_id))
 
 
 @bp.route("/listes.csv")
@@ -251,7 +266,8 @@ def daily_list_csv():
         if request.args.get("activite", type=int) not in (None, a.id):
             continue
         booked, waiting = activities.daily_list(session, current_user, a.id, day)
-        for row, state in [(r, "Réservé") for r in booked] + [(r, "Liste d'attente") for r in waiting]:
+        rows = [(r, activities.ATTENDANCE_LABELS[r.booking.status]) for r in booked]
+        for row, state in rows + [(r, "Liste d'attente") for r in waiting]:
             writer.writerow([a.name, a.site.name, day.isoformat(), row.child.last_name, row.child.first_name,
                              row.child.class_name, row.household.name, state])
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
