@@ -11,6 +11,7 @@ from citoyen.models.agenda import Site
 from citoyen.models.agenda import Slot
 from citoyen.models.audit import AuditEntry
 from citoyen.models.base import Base
+from citoyen.models.documents import ActivityRequirement
 from citoyen.models.documents import Document
 from citoyen.models.documents import DocumentFile
 from citoyen.models.documents import DocumentType
@@ -51,6 +52,7 @@ __all__ = [
     "AuthorizedPickup",
     "Child",
     "ChildPhoto",
+    "ActivityRequirement",
     "Document",
     "DocumentFile",
     "DocumentType",

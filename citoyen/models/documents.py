@@ -120,3 +120,13 @@ class DocumentFile(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="files")
+
+
+class ActivityRequirement(Base):
+    """A document that must be valid before a child is enrolled in an activity."""
+
+    __tablename__ = "activity_requirement"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True)
+    document_type_id: Mapped[int] = mapped_column(ForeignKey("document_type.id", ondelete="CASCADE"),
+                                                  primary_key=True)

@@ -115,6 +115,10 @@ class Closed(DomainError):
     pass
 
 
+class MissingDocuments(DomainError):
+    """Enrolment needs documents the family has not provided (or not yet had validated)."""
+
+
 class NotEnrolled(DomainError):
     pass
 
@@ -757,6 +761,16 @@ def enrol(session: Session, actor: Account, child_id: int | None, activity_id: i
         raise DomainError("Choisissez une activité de la liste.", "activity") from None
     if activity.archived:
         raise DomainError("Cette activité n'est plus proposée.", "activity")
+    if not actor.is_agent:
+        from citoyen.services.requirements import missing_for
+
+        missing = missing_for(session, child, activity)
+        if missing:
+            raise MissingDocuments(
+                f"Avant d'inscrire {child.first_name} à {activity.name}, fournissez "
+                + ("ce justificatif : " if len(missing) == 1 else "ces justificatifs : ")
+                + ", ".join(t.name for t in missing)
+                + ". Vous pouvez le faire dans « Mes justificatifs » ; la mairie le validera.", "activity")
     overlapping = session.scalar(select(Enrolment.id).where(
         Enrolment.child_id == child.id, Enrolment.activity_id == activity.id,
         Enrolment.status.in_((ENROLMENT_PENDING, ENROLMENT_VALIDATED)),

@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "money.credit_note": "Avoir",
     "money.invoicing": "Facturation du mois",
     "money.prices": "Tarifs d'une activité",
+    "activity.requirements": "Justificatifs exigés par une activité",
     "money.settings": "Règles de facturation d'une commune",
     "document.validated": "Justificatif validé",
     "document.rejected": "Justificatif déclaré invalide",
