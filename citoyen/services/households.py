@@ -92,8 +92,9 @@ def parse_amount(value: str) -> int:
 def format_cents(cents: int | None) -> str:
     if cents is None:
         return ""
-    euros, rest = divmod(cents, 100)
-    return f"{euros:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
+    euros, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return sign + f"{euros:,}".replace(",", "\u202f") + f",{rest:02d}\u00a0€"
 
 
 # ---------------------------------------------------------------- reading

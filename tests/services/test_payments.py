@@ -288,3 +288,13 @@ def test_treasury_export(db, agent, family):
     with pytest.raises(DomainError) as raised:
         ledger.export_csv(db, agent, today, today - timedelta(days=1))
     assert raised.value.field == "end"
+
+
+@given(cents=st.integers(min_value=-10**9, max_value=10**9))
+def test_amounts_are_written_the_french_way_whatever_their_sign(cents):
+    from citoyen.services.households import format_cents
+
+    text = format_cents(cents)
+    assert text.endswith("\u00a0€")
+    number = text[:-2].replace("\u202f", "").replace(",", ".")
+    assert round(float(number) * 100) == cents
