@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
 
 from citoyen.models import Account
 from citoyen.models import Activity
@@ -289,11 +290,38 @@ def daily_list(session: Session, actor: Account, activity_id: int, day: date) ->
         .join(Household, Household.id == Child.household_id)
         .where(Booking.activity_id == activity_id, Booking.day == day)
         .order_by(Child.last_name, Child.first_name, Child.id)
+        .options(selectinload(Child.pickups))
     ).all()
     booked = [ListRow(b, c, h) for b, c, h in rows if b.status in ATTENDANCE_LABELS]
     waiting = sorted((ListRow(b, c, h) for b, c, h in rows if b.status == BOOKING_WAITING),
                      key=lambda r: (r.booking.waiting_since, r.booking.id))
     return booked, waiting
+
+
+def care_notes(child: Child) -> list[str]:
+    """What the staff must know that day: PAI, allergies, diet, appliances."""
+    from citoyen.services.changes import DIETS
+
+    notes = []
+    if child.pai:
+        notes.append("PAI")
+    if child.allergies:
+        notes.append(f"Allergies : {child.allergies}")
+    if child.diet:
+        notes.append(f"Régime : {DIETS.get(child.diet, child.diet)}")
+    for flag, label in ((child.glasses, "lunettes"), (child.hearing_aid, "appareil auditif"),
+                        (child.dental_appliance, "appareil dentaire")):
+        if flag:
+            notes.append(label.capitalize())
+    return notes
+
+
+def pickup_notes(child: Child) -> str:
+    """Who may collect the child, besides the guardians."""
+    people = ", ".join(f"{p.full_name}{' (' + p.relation + ')' if p.relation else ''} {p.phone}"
+                       for p in child.pickups)
+    alone = "Peut partir seul. " if child.allows_leave_alone else ""
+    return alone + (f"Autorisés : {people}" if people else "Responsables seulement")
 
 
 def occupancy(session: Session, actor: Account, activity: Activity, start: date, weeks: int = 4) -> list[tuple[date, int, int]]:

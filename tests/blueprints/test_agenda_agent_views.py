@@ -122,6 +122,24 @@ def test_daily_list_printable_and_csv(client, auth, town, db, monday):
     assert "Martin;Léo" in csv.get_data(as_text=True)
 
 
+def test_daily_list_says_pai_allergies_and_who_may_collect(client, auth, town, db, monday):
+    from citoyen.models import AuthorizedPickup
+    from citoyen.models import Child
+
+    leo = db.get(Child, town.leo.id)
+    leo.pai, leo.allergies, leo.diet = True, "Arachide", "sans_porc"
+    db.add(AuthorizedPickup(child_id=leo.id, first_name="Jeanne", last_name="Roux", relation="grand-mère",
+                            phone="06 12 34 56 78"))
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/listes?jour={monday.isoformat()}&activite={town.canteen.id}"))
+    assert "<strong>PAI</strong>" in page and "Allergies : Arachide" in page and "Régime : Sans porc" in page
+    assert "Jeanne Roux (grand-mère) 06 12 34 56 78" in page
+    csv = client.get(f"/agent/listes.csv?jour={monday.isoformat()}").get_data(as_text=True)
+    assert "PAI ; Allergies : Arachide" in csv and "Jeanne Roux" in csv
+
+
 def test_attendance_keeps_the_counters_right(client, auth, town, db, monday):
     from citoyen.services import activities as activity_service
 

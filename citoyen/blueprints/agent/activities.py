@@ -236,7 +236,8 @@ def daily_lists():
     shown = [a for a in all_activities if a.id == chosen] or all_activities
     lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
     return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
-                  activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS)
+                  activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS,
+                  care_notes=activities.care_notes, pickup_notes=activities.pickup_notes)
 
 
 @bp.route("/reservations/<int:booking_id>/pointage", methods=["POST"])
@@ -261,7 +262,8 @@ def daily_list_csv():
     day = _list_day()
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(["Activité", "Lieu", "Jour", "Nom", "Prénom", "Classe", "Foyer", "État"])
+    writer.writerow(["Activité", "Lieu", "Jour", "Nom", "Prénom", "Classe", "Foyer", "État", "Santé",
+                     "Qui peut récupérer l'enfant"])
     for a in activities.activities(session, current_user):
         if request.args.get("activite", type=int) not in (None, a.id):
             continue
@@ -269,7 +271,8 @@ def daily_list_csv():
         rows = [(r, activities.ATTENDANCE_LABELS[r.booking.status]) for r in booked]
         for row, state in rows + [(r, "Liste d'attente") for r in waiting]:
             writer.writerow([a.name, a.site.name, day.isoformat(), row.child.last_name, row.child.first_name,
-                             row.child.class_name, row.household.name, state])
+                             row.child.class_name, row.household.name, state,
+                             " ; ".join(activities.care_notes(row.child)), activities.pickup_notes(row.child)])
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="liste-{day.isoformat()}.csv"'
     return response
