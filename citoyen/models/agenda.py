@@ -194,3 +194,5 @@ class Booking(Base):
     absence_id: Mapped[int | None] = mapped_column(ForeignKey("absence.id", ondelete="SET NULL"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Present without having been booked (pointed by an agent): may carry a surcharge.
+    unbooked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
@@ -30,5 +31,7 @@ class Organisation(Base):
     # Absence motives that are not charged (justified), separated by spaces.
     free_absence_motives: Mapped[str] = mapped_column(String(200), default="illness school",
                                                       server_default="illness school")
+    # Added to the day's price for a child present without a booking, in percent.
+    unbooked_surcharge_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Zone of the school holidays (A, B or C): closes periscolaire activities.
     school_zone: Mapped[str] = mapped_column(String(1), default="B")

@@ -26,6 +26,7 @@ from citoyen.models import Slot
 from citoyen.models.agenda import BOOKING_WAITING
 from citoyen.models.agenda import HOLDS_A_PLACE
 from citoyen.models.agenda import RULE_KINDS
+from citoyen.models.base import utcnow
 from citoyen.services import audit
 from citoyen.services.agenda import _release_place
 from citoyen.services.agenda import _take_place
@@ -360,6 +361,53 @@ ATTENDANCE_LABELS = {
     "absent_justified": "Absent (justifié)",
     "absent_unjustified": "Absent (non justifié)",
 }
+
+
+def unbooked_presence(session: Session, actor: Account, activity_id: int, child_id: int, day: date) -> Booking:
+    """Pointer un enfant présent sans réservation: a place is still taken by a
+    guarded update (a full day stays full), and the day may carry a surcharge."""
+    from citoyen.services.agenda import _take_place
+    from citoyen.services.agenda import ensure_slots
+
+    _require_agent(actor)
+    check_day(day)
+    begin_write(session)
+    activity = session.get(Activity, activity_id)
+    child = session.get(Child, child_id)
+    if activity is None or child is None:
+        raise NotFound("Cet enfant ou cette activité n'existe pas.")
+    household = session.get(Household, child.household_id)
+    if household.organisation_id != activity.organisation_id:
+        raise DomainError("Cet enfant ne dépend pas de cette commune.", "child")
+    slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
+    booking = session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
+    if booking is not None and booking.status in HOLDS_A_PLACE:
+        raise DomainError(f"{child.full_name} est déjà sur la liste de ce jour.", "child")
+    if not _take_place(session, slot_id):
+        session.rollback()
+        raise DomainError("Complet : augmentez la capacité du jour pour pointer un enfant non réservé.", "child")
+    if booking is None:
+        booking = Booking(slot_id=slot_id, child_id=child.id, activity_id=activity.id, day=day)
+        session.add(booking)
+    booking.status, booking.unbooked, booking.waiting_since = "present", True, None
+    booking.author_id, booking.updated_at = actor.id, utcnow()
+    audit.record(session, actor, "activity.attendance", "activity", activity.id, activity.name,
+                 f"{child.full_name} le {day:%d/%m/%Y} : présent sans réservation")
+    session.commit()
+    return booking
+
+
+def unbooked_candidates(session: Session, activity: Activity, day: date) -> list[Child]:
+    """Children enrolled in the activity that day and not on its list."""
+    from citoyen.models import Enrolment
+
+    listed = select(Booking.child_id).where(Booking.activity_id == activity.id, Booking.day == day,
+                                            Booking.status.in_(HOLDS_A_PLACE))
+    return list(session.scalars(
+        select(Child).join(Enrolment, Enrolment.child_id == Child.id)
+        .where(Enrolment.activity_id == activity.id, Enrolment.status == "validated",
+               Enrolment.start_date <= day, Enrolment.end_date >= day, Child.id.not_in(listed))
+        .order_by(Child.last_name, Child.first_name).distinct()))
 
 
 def mark_attendance(session: Session, actor: Account, booking_id: int, status: str) -> Booking:

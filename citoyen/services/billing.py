@@ -164,6 +164,7 @@ class Charge:
     under_six: bool
     days: int
     unit_cents: int
+    unbooked: bool = False
 
     @property
     def amount_cents(self) -> int:
@@ -172,6 +173,7 @@ class Charge:
     @property
     def label(self) -> str:
         age = " (moins de 6 ans)" if self.under_six else ""
+        age += " — présence sans réservation" if self.unbooked else ""
         return (f"{self.activity.name} — {self.child.first_name}{age} — {self.days} jour"
                 f"{'s' if self.days > 1 else ''} à {format_cents(self.unit_cents)}")
 
@@ -179,31 +181,35 @@ class Charge:
 def _booking_rows(session: Session, child_ids: Sequence[int], month: date):
     start, end = month_start(month), month_end(month)
     return session.execute(
-        select(Booking.child_id, Booking.activity_id, Booking.day, Booking.status, Absence.motive)
+        select(Booking.child_id, Booking.activity_id, Booking.day, Booking.status, Absence.motive,
+               Booking.unbooked)
         .outerjoin(Absence, Absence.id == Booking.absence_id)
         .where(Booking.child_id.in_(list(child_ids)), Booking.day >= start, Booking.day <= end)
     ).all()
 
 
-def _count(rows, children: Mapping[int, Child], free: set[str]) -> dict[int, dict[tuple[int, int, bool], int]]:
-    """Charged days by household, then by (child, activity, under 6)."""
-    counted: dict[int, dict[tuple[int, int, bool], int]] = defaultdict(lambda: defaultdict(int))
-    for child_id, activity_id, day, status, motive in rows:
+def _count(rows, children: Mapping[int, Child], free: set[str]):
+    """Charged days by household, then by (child, activity, under 6, present without booking)."""
+    counted: dict[int, dict[tuple[int, int, bool, bool], int]] = defaultdict(lambda: defaultdict(int))
+    for child_id, activity_id, day, status, motive, unbooked in rows:
         charged = status in (BOOKING_BOOKED, BOOKING_PRESENT, BOOKING_ABSENT_UNJUSTIFIED) or (
             status == BOOKING_CANCELLED and motive is not None and motive not in free)
         if charged:
             child = children[child_id]
-            counted[child.household_id][(child_id, activity_id, under_six(child, day))] += 1
+            key = (child_id, activity_id, under_six(child, day), bool(unbooked) and status == BOOKING_PRESENT)
+            counted[child.household_id][key] += 1
     return counted
 
 
-def _priced(household: Household, counted: Mapping[tuple[int, int, bool], int], children: Mapping[int, Child],
-            activities: Mapping[int, Activity], grid: Mapping[int, list[PriceBracket]]) -> list[Charge]:
+def _priced(household: Household, counted, children: Mapping[int, Child], activities: Mapping[int, Activity],
+            grid: Mapping[int, list[PriceBracket]], surcharge_percent: int = 0) -> list[Charge]:
     result = []
-    for (child_id, activity_id, young), days in sorted(counted.items()):
+    for (child_id, activity_id, young, unbooked), days in sorted(counted.items()):
         unit = price_for(grid.get(activity_id, []), household.family_quotient)
+        if unit and unbooked:
+            unit = unit * (100 + surcharge_percent) // 100
         if unit:
-            result.append(Charge(children[child_id], activities[activity_id], young, days, unit))
+            result.append(Charge(children[child_id], activities[activity_id], young, days, unit, unbooked))
     return result
 
 
@@ -219,9 +225,10 @@ def charges(session: Session, household: Household, month: date,
     counted = _count(_booking_rows(session, list(children), month), children, free).get(household.id)
     if not counted:
         return []
-    activity_ids = sorted({a for _, a, _ in counted})
+    activity_ids = sorted({key[1] for key in counted})
     activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
-    return _priced(household, counted, children, activities, brackets_of(session, activity_ids))
+    return _priced(household, counted, children, activities, brackets_of(session, activity_ids),
+                   organisation.unbooked_surcharge_percent)
 
 
 # ---------------------------------------------------------------- negative balances
@@ -294,10 +301,12 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
     free = set((organisation.free_absence_motives or "").split())
     children = {c.id: c for c in session.scalars(select(Child).where(Child.household_id.in_(todo)))}
     counted = _count(_booking_rows(session, list(children), month), children, free) if children else {}
-    activity_ids = sorted({a for per in counted.values() for _, a, _ in per})
+    activity_ids = sorted({key[1] for per in counted.values() for key in per})
     activities = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(activity_ids)))}
     grid = brackets_of(session, activity_ids)
-    priced = {h: _priced(found[h], counted[h], children, activities, grid) for h in todo if counted.get(h)}
+    surcharge = organisation.unbooked_surcharge_percent
+    priced = {h: _priced(found[h], counted[h], children, activities, grid, surcharge)
+              for h in todo if counted.get(h)}
     priced = {h: lines for h, lines in priced.items() if lines}
     balances = dict(session.execute(
         select(LedgerEntry.household_id, func.sum(LedgerEntry.amount_cents))
@@ -498,7 +507,7 @@ MODES = {"prepaid": "Prépaiement (compte d'avance débité chaque mois)",
 
 
 def update_settings(session: Session, actor: Account, organisation_id: int, mode: str, siret: str,
-                    free_motives: Sequence[str]) -> Organisation:
+                    free_motives: Sequence[str], surcharge: str = "0") -> Organisation:
     """The billing rules a commune sets: its mode, its SIRET, the absence motives not charged."""
     from citoyen.services.agenda import ABSENCE_MOTIVES
 
@@ -510,14 +519,19 @@ def update_settings(session: Session, actor: Account, organisation_id: int, mode
     if siret and (not siret.isascii() or not siret.isdigit() or len(siret) != 14):
         raise DomainError("Le SIRET compte 14 chiffres, par exemple 214 509 999 00017.", "siret")
     motives = [m for m in ABSENCE_MOTIVES if m in set(free_motives)]
+    surcharge = (surcharge or "0").strip().rstrip("%").strip() or "0"
+    if not surcharge.isascii() or not surcharge.isdigit() or int(surcharge) > 200:
+        raise DomainError("Indiquez un pourcentage entre 0 et 200, par exemple 20.", "surcharge")
     begin_write(session)
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound("Cette commune n'existe pas.")
     organisation.billing_mode, organisation.siret = mode, siret
     organisation.free_absence_motives = " ".join(motives)
+    organisation.unbooked_surcharge_percent = int(surcharge)
     audit.record(session, actor, "money.settings", "organisation", organisation.id, organisation.name,
                  f"{MODES[mode]} ; SIRET {siret or 'non renseigné'} ; absences non facturées : "
-                 + (", ".join(ABSENCE_MOTIVES[m] for m in motives) or "aucune"))
+                 + (", ".join(ABSENCE_MOTIVES[m] for m in motives) or "aucune")
+                 + f" ; majoration d'une présence sans réservation : {int(surcharge)} %")
     session.commit()
     return organisation

@@ -17,6 +17,7 @@ from citoyen.models import Invoice
 from citoyen.models import LedgerEntry
 from citoyen.models import Notification
 from citoyen.models import Organisation
+from citoyen.models import Slot
 from citoyen.models.base import utcnow
 from citoyen.services import agenda
 from citoyen.services import billing
@@ -230,3 +231,31 @@ def test_a_negative_account_for_too_long_stops_new_bookings(db, town):
     agenda.book(db, town.agent, town.leo.id, town.canteen.id, days[1])  # the town hall still can
     ledger.record_cash(db, town.agent, town.household, "10")
     agenda.book(db, town.parent, town.leo.id, town.canteen.id, days[2])
+
+
+def test_unbooked_presence_takes_a_place_and_carries_the_surcharge(db, town):
+    from citoyen.services import activities
+    from citoyen.services.errors import Forbidden
+
+    billing.update_settings(db, factories_admin(db), town.organisation.id, "prepaid", "", ["illness"], "25")
+    day = _days(1)[0]
+    with pytest.raises(Forbidden):
+        activities.unbooked_presence(db, town.parent, town.canteen.id, town.leo.id, day)
+    assert {c.id for c in activities.unbooked_candidates(db, town.canteen, day)} == {town.leo.id, town.ines.id}
+    booking = activities.unbooked_presence(db, town.agent, town.canteen.id, town.leo.id, day)
+    assert booking.status == "present" and booking.unbooked
+    with pytest.raises(DomainError, match="déjà sur la liste"):
+        activities.unbooked_presence(db, town.agent, town.canteen.id, town.leo.id, day)
+    [charge] = billing.charges(db, town.household, day)
+    assert charge.unbooked and charge.unit_cents == 500  # 4,00 € + 25 %
+    assert "présence sans réservation" in charge.label
+    db.execute(update(Slot).values(capacity=1))
+    db.commit()
+    with pytest.raises(DomainError, match="Complet"):
+        activities.unbooked_presence(db, town.agent, town.canteen.id, town.ines.id, day)
+
+
+def factories_admin(db):
+    from tests import factories
+
+    return factories.account(db, email="admin.billing@example.org", role="admin")

@@ -237,7 +237,29 @@ def daily_lists():
     lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
     return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
                   activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS,
-                  care_notes=activities.care_notes, pickup_notes=activities.pickup_notes)
+                  care_notes=activities.care_notes, pickup_notes=activities.pickup_notes,
+                  candidates={a.id: activities.unbooked_candidates(session, a, day) for a, _, _ in lists})
+
+
+@bp.route("/activites/<int:activity_id>/presence", methods=["POST"])
+def unbooked_presence(activity_id: int):
+    """Pointer un enfant présent sans réservation."""
+    day = agenda.parse_day(request.form.get("jour", "")) if request.form.get("jour") else None
+    raw = request.form.get("enfant", "")
+    child_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
+    if day is None or not child_id:
+        flash("Choisissez l'enfant présent.", "error")
+        return redirect(url_for("agent.daily_lists", activite=activity_id))
+    try:
+        activities.unbooked_presence(get_session(), current_user, activity_id, child_id, day)
+        flash("La présence sans réservation est enregistrée.", "success")
+    except NotFound:
+        get_session().rollback()
+        abort(404)
+    except DomainError as error:
+        get_session().rollback()
+        flash(error.message, "error")
+    return redirect(url_for("agent.daily_lists", jour=day.isoformat(), activite=activity_id))
 
 
 @bp.route("/reservations/<int:booking_id>/pointage", methods=["POST"])

@@ -327,6 +327,9 @@ class BillingSettingsForm(FlaskForm):
     siret = StringField("SIRET", validators=[Length(max=20)], description="Imprimé sur les factures et "
                         "les attestations fiscales", render_kw={"inputmode": "numeric", "maxlength": 20})
     free_motives = MultiCheckboxField("Motifs d'absence non facturés")
+    surcharge = StringField("Majoration d'une présence sans réservation (%)", validators=[Length(max=4)],
+                            description="Ajoutée au prix de la journée, par exemple 20 ; 0 pour aucune",
+                            render_kw={"inputmode": "numeric", "maxlength": 4})
 
 
 @bp.route("/communes/<int:organisation_id>/facturation", methods=["GET", "POST"])
@@ -341,11 +344,13 @@ def billing_settings(organisation_id: int):
         abort(404)
     form = BillingSettingsForm(data=None if request.method == "POST" else {
         "billing_mode": organisation.billing_mode, "siret": organisation.siret,
-        "free_motives": organisation.free_absence_motives.split()})
+        "free_motives": organisation.free_absence_motives.split(),
+        "surcharge": str(organisation.unbooked_surcharge_percent)})
     form.free_motives.choices = [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()]
     if form.validate_on_submit():
         ok, _ = attempt(form, billing.update_settings, get_session(), current_user, organisation.id,
-                        form.billing_mode.data or "", form.siret.data or "", form.free_motives.data or [])
+                        form.billing_mode.data or "", form.siret.data or "", form.free_motives.data or [],
+                        form.surcharge.data or "0")
         if ok:
             flash("Les règles de facturation sont enregistrées.", "success")
             return redirect(url_for("agent.billing_settings", organisation_id=organisation.id))
