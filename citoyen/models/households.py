@@ -120,6 +120,8 @@ class Child(Base):
     glasses: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     dental_appliance: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     hearing_aid: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The secret of the child's private calendar feed (iCalendar); None: no feed.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     household: Mapped[Household] = relationship(back_populates="children")
     pickups: Mapped[list[AuthorizedPickup]] = relationship(

@@ -112,7 +112,7 @@ def test_public_routes_are_the_expected_ones(app):
         "/mot-de-passe-oublie", "/mot-de-passe-oublie/identifiant",
         "/mot-de-passe-oublie/mot-de-passe", "/mot-de-passe/nouveau/<token>",
         "/profil/identifiant/confirmer/<token>", "/sante", "/paiements/retour",
-        "/paiements/notification",
+        "/paiements/notification", "/calendrier/<token>.ics",
     ])
 
 

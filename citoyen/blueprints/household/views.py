@@ -10,6 +10,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from citoyen import ratelimit
+from citoyen.access import public
 from citoyen.blueprints.household import bp
 from citoyen.blueprints.household.forms import AddressForm
 from citoyen.blueprints.household.forms import BankForm
@@ -35,6 +36,7 @@ from citoyen.db import get_session
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
+from citoyen.services import calendar_feed
 from citoyen.services import changes
 from citoyen.services import children as child_records
 from citoyen.services import households
@@ -346,6 +348,8 @@ def _child_page(household, child, photo_form=None, status=200):
         pending=changes.pending_for(get_session(), household), rows=changes.rows,
         display=changes.display, words=CHILD_WORDS,
         photo_form=photo_form or PhotoForm(formdata=None), status=status,
+        calendar_url=(base_url() + url_for("household.calendar", token=child.calendar_token))
+        if child.calendar_token else "",
     )
 
 
@@ -470,3 +474,32 @@ def remove_pickup(household_id: int, child_id: int, pickup_id: int):
     child_records.remove_pickup(get_session(), current_user, household, child_id, pickup_id)
     flash(f"{name} n'est plus autorisé(e) à récupérer l'enfant.", "success")
     return redirect(url_for("household.pickups", household_id=household_id, child_id=child_id))
+
+
+# ---------------------------------------------------------------- calendar feed
+
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/calendrier", methods=["POST"])
+def renew_calendar(household_id: int, child_id: int):
+    """Créer (ou renouveler) l'adresse secrète du calendrier des réservations."""
+    household = _household(household_id)
+    target = _child(household, child_id)
+    renewed = target.calendar_token is not None
+    calendar_feed.renew(get_session(), current_user, household, target.id)
+    flash("Nouvelle adresse créée : l'ancienne ne fonctionne plus." if renewed else
+          "L'adresse du calendrier est créée.", "success")
+    return redirect(url_for("household.child", household_id=household.id, child_id=target.id) + "#calendrier")
+
+
+@bp.route("/calendrier/<token>.ics")
+@public
+def calendar(token: str):
+    """The private iCalendar feed: only its secret address gives it."""
+    try:
+        content = calendar_feed.feed(get_session(), token)
+    except NotFound:
+        abort(404)
+    response = make_response(content)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = "private, max-age=900"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
