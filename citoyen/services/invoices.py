@@ -229,3 +229,30 @@ def pdf(session: Session, invoice: Invoice, household: Household | None = None, 
         total=invoice.amount_cents, left=remaining(session, invoice) if left is None else left,
         corrects=corrects,
     )
+
+
+def allocate(session: Session, household_id: int, cents: int) -> int:
+    """Money just received without a target (a top-up, cash) pays the household's
+    open invoices, oldest first, through pairs of rows that cancel out. Returns
+    how much was allocated. In the caller's transaction."""
+    if cents <= 0:
+        return 0
+    open_invoices = list(session.scalars(
+        select(Invoice).where(Invoice.household_id == household_id, Invoice.kind == INVOICE)
+        .order_by(Invoice.issued_at, Invoice.id)))
+    paid = paid_on(session, [i.id for i in open_invoices])
+    allocated = 0
+    for invoice in open_invoices:
+        left = invoice.amount_cents - paid.get(invoice.id, 0)
+        used = min(left, cents - allocated)
+        if used <= 0:
+            continue
+        session.add(LedgerEntry(household_id=household_id, amount_cents=-used, kind=ENTRY_ADVANCE_USED,
+                                label=f"Compte d'avance utilisé pour la facture {invoice.number}"))
+        session.add(LedgerEntry(household_id=household_id, amount_cents=used, kind=ENTRY_ADVANCE_USED,
+                                label=f"Règlement de la facture {invoice.number} par le compte d'avance",
+                                invoice_id=invoice.id))
+        allocated += used
+        if allocated == cents:
+            break
+    return allocated

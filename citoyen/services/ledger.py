@@ -86,6 +86,9 @@ def record_cash(session: Session, actor: Account, household: Household, amount: 
                         recorded_by_id=actor.id)
     session.add(entry)
     session.flush()
+    from citoyen.services import invoices
+
+    invoices.allocate(session, household.id, cents)
     audit.record(session, actor, "money.cash", "household", household.id, household.name,
                  f"{format_cents(cents)} en espèces")
     session.commit()

@@ -217,6 +217,11 @@ def _apply_response(session: Session, response, base_url: str, source: str) -> O
     session.add(LedgerEntry(household_id=payment.household_id, amount_cents=payment.amount_cents,
                             kind=payment.purpose, label=label, payment_id=payment.id,
                             invoice_id=payment.invoice_id))
+    if payment.invoice_id is None:
+        from citoyen.services import invoices
+
+        session.flush()
+        invoices.allocate(session, payment.household_id, payment.amount_cents)
     for account in households.linked_accounts(session, household):
         notifications.notify(session, account, subject,
                              f"Votre paiement de {format_cents(payment.amount_cents)} est reçu.",

@@ -142,3 +142,15 @@ def test_many_pdfs_at_once_match_one_by_one(db, family):
     assert set(produced) == {first, second}
     assert all(document.startswith(b"%PDF") for document in produced.values())
     assert len(produced[first]) == len(invoices.pdf(db, first))
+
+
+def test_money_received_pays_the_open_invoices_oldest_first(db, agent, parent, family):
+    first, second = _issue(db, family), _issue(db, family)
+    ledger.record_cash(db, agent, family, "50")
+    assert (invoices.remaining(db, first), invoices.remaining(db, second)) == (0, 4700 - 300)
+    payment, redirect = payments.start_topup(db, SETTINGS, parent, family, "10", URLS)
+    back = Bank().choose(redirect, "payer")
+    payments.settle(db, SETTINGS, back, BASE_URL, "return")
+    db.expire_all()
+    assert invoices.remaining(db, second) == 4700 - 1300
+    assert ledger.balance(db, family.id) == -9400 + 6000
