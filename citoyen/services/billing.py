@@ -86,11 +86,16 @@ def price_for(brackets: Sequence[PriceBracket], quotient: int | None) -> int | N
     return brackets[-1].price_cents
 
 
-def bracket_label(bracket: PriceBracket, previous: PriceBracket | None) -> str:
-    low = 0 if previous is None or previous.max_quotient is None else previous.max_quotient + 1
-    if bracket.max_quotient is None:
-        return f"Quotient à partir de {low} €, ou non renseigné"
-    return f"Quotient de {low} à {bracket.max_quotient} €"
+def household_prices(session: Session, household: Household) -> list[tuple[Activity, int | None]]:
+    """The day's price of each activity the children are enrolled in, for this quotient."""
+    from citoyen.models.agenda import Enrolment
+
+    activities = list(session.scalars(
+        select(Activity).join(Enrolment, Enrolment.activity_id == Activity.id)
+        .where(Enrolment.child_id.in_([c.id for c in household.children] or [0]),
+               Enrolment.status == "validated").distinct().order_by(Activity.name)))
+    grid = brackets_of(session, [a.id for a in activities])
+    return [(a, price_for(grid.get(a.id, []), household.family_quotient)) for a in activities]
 
 
 def set_prices(session: Session, actor: Account, activity_id: int,

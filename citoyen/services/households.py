@@ -467,10 +467,6 @@ def search(session: Session, actor: Account, query: str) -> list[Household]:
     return list(session.scalars(statement.order_by(Household.name).limit(50)))
 
 
-def pending_children(household: Household) -> list[Child]:
-    return [c for c in household.children if c.status == "pending"]
-
-
 
 
 def invite_guardian(

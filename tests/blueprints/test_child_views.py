@@ -164,7 +164,10 @@ def test_a_second_guardian_is_added_and_validated(app, client, auth, parent, age
     assert "En attente de validation par la mairie" in text(client.get("/foyer"))
     staff = app.test_client()
     staff.post("/connexion", data={"email": agent.email, "password": PASSWORD})
-    assert "Alex Durand" in text(staff.get("/agent/modifications"))
+    queue = text(staff.get("/agent/modifications"))
+    assert "Alex Durand" in queue
+    title = queue.split("<title>")[1].split("</title>")[0]
+    assert title.startswith("À valider") and "<" not in title
     guardian = db.scalar(select(Guardian).where(Guardian.first_name == "Alex"))
     staff.post(f"/agent/responsables/{guardian.id}/valider")
     assert "En attente de validation" not in text(client.get("/foyer"))

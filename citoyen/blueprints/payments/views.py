@@ -10,7 +10,6 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length
 
@@ -47,19 +46,6 @@ class TopUpForm(FlaskForm):
     )
 
 
-def _prices(session, household):
-    """The day's price of each activity the children are enrolled in, for this quotient."""
-    from citoyen.models.agenda import Activity
-    from citoyen.models.agenda import Enrolment
-
-    activities = list(session.scalars(
-        select(Activity).join(Enrolment, Enrolment.activity_id == Activity.id)
-        .where(Enrolment.child_id.in_([c.id for c in household.children] or [0]),
-               Enrolment.status == "validated").distinct().order_by(Activity.name)))
-    grid = billing.brackets_of(session, [a.id for a in activities])
-    return [(a, billing.price_for(grid.get(a.id, []), household.family_quotient)) for a in activities]
-
-
 def _tax_years():
     this = date.today().year
     return [this - 1, this, this - 2, this - 3]
@@ -80,7 +66,7 @@ def _page(forms=None, status=200, statement_forms=None, tax_errors=None):
             "statement": (statement_forms or {}).get(h.id) or StatementForm(prefix=f"r{h.id}-"),
             "online": payments.backend_config(
                 settings(), session.get(Organisation, h.organisation_id)) is not None,
-            "prices": _prices(session, h),
+            "prices": billing.household_prices(session, h),
             "postpaid": session.get(Organisation, h.organisation_id).billing_mode == "postpaid",
             "children": [(c, billing.tax_eligibility(c, tax_year)) for c in h.children
                          if c.status == "validated"],
