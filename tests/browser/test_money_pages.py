@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from citoyen.models import DocumentType
 from citoyen.services import billing
 from citoyen.services import invoices
 from citoyen.services import ledger
@@ -16,6 +17,7 @@ def test_money_pages(visit, db, make_account):
     admin = make_account(email="admin.argent@example.org", role="admin")
     town = build_town(db)
     billing.set_prices(db, town.agent, town.canteen.id, [("800", "1,50"), ("", "4")])
+    db.add(DocumentType(organisation_id=town.organisation.id, name="Attestation d'assurance", scope="child"))
     ledger.record_cash(db, town.agent, town.household, "20")
     invoice = invoices.issue(db, town.household, "Facture post-paiement pour octobre 2026", date(2026, 10, 1),
                              date(2026, 10, 31), [invoices.Line("Restauration scolaire — Léo — 12 jours à 4,00 €",
@@ -36,6 +38,7 @@ def test_money_pages(visit, db, make_account):
         ("/agent/facturation", "argent-agent-facturation", False),
         (f"/agent/facturation/{run.id}", "argent-agent-facturation-en-cours", False),
         (f"/agent/activites/{town.canteen.id}/tarifs", "argent-agent-tarifs", True),
+        (f"/agent/activites/{town.canteen.id}/justificatifs", "agent-justificatifs-exiges", False),
     ])
     visit.goto("/paiements/factures")
     visit.page.context.clear_cookies()
