@@ -239,13 +239,13 @@ def _init_templates(app: Flask) -> None:
             if "portal_name" not in g:
                 g.portal_name = "Portail famille"
                 try:
-                    orgs = organisations.all_organisations(get_session())
+                    names = organisations.first_names(get_session())
                 except Exception:  # an error page must render even when the database fails
                     log.exception("organisations unavailable")
                     get_session().rollback()
                     return g.portal_name
-                if len(orgs) == 1:
-                    g.portal_name = f"Portail famille — {orgs[0].name}"
+                if len(names) == 1:
+                    g.portal_name = f"Portail famille — {names[0]}"
             return g.portal_name
 
         return {

@@ -17,6 +17,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
@@ -207,87 +208,129 @@ def activities_for_children(session: Session, children: Iterable[Child]) -> list
 
 # ---------------------------------------------------------------- what the agenda knows
 
-@dataclass
+# What a cell offers to do, by state: the button's words and the action's last path segment.
+CELL_ACTIONS = {
+    BOOKABLE: ("Réserver", "reservation"),
+    WAITING: ("Quitter la liste d'attente", "annulation"),
+    FULL: ("Liste d'attente", "attente"),
+}
+CANCEL_ACTION = ("Annuler", "annulation")
+
+
 class Cell:
-    """One child, one activity, one day, as the family sees it."""
+    """One child, one activity, one day, as the family sees it. The strings
+    the page shows are worked out once here, so that a month of cells renders
+    with plain lookups."""
 
-    child: Child
-    activity: Activity
-    day: date
-    state: str
-    detail: str = ""
-    position: int | None = None  # in the waiting list
-    can_cancel: bool = False
-    message: str = ""  # a refusal to show in the cell
+    __slots__ = ("child", "activity", "day", "state", "detail", "position", "can_cancel", "message",
+                 "dom_id", "name", "child_name", "label", "icon", "verb", "action", "short_day")
+
+    def __init__(self, child: Child, activity: Activity, day: date, state: str, detail: str = "",
+                 position: int | None = None, can_cancel: bool = False, message: str = "") -> None:
+        self.child = child
+        self.activity = activity
+        self.day = day
+        self.state = state
+        self.detail = detail
+        self.position = position  # in the waiting list
+        self.can_cancel = can_cancel
+        self.message = message  # a refusal to show in the cell
+        self.dom_id = f"c{child.id}-a{activity.id}-{day.year:04d}{day.month:02d}{day.day:02d}"
+        self.name = activity.name
+        self.child_name = child.first_name
+        self.label = STATE_LABELS[state]
+        self.icon = STATE_ICONS[state]
+        self.short_day = f"{day.day}/{day.month}"
+        verb_action = CANCEL_ACTION if state == BOOKED and can_cancel else CELL_ACTIONS.get(state)
+        if verb_action:
+            self.verb = verb_action[0]
+            # The address of the action (« /agenda/<child>/<day>/<activity>/reservation »).
+            self.action = f"/agenda/{child.id}/{day.isoformat()}/{activity.id}/{verb_action[1]}"
+        else:
+            self.verb = self.action = ""
 
     @property
-    def label(self) -> str:
-        return STATE_LABELS[self.state]
-
-    @property
-    def icon(self) -> str:
-        return STATE_ICONS[self.state]
-
-    @property
-    def dom_id(self) -> str:
-        return f"c{self.child.id}-a{self.activity.id}-{self.day.strftime('%Y%m%d')}"
-
-    @property
-    def path(self) -> str:
-        """The start of the address of this cell's actions (« …/reservation »)."""
-        return f"/agenda/{self.child.id}/{self.day.isoformat()}/{self.activity.id}/"
+    def primary(self) -> bool:
+        """Booking is the main action; the others are secondary buttons."""
+        return self.state == BOOKABLE
 
 
 @dataclass
 class Context:
     """Everything the rules need for some children over some days, read in a
-    fixed number of queries (whatever the number of days or children)."""
+    fixed number of queries (whatever the number of days or children).
+    Closures, slots and bookings are plain rows (read-only, cheap to load)."""
 
     now: datetime
     zones: dict[int, str] = field(default_factory=dict)  # household id → school zone
     enrolments: dict[int, list[Enrolment]] = field(default_factory=lambda: defaultdict(list))
-    closures: list[Closure] = field(default_factory=list)
-    slots: dict[tuple[int, date], Slot] = field(default_factory=dict)
-    bookings: dict[tuple[int, int, date], Booking] = field(default_factory=dict)
+    closures: list = field(default_factory=list)
+    slots: dict[tuple[int, date], object] = field(default_factory=dict)  # rows: id, capacity, booked
+    bookings: dict[tuple[int, int, date], object] = field(default_factory=dict)  # rows: id, slot_id, status
     positions: dict[int, int] = field(default_factory=dict)  # booking id → place in line
+    rules: dict[int, tuple[Deadline, Deadline]] = field(default_factory=dict)  # activity id → book, cancel
+
+    def rules_of(self, activity: Activity) -> tuple[Deadline, Deadline]:
+        rules = self.rules.get(activity.id)
+        if rules is None:
+            rules = self.rules[activity.id] = (book_rule(activity), cancel_rule(activity))
+        return rules
 
 
 def load_context(session: Session, children: list[Child], start: date, end: date,
-                 now: datetime | None = None, activity_ids: Iterable[int] | None = None) -> Context:
+                 now: datetime | None = None, activity_ids: Iterable[int] | None = None,
+                 enrolments: Iterable[Enrolment] | None = None, zones: dict[int, str] | None = None) -> Context:
+    """``enrolments`` (all those of the children, already read) and ``zones``
+    spare their queries when the caller has them."""
     ctx = Context(now=now or local_now())
     if not children:
         return ctx
     child_ids = [c.id for c in children]
     household_ids = {c.household_id for c in children}
-    rows = session.execute(
-        select(Household.id, Household.organisation_id, Organisation.school_zone)
-        .join(Organisation, Organisation.id == Household.organisation_id)
-        .where(Household.id.in_(household_ids))
-    ).all()
-    ctx.zones = {hid: zone for hid, _org, zone in rows}
-    organisation_ids = {org for _hid, org, _zone in rows}
-    query = select(Enrolment).where(
-        Enrolment.child_id.in_(child_ids),
-        Enrolment.status.in_((ENROLMENT_PENDING, ENROLMENT_VALIDATED)),
-        Enrolment.start_date <= end, Enrolment.end_date >= start,
-    ).order_by(Enrolment.id)
-    if activity_ids is not None:
-        query = query.where(Enrolment.activity_id.in_(list(activity_ids)))
-    for enrolment in session.scalars(query):
-        ctx.enrolments[enrolment.child_id].append(enrolment)
-    ctx.closures = list(session.scalars(select(Closure).where(
-        Closure.organisation_id.in_(organisation_ids),
-        Closure.start_date <= end, Closure.end_date >= start)))
+    if zones is None or not household_ids <= zones.keys():
+        rows = session.execute(
+            select(Household.id, Household.organisation_id, Organisation.school_zone)
+            .join(Organisation, Organisation.id == Household.organisation_id)
+            .where(Household.id.in_(household_ids))
+        ).all()
+        zones = {hid: zone for hid, _org, zone in rows}
+        organisation_ids = {org for _hid, org, _zone in rows}
+    else:
+        organisation_ids = None
+    ctx.zones = zones
+    wanted = set(activity_ids) if activity_ids is not None else None
+    if enrolments is None:
+        query = select(Enrolment).where(
+            Enrolment.child_id.in_(child_ids),
+            Enrolment.status.in_((ENROLMENT_PENDING, ENROLMENT_VALIDATED)),
+            Enrolment.start_date <= end, Enrolment.end_date >= start,
+        )
+        if wanted is not None:
+            query = query.where(Enrolment.activity_id.in_(list(wanted)))
+        enrolments = session.scalars(query)
+    for enrolment in sorted(enrolments, key=lambda e: e.id):
+        if enrolment.status in (ENROLMENT_PENDING, ENROLMENT_VALIDATED) and enrolment.start_date <= end \
+                and enrolment.end_date >= start and (wanted is None or enrolment.activity_id in wanted):
+            ctx.enrolments[enrolment.child_id].append(enrolment)
+    if organisation_ids is None:
+        organisation_ids = {e.activity.organisation_id for es in ctx.enrolments.values() for e in es}
+    if organisation_ids:
+        ctx.closures = session.execute(
+            select(Closure.organisation_id, Closure.site_id, Closure.activity_id, Closure.start_date,
+                   Closure.end_date, Closure.reason)
+            .where(Closure.organisation_id.in_(organisation_ids), Closure.start_date <= end,
+                   Closure.end_date >= start)).all()
     activity_set = {e.activity_id for es in ctx.enrolments.values() for e in es}
     if activity_set:
-        for slot in session.scalars(select(Slot).where(
-                Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)
-                .execution_options(populate_existing=True)):
+        for slot in session.execute(
+                select(Slot.id, Slot.activity_id, Slot.day, Slot.capacity, Slot.booked)
+                .where(Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)):
             ctx.slots[(slot.activity_id, slot.day)] = slot
     waiting_slots = set()
-    for booking in session.scalars(select(Booking).where(
-            Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)
-            .execution_options(populate_existing=True)):
+    for booking in session.execute(
+            select(Booking.id, Booking.slot_id, Booking.child_id, Booking.activity_id, Booking.day,
+                   Booking.status)
+            .where(Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)):
         ctx.bookings[(booking.child_id, booking.activity_id, booking.day)] = booking
         if booking.status == BOOKING_WAITING:
             waiting_slots.add(booking.slot_id)
@@ -330,6 +373,14 @@ def enrolment_on(ctx: Context, child: Child, activity: Activity, day: date) -> E
     return found
 
 
+def booked_cell(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
+    """A day that holds a place: cancellable until the cancellation deadline."""
+    limit = ctx.rules_of(activity)[1].limit(day, activity.start_time)
+    can_cancel = ctx.now <= limit
+    detail = "" if can_cancel else f"Annulation possible jusqu'au {format_limit(limit)[3:]}"
+    return Cell(child, activity, day, BOOKED, detail, can_cancel=can_cancel)
+
+
 def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     """The state of one cell, by the same rules that booking applies."""
     enrolment = enrolment_on(ctx, child, activity, day)
@@ -343,14 +394,11 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     if reason and status not in HOLDS_A_PLACE:
         return Cell(child, activity, day, CLOSED, reason)
     if status in HOLDS_A_PLACE:
-        limit = cancel_rule(activity).limit(day, activity.start_time)
-        can_cancel = ctx.now <= limit
-        detail = "" if can_cancel else f"Annulation possible jusqu'au {format_limit(limit)[3:]}"
-        return Cell(child, activity, day, BOOKED, detail, can_cancel=can_cancel)
+        return booked_cell(ctx, child, activity, day)
     if status == BOOKING_WAITING:
         return Cell(child, activity, day, WAITING, position=ctx.positions.get(booking.id),
                     can_cancel=True)
-    limit = book_rule(activity).limit(day, activity.start_time)
+    limit = ctx.rules_of(activity)[0].limit(day, activity.start_time)
     if ctx.now > limit:
         return Cell(child, activity, day, LATE, f"Réservation possible jusqu'au {format_limit(limit)[3:]}")
     opens = ctx.now.date() + timedelta(days=activity.opens_days_ahead)
@@ -405,12 +453,13 @@ def parse_month(value: str | None, today: date) -> tuple[int, int]:
 
 
 def month_view(session: Session, children: list[Child], year: int, month: int,
-               now: datetime | None = None) -> Month:
+               now: datetime | None = None, enrolments: Iterable[Enrolment] | None = None) -> Month:
     """The month agenda of some children: each day lists, per child, the
-    activities the child is enrolled in that month with their state."""
+    activities the child is enrolled in that month with their state.
+    ``enrolments``: all those of the children, if the caller has read them."""
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
-    ctx = load_context(session, children, first, last, now)
+    ctx = load_context(session, children, first, last, now, enrolments=enrolments)
     activities: dict[int, list[Activity]] = {}
     for child in children:
         seen = {}
@@ -448,19 +497,17 @@ def cell(session: Session, child: Child, activity: Activity, day: date,
     return result
 
 
-def week_summary(session: Session, children: list[Child], today: date) -> list[tuple[Child, list[Booking]]]:
-    """What each child has booked this week (Monday to Sunday)."""
+def week_summary(session: Session, children: list[Child], today: date) -> list[tuple[Child, int]]:
+    """How many days each child has booked this week (Monday to Sunday)."""
     monday = today - timedelta(days=today.weekday())
     sunday = monday + timedelta(days=6)
     if not children:
         return []
-    rows = session.scalars(select(Booking).where(
-        Booking.child_id.in_([c.id for c in children]), Booking.day >= monday, Booking.day <= sunday,
-        Booking.status.in_(HOLDS_A_PLACE)).order_by(Booking.day))
-    by_child: dict[int, list[Booking]] = defaultdict(list)
-    for booking in rows:
-        by_child[booking.child_id].append(booking)
-    return [(child, by_child[child.id]) for child in children]
+    counts = dict(session.execute(
+        select(Booking.child_id, func.count()).where(
+            Booking.child_id.in_([c.id for c in children]), Booking.day >= monday, Booking.day <= sunday,
+            Booking.status.in_(HOLDS_A_PLACE)).group_by(Booking.child_id)).all())
+    return [(child, counts.get(child.id, 0)) for child in children]
 
 
 def enrolments_of(session: Session, children: list[Child]) -> list[Enrolment]:
@@ -581,78 +628,157 @@ def _check_bookable(ctx: Context, child: Child, activity: Activity, day: date, w
     raise DomainError(f"{cell_.detail}.")
 
 
+@dataclass
+class Click:
+    """What one click needs, read before the write lock is taken (the lock is
+    then held only for the guarded writes). The child and the activity are
+    detached from the session, so that ending the reading transaction does
+    not expire them: the cell after the change is built without reading them
+    again."""
+
+    child: Child
+    activity: Activity
+    day: date
+    ctx: Context
+    actor_id: int
+    is_agent: bool
+    billing_mode: str | None
+
+
 def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
-             now: datetime | None) -> tuple[Child, Activity, Context]:
-    """What the rules need, read before the write lock is taken (the lock is
-    then held only for the guarded writes)."""
+             now: datetime | None) -> Click:
     check_day(day)
-    child = child_for(session, actor, child_id)
-    activity = activity_for(session, child, activity_id)
-    return child, activity, load_context(session, [child], day, day, now, activity_ids=[activity.id])
+    # One query for the usual case: the child (of a household the actor is
+    # subscribed to), the activity of the child's commune, and the commune's settings.
+    query = (
+        select(Child, Activity, Organisation.school_zone, Organisation.billing_mode)
+        .join(Household, Household.id == Child.household_id)
+        .join(Organisation, Organisation.id == Household.organisation_id)
+        .join(Activity, Activity.organisation_id == Organisation.id)
+        .where(Child.id == child_id, Child.status == "validated", Activity.id == activity_id)
+    )
+    if not actor.is_agent:
+        query = query.where(select(HouseholdLink.id).where(
+            HouseholdLink.account_id == actor.id, HouseholdLink.household_id == Child.household_id).exists())
+    row = session.execute(query).first()
+    if row is None:
+        child = child_for(session, actor, child_id)  # raises the precise NotFound
+        activity_for(session, child, activity_id)
+        raise NotFound("Cette activité n'existe pas.")
+    child, activity, zone, billing_mode = row
+    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id],
+                       zones={child.household_id: zone})
+    session.expunge(child)
+    session.expunge(activity)
+    return Click(child, activity, day, ctx, actor.id, actor.is_agent, billing_mode)
 
 
-def _check_account(session: Session, actor: Account, household_id: int) -> None:
+def _check_account(session: Session, actor: Account | None, household_id: int, is_agent: bool | None = None,
+                   billing_mode: str | None = None) -> None:
     """A prepaid account negative for too long stops new bookings (an agent may still book)."""
     from citoyen.services.billing import booking_refusal
 
-    if not actor.is_agent:
-        refusal = booking_refusal(session, household_id)
-        if refusal:
-            raise DomainError(refusal)
+    if is_agent if is_agent is not None else actor.is_agent:
+        return
+    refusal = booking_refusal(session, household_id, billing_mode=billing_mode)
+    if refusal:
+        raise DomainError(refusal)
 
 
 def _booking_of(session: Session, slot_id: int, child_id: int) -> Booking | None:
     return session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child_id))
 
 
+FULL_MESSAGE = "Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire sur la liste d'attente."
+
+
+def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
+    """Take a place; returns the slot id and the cell after the change (None
+    when it must be read again)."""
+    child, activity, day, ctx = click.child, click.activity, click.day, click.ctx
+    _check_bookable(ctx, child, activity, day)
+    existing = ctx.bookings.get((child.id, activity.id, day))
+    if existing is not None and existing.status in HOLDS_A_PLACE:
+        return existing.slot_id, booked_cell(ctx, child, activity, day)
+    _check_account(session, None, child.household_id, click.is_agent, click.billing_mode)
+    slot = ctx.slots.get((activity.id, day))
+    begin_write(session)
+    slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
+                                                            [day])[day]
+    if not _take_place(session, slot_id):
+        session.rollback()
+        raise SlotFull(FULL_MESSAGE)
+    if not _place_booking(session, click.actor_id, child.id, activity.id, day, slot_id, BOOKING_BOOKED,
+                          existing.id if existing else None):
+        session.rollback()  # a double click got there first: its booking stands, ours is undone
+    else:
+        session.commit()
+    return slot_id, booked_cell(ctx, child, activity, day)
+
+
+def _join_waiting_list(session: Session, click: Click) -> tuple[int | None, Cell | None]:
+    child, activity, day, ctx = click.child, click.activity, click.day, click.ctx
+    _check_bookable(ctx, child, activity, day, waiting=True)
+    existing = ctx.bookings.get((child.id, activity.id, day))
+    if existing is not None and existing.status != BOOKING_CANCELLED:
+        return existing.slot_id, None
+    slot = ctx.slots.get((activity.id, day))
+    begin_write(session)
+    slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
+                                                            [day])[day]
+    status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
+    if _place_booking(session, click.actor_id, child.id, activity.id, day, slot_id, status,
+                      existing.id if existing else None):
+        session.commit()
+    else:
+        session.rollback()
+    return slot_id, None
+
+
+def _cancel(session: Session, click: Click, base_url: str) -> tuple[int | None, Cell | None]:
+    child, activity, day, ctx = click.child, click.activity, click.day, click.ctx
+    booking = ctx.bookings.get((child.id, activity.id, day))
+    if booking is None or booking.status == BOOKING_CANCELLED:
+        raise DomainError("Cette réservation est déjà annulée.")
+    if booking.status not in (BOOKING_WAITING, BOOKING_BOOKED):
+        raise DomainError("La présence de ce jour est déjà pointée : la réservation ne peut plus changer.")
+    if booking.status == BOOKING_BOOKED:
+        limit = ctx.rules_of(activity)[1].limit(day, activity.start_time)
+        if ctx.now > limit and not click.is_agent:
+            raise DeadlinePassed(
+                f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
+                "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
+    begin_write(session)
+    if booking.status == BOOKING_WAITING:
+        result = session.execute(
+            update(Booking).where(Booking.id == booking.id, Booking.status == BOOKING_WAITING)
+            .values(status=BOOKING_CANCELLED, waiting_since=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+        done = result.rowcount == 1
+    else:
+        done = _cancel_booking(session, click.actor_id, booking.id, booking.slot_id, None, base_url)
+    if not done:
+        session.rollback()
+        raise DomainError("Cette réservation est déjà annulée.")
+    session.commit()
+    return booking.slot_id, None
+
+
 def book(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
          now: datetime | None = None) -> Booking:
     """Réserver: take a place for the child that day, if the rules allow and a
     place is left. A second click on the same day changes nothing."""
-    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
-    _check_bookable(ctx, child, activity, day)
-    existing = ctx.bookings.get((child.id, activity.id, day))
-    if existing is not None and existing.status in HOLDS_A_PLACE:
-        return existing
-    _check_account(session, actor, child.household_id)
-    slot = ctx.slots.get((activity.id, day))
-    # Plain values: taking the write lock ends the reading transaction (and expires the objects).
-    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
-    existing_id = existing.id if existing else None
-    slot_known = slot.id if slot is not None else None
-    begin_write(session)
-    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
-    if not _take_place(session, slot_id):
-        session.rollback()
-        raise SlotFull("Complet : il n'y a plus de place ce jour-là. Vous pouvez vous inscrire "
-                       "sur la liste d'attente.")
-    if not _place_booking(session, actor_id, child_id, activity_id, day, slot_id, BOOKING_BOOKED, existing_id):
-        session.rollback()  # a double click got there first: its booking stands, ours is undone
-    else:
-        session.commit()
-    return _booking_of(session, slot_id, child_id)
+    click = _prepare(session, actor, child_id, activity_id, day, now)
+    slot_id, _cell = _book(session, click)
+    return _booking_of(session, slot_id, click.child.id)
 
 
 def join_waiting_list(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
                       now: datetime | None = None) -> Booking:
     """M'inscrire sur la liste d'attente (or book at once if a place is free again)."""
-    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
-    _check_bookable(ctx, child, activity, day, waiting=True)
-    existing = ctx.bookings.get((child.id, activity.id, day))
-    if existing is not None and existing.status != BOOKING_CANCELLED:
-        return existing
-    slot = ctx.slots.get((activity.id, day))
-    actor_id, child_id, activity_id, capacity = actor.id, child.id, activity.id, activity.default_capacity
-    existing_id = existing.id if existing else None
-    slot_known = slot.id if slot is not None else None
-    begin_write(session)
-    slot_id = slot_known or ensure_slots(session, activity_id, capacity, [day])[day]
-    status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
-    if _place_booking(session, actor_id, child_id, activity_id, day, slot_id, status, existing_id):
-        session.commit()
-    else:
-        session.rollback()
-    return _booking_of(session, slot_id, child_id)
+    click = _prepare(session, actor, child_id, activity_id, day, now)
+    slot_id, _cell = _join_waiting_list(session, click)
+    return _booking_of(session, slot_id, click.child.id)
 
 
 def cancel(session: Session, actor: Account, child_id: int, activity_id: int, day: date, base_url: str,
@@ -660,32 +786,36 @@ def cancel(session: Session, actor: Account, child_id: int, activity_id: int, da
     """Annuler: before the cancellation deadline, the place goes to the first
     in line on the waiting list, or back to the pool. Leaving the waiting list
     is always possible."""
-    child, activity, ctx = _prepare(session, actor, child_id, activity_id, day, now)
-    booking = ctx.bookings.get((child.id, activity.id, day))
-    if booking is None or booking.status == BOOKING_CANCELLED:
-        raise DomainError("Cette réservation est déjà annulée.")
-    if booking.status not in (BOOKING_WAITING, BOOKING_BOOKED):
-        raise DomainError("La présence de ce jour est déjà pointée : la réservation ne peut plus changer.")
-    if booking.status == BOOKING_BOOKED:
-        limit = cancel_rule(activity).limit(day, activity.start_time)
-        if ctx.now > limit and not actor.is_agent:
-            raise DeadlinePassed(
-                f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
-                "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
-    actor_id, booking_id, slot_id, status = actor.id, booking.id, booking.slot_id, booking.status
-    begin_write(session)
-    if status == BOOKING_WAITING:
-        result = session.execute(
-            update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_WAITING)
-            .values(status=BOOKING_CANCELLED, waiting_since=None, updated_at=utcnow())
-            .execution_options(synchronize_session=False))
-        done = result.rowcount == 1
-    else:
-        done = _cancel_booking(session, actor_id, booking_id, slot_id, None, base_url)
-    if not done:
+    click = _prepare(session, actor, child_id, activity_id, day, now)
+    _cancel(session, click, base_url)
+
+
+CLICKS = {
+    "book": lambda session, click, _base_url: _book(session, click),
+    "wait": lambda session, click, _base_url: _join_waiting_list(session, click),
+    "cancel": _cancel,
+}
+
+
+def click(session: Session, actor: Account, action: str, child_id: int, activity_id: int, day: date,
+          base_url: str, now: datetime | None = None) -> Cell:
+    """One click in the agenda (« book », « cancel » or « wait »), then the
+    day's cell as it now stands, carrying the refusal's message when the
+    rules said no. Raises NotFound for a child or an activity the actor may
+    not act for."""
+    prepared = _prepare(session, actor, child_id, activity_id, day, now)
+    message = ""
+    try:
+        _slot_id, after = CLICKS[action](session, prepared, base_url)
+    except DomainError as error:
         session.rollback()
-        raise DomainError("Cette réservation est déjà annulée.")
-    session.commit()
+        message, after = error.message, None
+    if after is None:
+        ctx = load_context(session, [prepared.child], day, day, now, activity_ids=[prepared.activity.id],
+                           zones=prepared.ctx.zones)
+        after = assess(ctx, prepared.child, prepared.activity, day)
+    after.message = message
+    return after
 
 
 def _cancel_booking(session: Session, actor_id: int, booking_id: int, slot_id: int, absence_id: int | None,

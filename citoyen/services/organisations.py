@@ -37,6 +37,11 @@ def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
+def first_names(session: Session, limit: int = 2) -> list[str]:
+    """The names of the first communes (enough to know whether there is only one)."""
+    return list(session.scalars(select(Organisation.name).order_by(Organisation.name).limit(limit)))
+
+
 def for_postcode(session: Session, postcode: str) -> list[Organisation]:
     """The communes of this deployment that serve a postcode."""
     postcode = (postcode or "").strip().replace(" ", "")

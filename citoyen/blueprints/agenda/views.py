@@ -49,7 +49,8 @@ def month():
     shown = [c for c in children if str(c.id) == selected] or children
     if len(shown) != 1:
         selected = "tous"
-    view = agenda.month_view(get_session(), shown, year, month_number)
+    enrolments = agenda.enrolments_of(get_session(), children)
+    view = agenda.month_view(get_session(), shown, year, month_number, enrolments=enrolments)
     return render(
         "agenda/month.html",
         children=children,
@@ -57,7 +58,7 @@ def month():
         view=view,
         show_child=len(shown) > 1,
         week=agenda.week_summary(get_session(), children, today),
-        enrolments=agenda.enrolments_of(get_session(), children),
+        enrolments=enrolments,
         enrolment_labels=agenda.ENROLMENT_LABELS,
         states=agenda.STATE_LABELS,
         icons=agenda.STATE_ICONS,
@@ -69,9 +70,8 @@ def _back_to_month(day: str = "") -> str:
     return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
 
 
-def _cell_action(service, child_id: int, day: str, activity_id: int, success: str):
+def _cell_action(action: str, child_id: int, day: str, activity_id: int, success: str):
     """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
-    session = get_session()
     try:
         the_day = agenda.parse_day(day)
     except DomainError as error:
@@ -80,45 +80,34 @@ def _cell_action(service, child_id: int, day: str, activity_id: int, success: st
         flash(error.message, "error")
         return redirect(_back_to_month())
     try:
-        service(session, current_user, child_id, activity_id, the_day)
-        message, status = "", 200
+        cell = agenda.click(get_session(), current_user, action, child_id, activity_id, the_day, base_url())
     except NotFound:
-        session.rollback()
         abort(404)
-    except DomainError as error:
-        session.rollback()
-        message, status = error.message, 422
     if not is_fragment_request():
-        flash(message or success, "error" if message else "success")
+        flash(cell.message or success, "error" if cell.message else "success")
         return redirect(_back_to_month(day))
-    child = agenda.child_for(session, current_user, child_id)
-    activity = agenda.activity_for(session, child, activity_id)
-    cell = agenda.cell(session, child, activity, the_day, message=message)
     child_param = request.args.get("enfant", "tous")
     back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
     return render("agenda/month.html", block="cell", cell=cell, show_child=child_param == "tous", back=back,
-                  status=status)
+                  status=422 if cell.message else 200)
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/reservation", methods=["POST"])
 def book_slot(child_id: int, day: str, activity_id: int):
     """Réserver ce jour."""
-    return _cell_action(agenda.book, child_id, day, activity_id, "La réservation est enregistrée.")
+    return _cell_action("book", child_id, day, activity_id, "La réservation est enregistrée.")
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/annulation", methods=["POST"])
 def cancel_booking(child_id: int, day: str, activity_id: int):
     """Annuler la réservation (ou quitter la liste d'attente)."""
-    def cancel(session, actor, child, activity, the_day):
-        return agenda.cancel(session, actor, child, activity, the_day, base_url())
-
-    return _cell_action(cancel, child_id, day, activity_id, "La réservation est annulée.")
+    return _cell_action("cancel", child_id, day, activity_id, "La réservation est annulée.")
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/attente", methods=["POST"])
 def join_waiting_list(child_id: int, day: str, activity_id: int):
     """M'inscrire sur la liste d'attente."""
-    return _cell_action(agenda.join_waiting_list, child_id, day, activity_id,
+    return _cell_action("wait", child_id, day, activity_id,
                         "Votre enfant est sur la liste d'attente : vous serez prévenu si une place se libère.")
 
 
