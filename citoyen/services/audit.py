@@ -14,6 +14,7 @@ ACTION_LABELS = {
     "account.role": "Changement de rôle",
     "account.create_agent": "Création d'un compte agent",
     "organisation.update": "Modification des coordonnées de la commune",
+    "organisation.school_zone": "Zone de vacances scolaires de la commune",
     "household.create": "Création d'un foyer",
     "household.add_child": "Ajout d'un enfant",
     "household.import": "Import de foyers",

@@ -89,6 +89,10 @@ def public_holiday(day: date) -> str | None:
 
 _SCHOOL = SchoolHolidayDates()
 
+# The zones the package has dates for (``SchoolHolidayDates.SUPPORTED_ZONES``),
+# with the words a commune knows them by.
+SCHOOL_ZONES = {"A": "Zone A", "B": "Zone B", "C": "Zone C"}
+
 
 @lru_cache(maxsize=4096)
 def school_holiday(day: date, zone: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Organisations: the communes served, and the contact details each one sets."""
+"""Organisations: the communes served, and the contact details and school-holiday
+zone each one sets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from citoyen.models import Account
 from citoyen.models import Organisation
 from citoyen.services import accounts
 from citoyen.services import audit
+from citoyen.services.booking_rules import SCHOOL_ZONES
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
@@ -92,5 +94,34 @@ def update_contact(session: Session, actor: Account, organisation: Organisation,
             organisation.id,
             organisation.name,
             "Champs modifiés : " + ", ".join(changes),
+        )
+    session.commit()
+
+
+def set_school_zone(session: Session, actor: Account, organisation: Organisation, zone: str) -> None:
+    """Choose the zone whose school holidays open or close the commune's
+    activities (those set to close, or to open only, during the holidays)."""
+    if not actor.is_admin:
+        raise Forbidden("Cette action est réservée aux administrateurs.")
+    zone = (zone or "").strip().upper()
+    if zone not in SCHOOL_ZONES:
+        labels = list(SCHOOL_ZONES.values())
+        raise DomainError(
+            "Choisissez la zone de vacances scolaires de la commune : "
+            + ", ".join(labels[:-1]) + " ou " + labels[-1] + ".",
+            "school_zone",
+        )
+    begin_write(session)
+    previous = organisation.school_zone
+    if previous != zone:
+        organisation.school_zone = zone
+        audit.record(
+            session,
+            actor,
+            "organisation.school_zone",
+            "organisation",
+            organisation.id,
+            organisation.name,
+            f"{SCHOOL_ZONES.get(previous, previous)} → {SCHOOL_ZONES[zone]}",
         )
     session.commit()

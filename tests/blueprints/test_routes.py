@@ -96,6 +96,7 @@ def test_admin_routes_are_forbidden_to_an_agent(app, client, agent, auth):
     for path in ("/agent/journal", "/agent/agents/nouveau", "/agent/communes/1"):
         assert client.get(path).status_code == 403, path
     assert client.post(f"/agent/comptes/{agent.id}/role", data={"role": "admin"}).status_code == 403
+    assert client.post("/agent/communes/1/vacances-scolaires", data={"school_zone": "A"}).status_code == 403
 
 
 def test_public_routes_are_the_expected_ones(app):

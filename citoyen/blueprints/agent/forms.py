@@ -10,6 +10,7 @@ from wtforms.validators import Length
 from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import name_field
 from citoyen.services.backoffice import ROLE_LABELS
+from citoyen.services.booking_rules import SCHOOL_ZONES
 from citoyen.services.changes import REFUSAL_REASONS
 
 
@@ -43,6 +44,18 @@ class ContactForm(FlaskForm):
     email = _text("Adresse e-mail", 254, autocomplete="email")
     address = _text("Adresse", 500, area=True)
     opening_hours = _text("Horaires d'ouverture", 1000, area=True)
+
+
+class SchoolZoneForm(FlaskForm):
+    # The service says which zones exist (and in French): no English "Not a valid choice".
+    school_zone = SelectField(
+        "Zone de vacances scolaires",
+        choices=[SelectChoice(zone, label) for zone, label in SCHOOL_ZONES.items()],
+        validate_choice=False,
+        description="Les activités « Fermée pendant les vacances scolaires » sont fermées pendant "
+        "les vacances de cette zone ; celles « Ouverte seulement pendant les vacances "
+        "scolaires » n'ouvrent que pendant ces vacances.",
+    )
 
 
 class RefusalForm(FlaskForm):

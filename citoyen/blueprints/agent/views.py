@@ -15,6 +15,7 @@ from citoyen.blueprints.agent.forms import ContactForm
 from citoyen.blueprints.agent.forms import NewAgentForm
 from citoyen.blueprints.agent.forms import RefusalForm
 from citoyen.blueprints.agent.forms import RoleForm
+from citoyen.blueprints.agent.forms import SchoolZoneForm
 from citoyen.blueprints.household.forms import HouseholdForm
 from citoyen.blueprints.household.forms import chosen_organisation
 from citoyen.blueprints.household.forms import set_organisation_choices
@@ -152,11 +153,8 @@ def new_agent():
 @bp.route("/communes/<int:organisation_id>", methods=["GET", "POST"])
 @admin_required
 def edit_organisation(organisation_id: int):
-    """Coordonnées de la commune, shown on "Nous contacter"."""
-    try:
-        organisation = organisations.get(get_session(), organisation_id)
-    except NotFound:
-        abort(404)
+    """Coordonnées de la commune, shown on "Nous contacter"; and its school-holiday zone."""
+    organisation = _organisation_or_404(organisation_id)
     form = ContactForm(obj=organisation)
     if form.validate_on_submit():
         values = {name: getattr(form, name).data for name in organisations.CONTACT_FIELDS}
@@ -166,12 +164,42 @@ def edit_organisation(organisation_id: int):
         if ok:
             flash("Les coordonnées sont enregistrées.", "success")
             return redirect(url_for("agent.index"))
+    return _organisation_page(organisation, form=form, block="form", status=form_status(form))
+
+
+@bp.route("/communes/<int:organisation_id>/vacances-scolaires", methods=["POST"])
+@admin_required
+def set_school_zone(organisation_id: int):
+    """Zone de vacances scolaires: whose holidays close the commune's activities."""
+    organisation = _organisation_or_404(organisation_id)
+    zone_form = SchoolZoneForm()
+    if zone_form.validate_on_submit():
+        ok, _ = attempt(
+            zone_form, organisations.set_school_zone, get_session(), current_user, organisation,
+            zone_form.school_zone.data or "",
+        )
+        if ok:
+            flash("La zone de vacances scolaires est enregistrée.", "success")
+            return redirect(url_for("agent.edit_organisation", organisation_id=organisation.id))
+    return _organisation_page(organisation, zone_form=zone_form, block="zone_form", status=422)
+
+
+def _organisation_or_404(organisation_id: int):
+    try:
+        return organisations.get(get_session(), organisation_id)
+    except NotFound:
+        abort(404)
+
+
+def _organisation_page(organisation, form=None, zone_form=None, block=None, status=200):
+    """The commune's page; the form that was not posted shows what is saved."""
     return render(
         "agent/organisation.html",
-        block="form",
-        form=form,
+        block=block,
+        form=form if form is not None else ContactForm(formdata=None, obj=organisation),
+        zone_form=zone_form if zone_form is not None else SchoolZoneForm(formdata=None, obj=organisation),
         organisation=organisation,
-        status=form_status(form),
+        status=status,
     )
 
 
