@@ -167,11 +167,15 @@ def build_town(url: str, rush_parents: int) -> dict:
 
 # ---------------------------------------------------------------- a browser-like client
 
+USER_AGENT = "Mozilla/5.0 (Linux; Android 9) citoyen-bench"  # one browser: the same on every request
+
+
 class Client:
     def __init__(self, base: str):
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener.addheaders = [("User-Agent", USER_AGENT)]
         self.token = ""
 
     def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -228,7 +232,7 @@ def wrk_lua(path: str, parents: list[tuple[str, str, list[str]]]) -> None:
               "  local p = parents[(n % #parents) + 1]",
               "  local i = (math.floor(n / #parents) % #p.paths) + 1",
               '  local headers = {["Cookie"]=p.cookie, ["X-CSRFToken"]=p.token, ["HX-Request"]="true",'
-              ' ["Content-Type"]="application/x-www-form-urlencoded"}',
+              f' ["User-Agent"]={json.dumps(USER_AGENT)}, ["Content-Type"]="application/x-www-form-urlencoded"}}',
               '  return wrk.format("POST", p.paths[i], headers, "")', "end"]
     with open(path, "w") as fh:
         fh.write("\n".join(lines))
@@ -370,7 +374,7 @@ def main() -> None:
         measured = Client(base)
         measured.sign_in(town["accounts"][0][0])
         page = measured.agenda()
-        headers = {"Cookie": measured.cookie()}
+        headers = {"Cookie": measured.cookie(), "User-Agent": USER_AGENT}
         run_wrk(base + "/agenda", 1, options.connections, headers)
         agenda_run = run_wrk(base + "/agenda", options.seconds, options.connections, headers)
         report("GET /agenda (2 children)", agenda_run, ceiling["rps"])
@@ -414,6 +418,7 @@ def main() -> None:
         # The opening rush.
         latencies: list[float] = []
         outcomes = {"booked": 0, "refused": 0, "errors": 0}
+        error_kinds: dict[str, int] = {}
         lock = threading.Lock()
         rush_accounts = town["accounts"][1 + town["wrk_parents"]:]
         rush_days = days[:10]
@@ -430,6 +435,7 @@ def main() -> None:
                 try:
                     result = step()
                     kind = "ok"
+                    why = ""
                     if name == "book":
                         status, body = result
                         if status == 200:
@@ -437,13 +443,15 @@ def main() -> None:
                         elif status == 422 and b"Complet" in body:
                             kind = "refused"
                         else:
-                            kind = "errors"
-                except Exception:  # noqa: BLE001 - counted, the rush goes on
-                    kind = "errors"
+                            kind, why = "errors", f"{name}: HTTP {status}"
+                except Exception as error:  # noqa: BLE001 - counted, the rush goes on
+                    kind, why = "errors", f"{name}: {type(error).__name__} {error}"[:120]
                 with lock:
                     latencies.append((time.perf_counter() - t0) * 1000)
                     if kind != "ok":
                         outcomes[kind] += 1
+                    if why:
+                        error_kinds[why] = error_kinds.get(why, 0) + 1
                 if kind == "errors" and name != "book":
                     return
 
@@ -461,6 +469,8 @@ def main() -> None:
         print(f"opening rush: {len(rush_accounts)} parents × (sign-in, agenda, 10 bookings) in {rush_seconds:.1f} s, "
               f"p50 {results['rush_p50_ms']} ms, p99 {results['rush_p99_ms']} ms; {outcomes['booked']} booked, "
               f"{outcomes['refused']} « Complet », {outcomes['errors']} errors")
+        for why, count in sorted(error_kinds.items(), key=lambda item: -item[1])[:5]:
+            print(f"  error: {why} × {count}")
         print(f"overbooked slots: {over}; slots whose counter differs from their bookings: {mismatched}")
         print(f"SQL queries per agenda page: {results['queries_per_agenda']} (two children), "
               f"{results['queries_per_agenda_one_child']} (one child); one agenda page in-process "

@@ -169,6 +169,13 @@ class Absence(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The medical certificate, if the family sent one (a file in the storage).
+    certificate_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    certificate_name: Mapped[str] = mapped_column(String(255), default="")
+    certificate_type: Mapped[str] = mapped_column(String(100), default="")
+    certificate_size: Mapped[int] = mapped_column(Integer, default=0)
+
+    child = relationship("Child", lazy="joined")
 
 
 class Booking(Base):

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from citoyen import filecheck
 from citoyen.models import Absence
 from citoyen.models import Account
 from citoyen.models import Activity
@@ -832,12 +833,33 @@ def _cancel_booking(session: Session, actor_id: int, booking_id: int, slot_id: i
 
 # ---------------------------------------------------------------- absences
 
+def _checked_certificate(certificate: tuple[str, bytes] | None, max_size: int) -> filecheck.CheckedFile | None:
+    """The certificate's file, checked by its content before anything is written."""
+    if certificate is None or not certificate[0]:
+        return None
+    try:
+        return filecheck.check(certificate[0], certificate[1], max_size)
+    except filecheck.FileRefused as refusal:
+        raise DomainError(refusal.message, "certificate") from None
+
+
+def _store_certificate(session: Session, storage, absence: Absence, item: filecheck.CheckedFile) -> str:
+    key = storage.save(item.data)
+    absence.certificate_key = key
+    absence.certificate_name = item.filename
+    absence.certificate_type = item.content_type
+    absence.certificate_size = item.size
+    return key
+
+
 def declare_absence(session: Session, actor: Account, child_id: int, start: date | None, end: date | None,
                     motive: str, comment: str, base_url: str, activity_ids: Iterable[int] | None = None,
-                    now: datetime | None = None) -> tuple[Absence, int]:
-    """Déclarer l'absence d'un enfant: record the motive, and cancel the
-    bookings of those days even past the cancellation deadline. Returns the
-    absence and the number of bookings cancelled."""
+                    now: datetime | None = None, certificate: tuple[str, bytes] | None = None,
+                    storage=None, max_size: int = filecheck.MAX_SIZE) -> tuple[Absence, int]:
+    """Déclarer l'absence d'un enfant: record the motive (and the medical
+    certificate, if one is sent), and cancel the bookings of those days even
+    past the cancellation deadline. Returns the absence and the number of
+    bookings cancelled."""
     start, end = check_period(start, end)
     if motive not in ABSENCE_MOTIVES:
         raise DomainError("Choisissez le motif de l'absence.", "motive")
@@ -846,30 +868,100 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
         raise DomainError("Une absence se déclare au plus tard un mois après.", "start_date")
     if (end - start).days > 92:
         raise DomainError("Une absence ne peut pas dépasser trois mois.", "end_date")
+    checked = _checked_certificate(certificate, max_size)
     begin_write(session)
     child = child_for(session, actor, child_id)
     absence = Absence(child_id=child.id, start_date=start, end_date=end, motive=motive,
                       comment=" ".join((comment or "").split())[:500], author_id=actor.id)
     session.add(absence)
-    session.flush()
-    query = select(Booking.id).where(Booking.child_id == child.id, Booking.day >= start,
-                                     Booking.day <= end, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
-    if activity_ids is not None:
-        query = query.where(Booking.activity_id.in_(list(activity_ids)))
-    cancelled = 0
-    for booking_id in session.scalars(query).all():
-        booking = session.get(Booking, booking_id)
-        if booking.status == BOOKING_WAITING:
-            booking.status = BOOKING_CANCELLED
-            booking.absence_id = absence.id
-            cancelled += 1
-        elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
-            cancelled += 1
-    if actor.is_agent:
-        audit.record(session, actor, "agenda.absence", "child", child.id, child.full_name,
-                     f"{ABSENCE_MOTIVES[motive]} du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
-    session.commit()
+    key = None
+    try:
+        if checked is not None:
+            key = _store_certificate(session, storage, absence, checked)
+        session.flush()
+        query = select(Booking.id).where(Booking.child_id == child.id, Booking.day >= start,
+                                         Booking.day <= end,
+                                         Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+        if activity_ids is not None:
+            query = query.where(Booking.activity_id.in_(list(activity_ids)))
+        cancelled = 0
+        for booking_id in session.scalars(query).all():
+            booking = session.get(Booking, booking_id)
+            if booking.status == BOOKING_WAITING:
+                booking.status = BOOKING_CANCELLED
+                booking.absence_id = absence.id
+                cancelled += 1
+            elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
+                cancelled += 1
+        if actor.is_agent:
+            audit.record(session, actor, "agenda.absence", "child", child.id, child.full_name,
+                         f"{ABSENCE_MOTIVES[motive]} du {start:%d/%m/%Y} au {end:%d/%m/%Y}"
+                         + (" — certificat joint" if checked else ""))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if key:
+            storage.delete(key)
+        raise
     return absence, cancelled
+
+
+def absence_for(session: Session, actor: Account, absence_id: int) -> Absence:
+    """An absence of a child the actor may act for; another family's does not exist."""
+    absence = session.get(Absence, absence_id) if 0 < absence_id < 2**31 else None
+    if absence is None:
+        raise NotFound("Cette absence n'existe pas.")
+    child_for(session, actor, absence.child_id)
+    return absence
+
+
+def attach_certificate(session: Session, storage, actor: Account, absence_id: int,
+                       certificate: tuple[str, bytes] | None, max_size: int = filecheck.MAX_SIZE) -> Absence:
+    """Joindre un certificat to an absence already declared (the doctor's
+    paper often comes after the phone call). One certificate per absence."""
+    checked = _checked_certificate(certificate, max_size)
+    if checked is None:
+        raise DomainError("Choisissez le fichier du certificat.", "certificate")
+    begin_write(session)
+    absence = absence_for(session, actor, absence_id)
+    if absence.certificate_key:
+        if storage.read(absence.certificate_key) == checked.data:
+            session.rollback()
+            return absence  # the same file posted twice
+        raise DomainError("Un certificat est déjà joint à cette absence.", "certificate")
+    key = _store_certificate(session, storage, absence, checked)
+    try:
+        if actor.is_agent:
+            audit.record(session, actor, "agenda.absence_certificate", "child", absence.child_id,
+                         absence.child.full_name, f"Absence du {absence.start_date:%d/%m/%Y} : certificat joint")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        storage.delete(key)
+        raise
+    return absence
+
+
+def absences_of(session: Session, children: list[Child], today: date) -> list[Absence]:
+    """The absences declared for the children, from a month back, latest first."""
+    if not children:
+        return []
+    return list(session.scalars(select(Absence).where(
+        Absence.child_id.in_([c.id for c in children]), Absence.end_date >= today - timedelta(days=31))
+        .order_by(Absence.start_date.desc(), Absence.id.desc())))
+
+
+def recent_absences(session: Session, actor: Account, today: date, organisation_id: int | None = None,
+                    days: int = 31) -> list[Absence]:
+    """Absences déclarées (agents): those that end from ``days`` back, latest first."""
+    if not actor.is_agent:
+        raise Forbidden("Cette page est réservée aux agents.")
+    query = select(Absence).join(Child, Child.id == Absence.child_id).where(
+        Absence.end_date >= today - timedelta(days=days))
+    if organisation_id is not None:
+        query = query.join(Household, Household.id == Child.household_id).where(
+            Household.organisation_id == organisation_id)
+    return list(session.scalars(query.order_by(Absence.start_date.desc(), Absence.id.desc()).limit(500)))
 
 
 # ---------------------------------------------------------------- enrolment

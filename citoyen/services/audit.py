@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "agenda.enrolment_validated": "Inscription validée",
     "agenda.enrolment_refused": "Inscription refusée",
     "agenda.absence": "Absence déclarée par un agent",
+    "agenda.absence_certificate": "Certificat joint à une absence par un agent",
     "franceconnect.failure": "Échec de connexion FranceConnect",
     "franceconnect.link": "Identité FranceConnect rattachée",
     "franceconnect.unlink": "Identité FranceConnect détachée",

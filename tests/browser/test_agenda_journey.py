@@ -102,15 +102,26 @@ def test_agenda_journey_without_javascript(browser, live_server, town):
         context.close()
 
 
-def test_agent_activity_pages_are_accessible(visit, town, db):
+def test_agent_activity_pages_are_accessible(visit, town, db, app):
+    from citoyen import storage
     from citoyen.services import agenda
+    from tests import samples
 
     agenda.book(db, town.parent, town.leo.id, town.canteen.id, next_weekday(0))
+    files = storage.from_config(app.config, app.instance_path)
+    for day, certificate in ((next_weekday(1), ("certificat.pdf", samples.pdf())), (next_weekday(3), None)):
+        agenda.declare_absence(db, town.parent, town.leo.id, day, day, "illness", "Fièvre", "http://test",
+                               certificate=certificate, storage=files)
+    visit.sign_in(town.parent.email, PASSWORD)
+    visit.goto("/agenda/absence")
+    visit.check("agenda-08-absences-declarees")
+    visit.page.context.clear_cookies()
     visit.sign_in(town.agent.email, PASSWORD)
     for path, name in [("/agent/activites", "agent-activites"),
                        (f"/agent/activites/{town.canteen.id}", "agent-activite"),
                        ("/agent/activites/nouvelle", "agent-activite-nouvelle"),
                        (f"/agent/listes?jour={next_weekday(0).isoformat()}", "agent-listes"),
-                       ("/agent/inscriptions", "agent-inscriptions")]:
+                       ("/agent/inscriptions", "agent-inscriptions"),
+                       ("/agent/absences", "agent-absences")]:
         visit.goto(path)
         visit.check(name)

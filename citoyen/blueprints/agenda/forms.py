@@ -1,6 +1,7 @@
 """Forms of the agenda."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import SelectMultipleField
@@ -9,12 +10,14 @@ from wtforms import widgets
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from citoyen import filecheck
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.services.agenda import ABSENCE_MOTIVES
 from citoyen.services.booking_rules import WEEKDAYS
 
 DATE_HINT = "Exemple : 14/09/2026"
+CERTIFICATE_HINT = filecheck.FORMATS + ". Vous pourrez aussi le joindre plus tard."
 
 
 def _int_or_none(value):
@@ -68,3 +71,10 @@ class AbsenceForm(FlaskForm):
                          + [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()])
     comment = TextAreaField("Précisions", validators=[Optional(), Length(max=500)],
                             render_kw={"maxlength": 500, "rows": 3})
+    certificate = FileField("Certificat médical (facultatif)", description=CERTIFICATE_HINT,
+                            render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE})
+
+
+class CertificateForm(FlaskForm):
+    certificate = FileField("Certificat médical", description=CERTIFICATE_HINT,
+                            render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE})

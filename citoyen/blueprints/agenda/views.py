@@ -8,6 +8,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import request
 from flask import url_for
@@ -17,12 +18,15 @@ from wtforms import SelectChoice
 from citoyen.blueprints.agenda import bp
 from citoyen.blueprints.agenda.forms import AbsenceForm
 from citoyen.blueprints.agenda.forms import BulkForm
+from citoyen.blueprints.agenda.forms import CertificateForm
 from citoyen.blueprints.agenda.forms import EnrolForm
+from citoyen.blueprints.documents import uploads
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
 from citoyen.db import get_session
+from citoyen.extensions import csrf
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
@@ -176,15 +180,38 @@ def bulk():
                   status=422 if form.errors or form.form_errors else 200)
 
 
-@bp.route("/absence", methods=["GET", "POST"])
-def absence():
-    """Déclarer l'absence d'un enfant: the bookings of those days are cancelled, even past the deadline."""
+def _certificate(form) -> tuple[str, bytes] | None:
+    """(name, content) of the chosen certificate, read to one byte past the
+    size limit at most, so that an oversized file is refused unread."""
+    chosen = form.certificate.data
+    if not chosen or not getattr(chosen, "filename", ""):
+        return None
+    return chosen.filename, chosen.stream.read(current_app.config["DOCUMENT_MAX_FILE_SIZE"] + 1)
+
+
+def _absence_page(form, status: int = 200):
     session = get_session()
+    today = agenda.local_now().date()
+    return render("agenda/absence.html", block="form", form=form, status=status,
+                  absences=agenda.absences_of(session, _children(), today), motives=agenda.ABSENCE_MOTIVES,
+                  certificate_form=CertificateForm(formdata=None))
+
+
+@bp.route("/absence", methods=["GET", "POST"])
+@csrf.exempt  # checked by uploads.parse_body, once the body is read under its own bound
+def absence():
+    """Déclarer l'absence d'un enfant: the bookings of those days are cancelled,
+    even past the deadline; a medical certificate can come with it."""
+    session = get_session()
+    too_big = request.method == "POST" and not uploads.parse_body()
     children = _children()
     activities = agenda.activities_for_children(session, children)
-    form = AbsenceForm()
+    form = AbsenceForm(formdata=None) if too_big else AbsenceForm()
     form.child.choices = [SelectChoice("", "Choisissez…")] + [SelectChoice(c.id, c.full_name) for c in children]
     form.activities.choices = [SelectChoice(a.id, a.name) for a in activities]
+    if too_big:
+        add_error(form, "certificate", uploads.too_big_message())
+        return _absence_page(form, 422)
     if request.method == "GET":
         form.start_date.data = form.end_date.data = agenda.local_now().date()
         if request.args.get("enfant", "").isdigit():
@@ -193,7 +220,9 @@ def absence():
         try:
             _absence, count = agenda.declare_absence(
                 session, current_user, form.child.data, form.start_date.data, form.end_date.data,
-                form.motive.data, form.comment.data or "", base_url(), form.activities.data or None)
+                form.motive.data, form.comment.data or "", base_url(), form.activities.data or None,
+                certificate=_certificate(form), storage=uploads.storage(),
+                max_size=current_app.config["DOCUMENT_MAX_FILE_SIZE"])
         except NotFound:
             session.rollback()
             add_error(form, "child", "Choisissez un enfant de la liste.")
@@ -205,5 +234,52 @@ def absence():
                 f"{count} réservation{'s' if count > 1 else ''} annulée{'s' if count > 1 else ''}."
                 if count else "Il n'y avait pas de réservation sur ces jours."), "success")
             return redirect(_month_url(str(form.child.data), f"{form.start_date.data:%Y-%m}"))
-    return render("agenda/absence.html", block="form", form=form,
-                  status=422 if form.errors or form.form_errors else 200)
+    return _absence_page(form, 422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/absences/<int:absence_id>/certificat", methods=["POST"])
+@csrf.exempt  # checked by uploads.parse_body, once the body is read under its own bound
+def attach_certificate(absence_id: int):
+    """Joindre un certificat à une absence déjà déclarée."""
+    too_big = not uploads.parse_body()
+    session = get_session()
+    try:
+        agenda.absence_for(session, current_user, absence_id)
+    except NotFound:
+        abort(404)
+    form = CertificateForm(formdata=None) if too_big else CertificateForm()
+    try:
+        if too_big:
+            raise DomainError(uploads.too_big_message(), "certificate")
+        if not form.validate_on_submit():
+            raise DomainError("Choisissez le fichier du certificat.", "certificate")
+        agenda.attach_certificate(session, uploads.storage(), current_user, absence_id, _certificate(form),
+                                  current_app.config["DOCUMENT_MAX_FILE_SIZE"])
+    except DomainError as error:
+        session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("agenda.absence") + f"#absence-{absence_id}")
+    flash("Le certificat est joint à l'absence.", "success")
+    return redirect(url_for("agenda.absence") + f"#absence-{absence_id}")
+
+
+@bp.route("/absences/<int:absence_id>/certificat")
+def absence_certificate(absence_id: int):
+    """The certificate of an absence, for the family and the town hall."""
+    try:
+        found = agenda.absence_for(get_session(), current_user, absence_id)
+    except NotFound:
+        abort(404)
+    if not found.certificate_key:
+        abort(404)
+    return uploads.send_stored(StoredCertificate(found))
+
+
+class StoredCertificate:
+    """An absence's certificate, in the shape ``send_stored`` serves."""
+
+    def __init__(self, absence) -> None:
+        self.id = absence.id
+        self.storage_key = absence.certificate_key
+        self.content_type = absence.certificate_type
+        self.filename = absence.certificate_name

@@ -298,3 +298,15 @@ def daily_list_csv():
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="liste-{day.isoformat()}.csv"'
     return response
+
+
+@bp.route("/absences")
+def absences():
+    """Absences déclarées: the last month and to come, with the motive and the certificate."""
+    session = get_session()
+    orgs = organisations.all_organisations(session)
+    organisation_id = request.args.get("commune", type=int)
+    return render("agent/absences.html",
+                  absences=agenda.recent_absences(session, current_user, agenda.local_now().date(),
+                                                  organisation_id),
+                  organisations=orgs, organisation_id=organisation_id, motives=agenda.ABSENCE_MOTIVES)
