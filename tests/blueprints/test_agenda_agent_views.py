@@ -169,3 +169,20 @@ def test_unbooked_presence_from_the_daily_list(client, auth, town, db, monday):
     bad = client.post(f"/agent/activites/{town.canteen.id}/presence", data={"jour": monday.isoformat(),
                                                                              "enfant": "x"})
     assert bad.status_code == 303
+
+
+def test_activity_page_shows_the_coming_weeks_as_a_table_and_a_chart(client, auth, town, db, monday):
+    town.canteen.default_capacity = 2
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.ines.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday + timedelta(days=1))
+    auth.sign_in(town.agent.email)
+    body = text(client.get(f"/agent/activites/{town.canteen.id}"))
+    assert "Occupation des quatre prochaines semaines" in body
+    assert '<svg viewBox=' in body and 'role="img"' in body
+    # The chart says the figures in words too, and marks the full day.
+    assert f"{monday.day}/{monday.month} : 2 sur 2." in body
+    assert f"{(monday + timedelta(days=1)).day}/{(monday + timedelta(days=1)).month} : 1 sur 2." in body
+    assert body.count("chart-bar chart-bar-full") == 1
+    assert 'value="2" aria-label="Remplissage du' in body  # the table's meter
