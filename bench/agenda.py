@@ -331,6 +331,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rush", type=int, default=2000, help="parents in the opening rush")
     parser.add_argument("--rush-threads", type=int, default=64)
+    parser.add_argument("--rush-only", action="store_true", help="skip the wrk measures")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -366,8 +367,9 @@ def main() -> None:
             print(f"{label:<36} {result['rps']:>8.0f} {result['p50']:>9} {result['p99']:>9} "
                   f"{result['non2xx']:>8} {result['rps'] / ceiling:>6.2f}")
 
+        wrk_seconds = 1 if options.rush_only else options.seconds
         run_wrk(f"http://127.0.0.1:{ceiling_port}/", 1, options.connections, {})
-        ceiling = run_wrk(f"http://127.0.0.1:{ceiling_port}/", options.seconds, options.connections, {})
+        ceiling = run_wrk(f"http://127.0.0.1:{ceiling_port}/", wrk_seconds, options.connections, {})
         report("constant string (ceiling)", ceiling, ceiling["rps"])
         stop(servers.pop(0))
 
@@ -376,7 +378,7 @@ def main() -> None:
         page = measured.agenda()
         headers = {"Cookie": measured.cookie(), "User-Agent": USER_AGENT}
         run_wrk(base + "/agenda", 1, options.connections, headers)
-        agenda_run = run_wrk(base + "/agenda", options.seconds, options.connections, headers)
+        agenda_run = run_wrk(base + "/agenda", wrk_seconds, options.connections, headers)
         report("GET /agenda (2 children)", agenda_run, ceiling["rps"])
 
         parents = []
@@ -389,7 +391,7 @@ def main() -> None:
             parents.append((client.cookie(), client.token, paths))
         script = os.path.join(instance, "book.lua")
         wrk_lua(script, parents)
-        book_run = run_wrk_script(base + "/agenda", script, options.seconds, options.connections)
+        book_run = run_wrk_script(base + "/agenda", script, wrk_seconds, options.connections)
         report("POST click-to-book (htmx)", book_run, ceiling["rps"])
 
         # Sizes: the agenda's first load (page, CSS, scripts, gzip) and a booking fragment.
