@@ -87,6 +87,7 @@ LATE = "late"
 NOT_OPEN = "not_open"
 NOT_ENROLLED = "not_enrolled"
 ENROLMENT_WAITING = "enrolment_waiting"
+ABSENT = "absent"
 
 STATE_LABELS = {
     BOOKED: "Réservé",
@@ -98,10 +99,11 @@ STATE_LABELS = {
     NOT_OPEN: "Pas encore ouvert",
     NOT_ENROLLED: "Non inscrit",
     ENROLMENT_WAITING: "En attente",
+    ABSENT: "Absence déclarée",
 }
 STATE_ICONS = {
-    BOOKED: "✔", WAITING: "⧗", BOOKABLE: "○", FULL: "✖", CLOSED: "–", LATE: "⏱",
-    NOT_OPEN: "…", NOT_ENROLLED: "·", ENROLMENT_WAITING: "⧗",
+    BOOKED: "✔", WAITING: "◔", BOOKABLE: "○", FULL: "✖", CLOSED: "–", LATE: "◷",
+    NOT_OPEN: "…", NOT_ENROLLED: "·", ENROLMENT_WAITING: "◔", ABSENT: "⊘",
 }
 
 
@@ -330,7 +332,8 @@ def load_context(session: Session, children: list[Child], start: date, end: date
     waiting_slots = set()
     for booking in session.execute(
             select(Booking.id, Booking.slot_id, Booking.child_id, Booking.activity_id, Booking.day,
-                   Booking.status)
+                   Booking.status, Absence.motive)
+            .outerjoin(Absence, Absence.id == Booking.absence_id)
             .where(Booking.child_id.in_(child_ids), Booking.day >= start, Booking.day <= end)):
         ctx.bookings[(booking.child_id, booking.activity_id, booking.day)] = booking
         if booking.status == BOOKING_WAITING:
@@ -399,6 +402,21 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     if status == BOOKING_WAITING:
         return Cell(child, activity, day, WAITING, position=ctx.positions.get(booking.id),
                     can_cancel=True)
+    if status == BOOKING_CANCELLED and booking.motive:
+        # Cancelled by « Déclarer l'absence d'un enfant »: said as such. The day
+        # can be booked again while the booking deadline allows it.
+        motive = ABSENCE_MOTIVES.get(booking.motive, booking.motive)
+        after = _unbooked(ctx, child, activity, day)
+        if after.state in (BOOKABLE, FULL):
+            said = f"absence déclarée ({motive})"
+            after.detail = f"{after.detail} ; {said}" if after.detail else said[0].upper() + said[1:]
+            return after
+        return Cell(child, activity, day, ABSENT, motive)
+    return _unbooked(ctx, child, activity, day)
+
+
+def _unbooked(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
+    """A day the child holds no place on: bookable, or why not."""
     limit = ctx.rules_of(activity)[0].limit(day, activity.start_time)
     if ctx.now > limit:
         return Cell(child, activity, day, LATE, f"Réservation possible jusqu'au {format_limit(limit)[3:]}")
@@ -626,6 +644,9 @@ def _check_bookable(ctx: Context, child: Child, activity: Activity, day: date, w
         raise Closed(f"Fermé : {cell_.detail}.")
     if cell_.state == LATE:
         raise DeadlinePassed(f"Délai dépassé : {cell_.detail[0].lower()}{cell_.detail[1:]}.")
+    if cell_.state == ABSENT:
+        raise DeadlinePassed(f"Une absence est déclarée ce jour-là ({cell_.detail}) et le délai de "
+                             "réservation est passé.")
     raise DomainError(f"{cell_.detail}.")
 
 

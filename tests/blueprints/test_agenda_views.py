@@ -178,10 +178,17 @@ def test_bulk_preview_then_create(client, auth, town, monday, db):
             "end_date": (monday + timedelta(days=13)).strftime("%d/%m/%Y"), "weekdays": [0, 3]}
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "preview"})
     body = text(response)
-    assert "Aperçu : 8 jours sur 8" in body and "Créer" in body and "Supprimer" in body
+    assert "Aperçu : 8 réservations à créer sur 8 demandées" in body
+    assert 'value="create">Créer</button>' in body and 'value="delete"' not in body
     assert booked(db) == []
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "create"})
     assert "Réservations créées : 8" in text(response)
+    assert "Résultat : 8 réservations créées sur 8 demandées" in text(response)
+    assert len(booked(db)) == 8
+    # The preview of « Supprimer » says what it will cancel, and offers only that.
+    body = text(client.post("/agenda/saisie-groupee", data={**data, "action": "preview_delete"}))
+    assert "Aperçu : 8 réservations à supprimer sur 8 demandées" in body
+    assert 'value="delete" class="danger">Supprimer</button>' in body and 'value="create"' not in body
     assert len(booked(db)) == 8
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "delete"})
     assert "Réservations supprimées : 8" in text(response)

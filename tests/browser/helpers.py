@@ -167,9 +167,17 @@ class Visit:
     # What a page must be
 
     def check(self, name: str, mobile: bool = False) -> None:
-        """axe finds nothing, the console is clean, and a screenshot is kept."""
+        """axe finds nothing (at 320 px too when ``mobile``), the console is
+        clean, and a screenshot is kept."""
         self.page.wait_for_load_state()
         assert_accessible(self.page, f"{name} ({self.path()})")
+        if mobile:
+            size = self.page.viewport_size or DESKTOP
+            self.page.set_viewport_size(MOBILE)
+            try:
+                assert_accessible(self.page, f"{name} at 320 px ({self.path()})")
+            finally:
+                self.page.set_viewport_size(size)
         self.assert_clean_console(name)
         screenshot(self.page, name, mobile=mobile)
 

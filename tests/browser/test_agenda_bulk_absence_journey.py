@@ -256,7 +256,8 @@ def bulk_create_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
     type_date(visit, "#end_date", end)
     press_enter_on(visit, "#bulk-form button", "Voir ce qui sera réservé")
     page.wait_for_selector("#apercu")
-    assert page.inner_text("#apercu") == f"Aperçu : {created} jours sur {len(plan.preview)}"
+    assert page.inner_text("#apercu") == (
+        f"Aperçu : {created} réservations à créer sur {len(plan.preview)} demandées")
     assert table_rows(visit) == plan.preview
     assert_bulk_form_kept(visit, start, end)
     assert booked_days(db, town.leo) == {start} and booked_days(db, town.ines) == set()
@@ -267,7 +268,8 @@ def bulk_create_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
     page.wait_for_selector("text=Réservations créées")
     assert page.inner_text("p.notice-success") == (
         f"Réservations créées : {created}. Les autres jours sont restés tels quels.")
-    assert page.inner_text("#apercu") == f"Résultat : {created} jours sur {len(plan.preview)}"
+    assert page.inner_text("#apercu") == (
+        f"Résultat : {created} réservations créées sur {len(plan.preview)} demandées")
     assert table_rows(visit) == plan.preview
     assert page.get_by_role("button", name="Créer").count() == 0
     if javascript:
@@ -295,14 +297,18 @@ def bulk_delete_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
 
     open_bulk_form(visit, town, plan)
     fill_bulk_form(visit, town, plan.start, plan.end)
-    press_enter_on(visit, "#bulk-form button", "Voir ce qui sera réservé")
+    press_enter_on(visit, "#bulk-form button", "Voir ce qui sera annulé")
     page.wait_for_selector("#apercu")
+    assert page.inner_text("#apercu") == (
+        f"Aperçu : {cancelled} réservations à supprimer sur {len(plan.preview)} demandées")
+    assert page.get_by_role("button", name="Créer").count() == 0
     assert_bulk_form_kept(visit, plan.start, plan.end)
     press_enter_on(visit, "#bulk-form button", "Supprimer")
     page.wait_for_selector("text=Réservations supprimées")
     assert page.inner_text("p.notice-success") == (
         f"Réservations supprimées : {cancelled}. Les autres jours sont restés tels quels.")
-    assert page.inner_text("#apercu") == f"Résultat : {cancelled} jours sur {len(plan.preview)}"
+    assert page.inner_text("#apercu") == (
+        f"Résultat : {cancelled} réservations supprimées sur {len(plan.preview)} demandées")
     outcomes = {(row[1], row[0]): row[3] for row in table_rows(visit)}
     for (first_name, day), outcome in outcomes.items():
         the_day = datetime.strptime(day, "%d/%m/%Y").date()
@@ -399,9 +405,10 @@ def absence_journey(visit: Visit, town, db, monkeypatch, javascript: bool) -> No
     assert visit.path() == f"/agenda?enfant={town.leo.id}&mois={month}"
     assert page.inner_text("p.notice-success") == "L'absence est enregistrée. 2 réservations annulées."
     shown = cells(visit)
-    assert shown[cell_id(town.leo, town.canteen, tuesday)][:2] == ("slot-late", (
-        f"⏱ Délai dépassé : Réservation possible jusqu'au {deadline}"))
-    assert shown[cell_id(town.leo, town.canteen, thursday)] == ("slot-bookable", "○ Non réservé", True)
+    # The agenda says the absence: past the deadline, in its own words; before it, bookable again.
+    assert shown[cell_id(town.leo, town.canteen, tuesday)] == ("slot-absent", "⊘ Absence déclarée : Maladie", False)
+    assert shown[cell_id(town.leo, town.canteen, thursday)] == (
+        "slot-bookable", "○ Non réservé : Absence déclarée (Maladie)", True)
     if javascript:
         visit.check("absence-04-agenda-apres")
 

@@ -191,6 +191,27 @@ def test_absence_cancels_past_the_deadline_and_keeps_the_motive(db, town, monday
         agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "", "", BASE_URL)
 
 
+def test_a_day_cancelled_by_an_absence_says_so_and_is_bookable_again_only_in_time(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    next_day = monday + timedelta(days=1)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, next_day)
+    agenda.declare_absence(db, town.parent, town.leo.id, monday, next_day, "illness", "", BASE_URL,
+                           now=at(monday, 10))
+    fresh(db)
+    # Monday morning: Monday is past its deadline (the day before at 12:00), Tuesday is not.
+    ctx = agenda.load_context(db, [town.leo], monday, next_day, now=at(monday, 10))
+    gone = agenda.assess(ctx, town.leo, town.canteen, monday)
+    assert (gone.state, gone.label, gone.detail, gone.action) == ("absent", "Absence déclarée", "Maladie", "")
+    later = agenda.assess(ctx, town.leo, town.canteen, next_day)
+    assert (later.state, later.detail) == ("bookable", "Absence déclarée (Maladie)")
+    with pytest.raises(agenda.DeadlinePassed, match="absence est déclarée ce jour-là"):
+        agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday, now=at(monday, 10))
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, next_day, now=at(monday, 10))
+    fresh(db)
+    again = db.scalar(select(Booking).where(Booking.day == next_day))
+    assert (again.status, again.absence_id) == ("booked", None)
+
+
 def test_enrolment_waits_for_validation_then_opens_bookings(db, town, monday, outbox):
     study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True,
                      start_time=time(16, 30), end_time=time(18, 0))

@@ -162,7 +162,9 @@ def bulk():
     form = BulkForm()
     form.children.choices = [SelectChoice(c.id, c.full_name) for c in children]
     form.activities.choices = [SelectChoice(a.id, a.name) for a in activities]
+    # « preview » shows what « Créer » would do, « preview_delete » what « Supprimer » would do.
     lines, applied, action = None, False, request.form.get("action", "preview")
+    intent = "delete" if action in ("delete", "preview_delete") else "create"
     if request.method == "GET":
         start = agenda.local_now().date()
         form.start_date.data, form.end_date.data = start, _school_year(start)[1]
@@ -172,11 +174,11 @@ def bulk():
         apply = action in ("create", "delete")
         ok, lines = attempt(form, agenda.bulk, session, current_user, form.children.data or [],
                             form.activities.data or [], form.start_date.data, form.end_date.data,
-                            form.weekdays.data or [], action if apply else "create", base_url(), apply=apply)
+                            form.weekdays.data or [], intent, base_url(), apply=apply)
         if not ok:
             lines = None
         applied = ok and apply
-    return render("agenda/bulk.html", form=form, lines=lines, applied=applied, action=action,
+    return render("agenda/bulk.html", form=form, lines=lines, applied=applied, intent=intent,
                   status=422 if form.errors or form.form_errors else 200)
 
 
