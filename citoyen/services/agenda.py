@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from citoyen import filecheck
 from citoyen.models import Absence
@@ -682,6 +683,10 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
     if not actor.is_agent:
         query = query.where(select(HouseholdLink.id).where(
             HouseholdLink.account_id == actor.id, HouseholdLink.household_id == Child.household_id).exists())
+    # Objects the caller already holds stay in its session (they are read
+    # again after the write); those read here are detached.
+    held = {cls for cls, key in ((Child, child_id), (Activity, activity_id))
+            if session.identity_map.get(identity_key(cls, key)) is not None}
     row = session.execute(query).first()
     if row is None:
         child = child_for(session, actor, child_id)  # raises the precise NotFound
@@ -690,8 +695,9 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
     child, activity, zone, billing_mode = row
     ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id],
                        zones={child.household_id: zone})
-    session.expunge(child)
-    session.expunge(activity)
+    for obj in (child, activity):
+        if type(obj) not in held:
+            session.expunge(obj)
     return Click(child, activity, day, ctx, actor.id, actor.is_agent, billing_mode)
 
 

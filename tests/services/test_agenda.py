@@ -308,3 +308,12 @@ def test_month_view_queries_do_not_grow_with_days_or_children(app, db, town, mon
                 monday + timedelta(days=20), range(5), "create", BASE_URL, apply=True)
     counts.append(count([town.leo, town.ines]))
     assert counts[0] == counts[1] <= 7, counts
+
+
+def test_booking_leaves_the_callers_objects_in_its_session(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert town.leo in db and town.canteen in db
+    town.leo.class_name = "CM1"
+    db.commit()
+    fresh(db)
+    assert db.get(type(town.leo), town.leo.id).class_name == "CM1"
