@@ -408,11 +408,11 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
         # can be booked again while the booking deadline allows it.
         motive = ABSENCE_MOTIVES.get(booking.motive, booking.motive)
         after = _unbooked(ctx, child, activity, day)
-        if after.state in (BOOKABLE, FULL):
-            said = f"absence déclarée ({motive})"
-            after.detail = f"{after.detail} ; {said}" if after.detail else said[0].upper() + said[1:]
-            return after
-        return Cell(child, activity, day, ABSENT, motive)
+        if after.state == LATE:
+            return Cell(child, activity, day, ABSENT, motive)
+        said = f"absence déclarée ({motive})"
+        after.detail = f"{after.detail} ; {said}" if after.detail else said[0].upper() + said[1:]
+        return after
     return _unbooked(ctx, child, activity, day)
 
 
@@ -738,9 +738,9 @@ def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
         raise SlotFull(FULL_MESSAGE)
     if not _place_booking(session, click.actor_id, child.id, activity.id, day, slot_id, BOOKING_BOOKED,
                           existing.id if existing else None):
-        session.rollback()  # a double click got there first: its booking stands, ours is undone
-    else:
-        session.commit()
+        session.rollback()  # another click got there first: its row stands (read it again), ours is undone
+        return slot_id, None
+    session.commit()
     return slot_id, booked_cell(ctx, child, activity, day)
 
 
@@ -915,8 +915,10 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
         for booking_id in session.scalars(query).all():
             booking = session.get(Booking, booking_id)
             if booking.status == BOOKING_WAITING:
+                # It held no place: it leaves the waiting list, and is not tied
+                # to the absence (nothing to bill).
                 booking.status = BOOKING_CANCELLED
-                booking.absence_id = absence.id
+                booking.waiting_since = None
                 cancelled += 1
             elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
                 cancelled += 1
@@ -951,12 +953,25 @@ def attach_certificate(session: Session, storage, actor: Account, absence_id: in
         raise DomainError("Choisissez le fichier du certificat.", "certificate")
     begin_write(session)
     absence = absence_for(session, actor, absence_id)
-    if absence.certificate_key:
-        if storage.read(absence.certificate_key) == checked.data:
+    if not absence.certificate_key:
+        key = storage.save(checked.data)
+        # A guarded write: of two certificates sent at once, one is kept.
+        written = session.execute(
+            update(Absence).where(Absence.id == absence.id, Absence.certificate_key.is_(None))
+            .values(certificate_key=key, certificate_name=checked.filename,
+                    certificate_type=checked.content_type, certificate_size=checked.size)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if not written:
+            session.rollback()
+            storage.delete(key)
+            absence = absence_for(session, actor, absence_id)
+    else:
+        written = False
+    if not written:
+        if absence.certificate_key and storage.read(absence.certificate_key) == checked.data:
             session.rollback()
             return absence  # the same file posted twice
         raise DomainError("Un certificat est déjà joint à cette absence.", "certificate")
-    key = _store_certificate(session, storage, absence, checked)
     try:
         if actor.is_agent:
             audit.record(session, actor, "agenda.absence_certificate", "child", absence.child_id,
@@ -966,6 +981,7 @@ def attach_certificate(session: Session, storage, actor: Account, absence_id: in
         session.rollback()
         storage.delete(key)
         raise
+    session.refresh(absence)
     return absence
 
 
@@ -1198,6 +1214,12 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
                 if action == "create":
                     ok = state.state == BOOKABLE
                     why = {BOOKED: "déjà réservé", WAITING: "sur liste d'attente"}.get(state.state, state.label)
+                    gone = ctx.bookings.get((child.id, activity.id, d))
+                    if ok and gone is not None and gone.status == BOOKING_CANCELLED and gone.motive:
+                        # A day of a declared absence is booked again one by one, not in bulk.
+                        ok, why = False, state.detail[0].lower() + state.detail[1:]
+                        lines.append(BulkLine(child, activity, d, ok, why))
+                        continue
                 else:
                     ok = state.state == BOOKED and state.can_cancel
                     why = "pas de réservation" if state.state != BOOKED else "délai dépassé"

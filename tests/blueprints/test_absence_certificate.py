@@ -146,3 +146,32 @@ def test_an_agent_joining_a_certificate_is_audited(client, auth, town, db):
                 content_type="multipart/form-data")
     fresh(db)
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "agenda.absence_certificate")) is not None
+
+
+def test_a_certificate_too_big_is_refused_in_its_own_words(client, auth, town, db, app):
+    auth.sign_in(town.parent.email)
+    day = next_weekday(0)
+    # Over 2 MB: refused by the file check, at the field.
+    response = declare(client, town, day, certificate=(io.BytesIO(samples.pdf_of_size(3 * 1024 * 1024)), "c.pdf"))
+    assert response.status_code == 422
+    assert 'id="certificate-error"' in text(response) and "2 Mo" in text(response)
+    # Far over: the body is not even read, the message says so in the same words.
+    response = declare(client, town, day, certificate=(io.BytesIO(b"%PDF-1.4\n" + b"0" * (12 * 1024 * 1024)), "c.pdf"))
+    assert response.status_code == 422
+    assert "Le certificat dépasse la taille autorisée (2 Mo au plus)" in text(response)
+    assert absences(db) == [] and stored_files(app) == []
+
+
+def test_an_agent_joins_a_certificate_from_the_agents_page(client, auth, town, db):
+    auth.sign_in(town.parent.email)
+    declare(client, town, next_weekday(0))
+    [absence] = absences(db)
+    auth.sign_out()
+    auth.sign_in(town.agent.email)
+    page = text(client.get("/agent/absences"))
+    assert f'/agenda/absences/{absence.id}/certificat?retour=agent' in page
+    response = client.post(f"/agenda/absences/{absence.id}/certificat?retour=agent",
+                           data={"certificate": (io.BytesIO(samples.pdf()), "certificat.pdf")},
+                           content_type="multipart/form-data")
+    assert response.headers["Location"].endswith("/agent/absences")
+    assert "certificat.pdf" in text(client.get("/agent/absences"))

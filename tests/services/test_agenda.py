@@ -317,3 +317,32 @@ def test_booking_leaves_the_callers_objects_in_its_session(db, town, monday):
     db.commit()
     fresh(db)
     assert db.get(type(town.leo), town.leo.id).class_name == "CM1"
+
+
+def test_bulk_booking_leaves_the_days_of_a_declared_absence_alone(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday + timedelta(days=7))
+    agenda.declare_absence(db, town.parent, town.leo.id, monday + timedelta(days=7), monday + timedelta(days=7),
+                           "school", "Classe verte", BASE_URL)
+    lines = agenda.bulk(db, town.parent, [town.leo.id], [town.canteen.id], monday, monday + timedelta(days=13),
+                        [0], "create", BASE_URL, apply=True)
+    outcome = {line.day: (line.ok, line.why) for line in lines}
+    assert outcome[monday] == (True, "")
+    assert outcome[monday + timedelta(days=7)] == (False, "absence déclarée (Sortie ou classe de découverte)")
+    fresh(db)
+    still = db.scalar(select(Booking).where(Booking.day == monday + timedelta(days=7)))
+    assert still.status == "cancelled" and still.absence_id is not None
+
+
+def test_an_absence_takes_a_child_off_the_waiting_list_without_billing_it(db, town, monday, make_account):
+    town.canteen.default_capacity = 1
+    db.commit()
+    other = make_account(email="autre@example.org")
+    family = household(db, town.organisation, "Durand", ["Zoé"], account=other)
+    enrol(db, family.children[0], town.canteen)
+    agenda.book(db, other, family.children[0].id, town.canteen.id, monday)
+    waiting = agenda.join_waiting_list(db, town.parent, town.leo.id, town.canteen.id, monday)
+    assert waiting.status == "waiting"
+    agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "family", "", BASE_URL)
+    fresh(db)
+    row = db.get(Booking, waiting.id)
+    assert (row.status, row.absence_id) == ("cancelled", None)

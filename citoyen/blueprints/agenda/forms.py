@@ -76,5 +76,5 @@ class AbsenceForm(FlaskForm):
 
 
 class CertificateForm(FlaskForm):
-    certificate = FileField("Certificat médical", description=CERTIFICATE_HINT,
+    certificate = FileField("Certificat médical", description=filecheck.FORMATS,
                             render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE})

@@ -212,7 +212,7 @@ def absence():
     form.child.choices = [SelectChoice("", "Choisissez…")] + [SelectChoice(c.id, c.full_name) for c in children]
     form.activities.choices = [SelectChoice(a.id, a.name) for a in activities]
     if too_big:
-        add_error(form, "certificate", uploads.too_big_message())
+        add_error(form, "certificate", _certificate_too_big())
         return _absence_page(form, 422)
     if request.method == "GET":
         form.start_date.data = form.end_date.data = agenda.local_now().date()
@@ -239,6 +239,11 @@ def absence():
     return _absence_page(form, 422 if form.errors or form.form_errors else 200)
 
 
+def _certificate_too_big() -> str:
+    size = current_app.config["DOCUMENT_MAX_FILE_SIZE"] // (1024 * 1024)
+    return f"Le certificat dépasse la taille autorisée ({size} Mo au plus) : réduisez sa taille, puis envoyez-le à nouveau."
+
+
 @bp.route("/absences/<int:absence_id>/certificat", methods=["POST"])
 @csrf.exempt  # checked by uploads.parse_body, once the body is read under its own bound
 def attach_certificate(absence_id: int):
@@ -249,10 +254,14 @@ def attach_certificate(absence_id: int):
         agenda.absence_for(session, current_user, absence_id)
     except NotFound:
         abort(404)
+    if request.args.get("retour") == "agent" and current_user.is_agent:
+        back = url_for("agent.absences")
+    else:
+        back = url_for("agenda.absence") + f"#absence-{absence_id}"
     form = CertificateForm(formdata=None) if too_big else CertificateForm()
     try:
         if too_big:
-            raise DomainError(uploads.too_big_message(), "certificate")
+            raise DomainError(_certificate_too_big(), "certificate")
         if not form.validate_on_submit():
             raise DomainError("Choisissez le fichier du certificat.", "certificate")
         agenda.attach_certificate(session, uploads.storage(), current_user, absence_id, _certificate(form),
@@ -260,9 +269,9 @@ def attach_certificate(absence_id: int):
     except DomainError as error:
         session.rollback()
         flash(error.message, "error")
-        return redirect(url_for("agenda.absence") + f"#absence-{absence_id}")
+        return redirect(back)
     flash("Le certificat est joint à l'absence.", "success")
-    return redirect(url_for("agenda.absence") + f"#absence-{absence_id}")
+    return redirect(back)
 
 
 @bp.route("/absences/<int:absence_id>/certificat")

@@ -16,6 +16,7 @@ from flask import url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from citoyen.blueprints.agenda.forms import CertificateForm
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.activity_forms import ActivityForm
 from citoyen.blueprints.agent.activity_forms import CapacityForm
@@ -309,4 +310,5 @@ def absences():
     return render("agent/absences.html",
                   absences=agenda.recent_absences(session, current_user, agenda.local_now().date(),
                                                   organisation_id),
-                  organisations=orgs, organisation_id=organisation_id, motives=agenda.ABSENCE_MOTIVES)
+                  organisations=orgs, organisation_id=organisation_id, motives=agenda.ABSENCE_MOTIVES,
+                  certificate_form=CertificateForm(formdata=None))
