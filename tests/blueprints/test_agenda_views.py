@@ -179,7 +179,7 @@ def test_bulk_preview_then_create(client, auth, town, monday, db):
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "preview"})
     body = text(response)
     assert "Aperçu : 8 réservations à créer sur 8 demandées" in body
-    assert 'value="create">Créer</button>' in body and 'value="delete"' not in body
+    assert "value=\"create\" id=\"bulk-create\">Créer</button>" in body and "value=\"delete\"" not in body
     assert booked(db) == []
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "create"})
     assert "Réservations créées : 8" in text(response)
@@ -188,7 +188,7 @@ def test_bulk_preview_then_create(client, auth, town, monday, db):
     # The preview of « Supprimer » says what it will cancel, and offers only that.
     body = text(client.post("/agenda/saisie-groupee", data={**data, "action": "preview_delete"}))
     assert "Aperçu : 8 réservations à supprimer sur 8 demandées" in body
-    assert 'value="delete" class="danger">Supprimer</button>' in body and 'value="create"' not in body
+    assert "value=\"delete\" class=\"danger\" id=\"bulk-delete\">Supprimer</button>" in body and "value=\"create\"" not in body
     assert len(booked(db)) == 8
     response = client.post("/agenda/saisie-groupee", data={**data, "action": "delete"})
     assert "Réservations supprimées : 8" in text(response)
@@ -210,3 +210,15 @@ def test_absence_cancels_and_says_how_many(client, auth, town, monday, db, hx):
     assert {b[3] for b in booked(db)} == {"cancelled"}
     response = client.post("/agenda/absence", data={"child": town.leo.id, "start_date": day, "end_date": day})
     assert response.status_code == 422
+
+
+def test_bulk_with_htmx_swaps_only_its_region(client, auth, town, monday, hx):
+    auth.sign_in(town.parent.email)
+    data = {"children": [town.leo.id], "activities": [town.canteen.id], "start_date": monday.strftime("%d/%m/%Y"),
+            "end_date": (monday + timedelta(days=6)).strftime("%d/%m/%Y"), "weekdays": [0], "action": "preview"}
+    response = client.post("/agenda/saisie-groupee", data=data, headers=hx)
+    body = text(response)
+    assert body.lstrip().startswith('<div id="bulk">') and "<html" not in body
+    assert "Aperçu : 1 réservation à créer sur 1 demandée" in body
+    response = client.post("/agenda/saisie-groupee", data={**data, "end_date": "01/01/2000"}, headers=hx)
+    assert response.status_code == 422 and 'class="error-summary"' in text(response)

@@ -246,6 +246,9 @@ def bulk_create_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
     assert page.get_attribute("#end_date", "aria-invalid") == "true"
     assert "end_date-error" in page.get_attribute("#end_date", "aria-describedby")
     assert "La fin de la période doit être après son début." in page.inner_text(".error-summary")
+    if javascript:
+        # Only the form's region came back, and the keyboard is on its error summary.
+        assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     assert_bulk_form_kept(visit, start, start - timedelta(days=3))
     assert page.locator("table.bulk-preview").count() == 0
     assert booked_days(db, town.ines) == set()
@@ -266,6 +269,8 @@ def bulk_create_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
 
     press_enter_on(visit, "#bulk-form button", "Créer")
     page.wait_for_selector("text=Réservations créées")
+    if javascript:
+        assert page.evaluate("document.activeElement.matches('p.notice-success')")
     assert page.inner_text("p.notice-success") == (
         f"Réservations créées : {created}. Les autres jours sont restés tels quels.")
     assert page.inner_text("#apercu") == (

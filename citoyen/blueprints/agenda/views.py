@@ -178,7 +178,7 @@ def bulk():
         if not ok:
             lines = None
         applied = ok and apply
-    return render("agenda/bulk.html", form=form, lines=lines, applied=applied, intent=intent,
+    return render("agenda/bulk.html", block="bulk", form=form, lines=lines, applied=applied, intent=intent,
                   status=422 if form.errors or form.form_errors else 200)
 
 

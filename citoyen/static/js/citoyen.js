@@ -18,9 +18,12 @@
     alertBox('<div class="error-box" role="alert"><p><strong>Connexion impossible.</strong> ' +
       "Vérifiez votre connexion à Internet, puis réessayez.</p></div>");
   });
-  // After a form comes back with errors, put the keyboard on the first one.
+  // After a form comes back with errors, put the keyboard on the first one;
+  // after a change, on the message that says what was done (data-focus-after-swap).
   document.addEventListener("htmx:afterSwap", function (event) {
     var xhr = event.detail.xhr;
+    var said = document.querySelector("[data-focus-after-swap]");
+    if (xhr && xhr.status === 200 && said) { said.focus(); return; }
     if (!xhr || (xhr.status !== 422 && xhr.status !== 429)) { return; }
     var target = event.detail.target && event.detail.target.isConnected ? event.detail.target : document;
     var summary = document.querySelector(".error-summary");
