@@ -181,7 +181,7 @@ def children_of(session: Session, actor: Account) -> list[Child]:
 def child_for(session: Session, actor: Account, child_id: int) -> Child:
     """A child the actor may act for: an agent, or a subscribed account.
     Another family's child does not exist for a parent."""
-    child = session.get(Child, child_id)
+    child = session.get(Child, child_id) if child_id else None
     if child is None or child.status != "validated":
         raise NotFound("Cet enfant n'existe pas.")
     if actor.is_agent:
@@ -1181,11 +1181,11 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
     start, end = check_period(start, end)
     if action not in ("create", "delete"):
         raise DomainError("Choisissez Créer ou Supprimer.")
-    weekdays = {int(w) for w in weekdays if 0 <= int(w) <= 6}
+    weekdays = {int(w) for w in weekdays if w is not None and 0 <= int(w) <= 6}
     if not weekdays:
         raise DomainError("Choisissez au moins un jour de la semaine.", "weekdays")
-    child_ids = list(dict.fromkeys(int(c) for c in child_ids))
-    activity_ids = list(dict.fromkeys(int(a) for a in activity_ids))
+    child_ids = list(dict.fromkeys(int(c) for c in child_ids if c is not None))
+    activity_ids = list(dict.fromkeys(int(a) for a in activity_ids if a is not None))
     if not child_ids:
         raise DomainError("Choisissez au moins un enfant.", "children")
     if not activity_ids:

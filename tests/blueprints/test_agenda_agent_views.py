@@ -186,3 +186,12 @@ def test_activity_page_shows_the_coming_weeks_as_a_table_and_a_chart(client, aut
     assert f"{(monday + timedelta(days=1)).day}/{(monday + timedelta(days=1)).month} : 1 sur 2." in body
     assert body.count("chart-bar chart-bar-full") == 1
     assert 'value="2" aria-label="Remplissage du' in body  # the table's meter
+
+
+@pytest.mark.parametrize("day, child", [("3000-99-99", "1"), ("", "1"), ("2026-12-01", "9" * 25), ("2026-12-01", "²")])
+def test_unbooked_presence_with_a_bad_day_or_child_says_so(client, auth, town, day, child):
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/activites/{town.canteen.id}/presence", data={"jour": day, "enfant": child},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "Choisissez l'enfant présent." in text(response)

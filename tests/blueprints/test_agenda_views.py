@@ -222,3 +222,19 @@ def test_bulk_with_htmx_swaps_only_its_region(client, auth, town, monday, hx):
     assert "Aperçu : 1 réservation à créer sur 1 demandée" in body
     response = client.post("/agenda/saisie-groupee", data={**data, "end_date": "01/01/2000"}, headers=hx)
     assert response.status_code == 422 and 'class="error-summary"' in text(response)
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/agenda/inscription?enfant=²", None),
+    ("/agenda/absence?enfant=²", None),
+    ("/agenda/absence", {"child": "9" * 25, "start_date": "01/12/2026", "end_date": "01/12/2026",
+                         "motive": "illness"}),
+    ("/agenda/saisie-groupee", {"children": ["9" * 25, "²"], "activities": ["1"], "start_date": "01/12/2026",
+                                "end_date": "03/12/2026", "weekdays": ["0"], "action": "preview"}),
+])
+def test_ids_that_are_not_ids_get_a_french_answer(client, auth, town, path, data):
+    auth.sign_in(town.parent.email)
+    response = client.post(path, data=data) if data else client.get(path)
+    assert response.status_code in (200, 422)
+    if data:
+        assert response.status_code == 422 and 'class="error-summary"' in text(response)

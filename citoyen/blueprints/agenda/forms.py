@@ -15,16 +15,20 @@ from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.services.agenda import ABSENCE_MOTIVES
 from citoyen.services.booking_rules import WEEKDAYS
+from citoyen.services.documents import parse_id
 
 DATE_HINT = "Exemple : 14/09/2026"
 CERTIFICATE_HINT = filecheck.FORMATS + ". Vous pourrez aussi le joindre plus tard."
 
 
 def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_id(value)
+
+
+def _weekday(value):
+    """0 (Monday) to 6, or None."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if text in ("0", "1", "2", "3", "4", "5", "6") else None
 
 
 class Checkboxes(SelectMultipleField):
@@ -53,7 +57,7 @@ class BulkForm(FlaskForm):
                                  description=DATE_HINT)
     end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
                                description=DATE_HINT)
-    weekdays = Checkboxes("Jours de la semaine", coerce=_int_or_none,
+    weekdays = Checkboxes("Jours de la semaine", coerce=_weekday,
                           choices=[SelectChoice(i, name.capitalize()) for i, name in enumerate(WEEKDAYS)])
 
 

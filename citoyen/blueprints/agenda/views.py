@@ -31,6 +31,7 @@ from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import agenda
+from citoyen.services.documents import parse_id
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
 
@@ -136,8 +137,7 @@ def enrol():
         start, end = _school_year(agenda.local_now().date())
         form.start_date.data = form.start_date.data or start
         form.end_date.data = form.end_date.data or end
-        if request.args.get("enfant", "").isdigit():
-            form.child.data = int(request.args["enfant"])
+        form.child.data = parse_id(request.args.get("enfant")) or form.child.data
     if form.validate_on_submit():
         ok, enrolment = attempt(form, agenda.enrol, session, current_user, form.child.data, form.activity.data,
                                 form.start_date.data, form.end_date.data, base_url())
@@ -216,8 +216,7 @@ def absence():
         return _absence_page(form, 422)
     if request.method == "GET":
         form.start_date.data = form.end_date.data = agenda.local_now().date()
-        if request.args.get("enfant", "").isdigit():
-            form.child.data = int(request.args["enfant"])
+        form.child.data = parse_id(request.args.get("enfant")) or form.child.data
     if form.validate_on_submit():
         try:
             _absence, count = agenda.declare_absence(

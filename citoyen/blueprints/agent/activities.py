@@ -30,6 +30,7 @@ from citoyen.htmx import redirect
 from citoyen.htmx import render
 from citoyen.services import activities
 from citoyen.services import agenda
+from citoyen.services import documents
 from citoyen.services import organisations
 from citoyen.services.activities import ACTIVITY_FIELDS
 from citoyen.services.booking_rules import format_day
@@ -37,7 +38,8 @@ from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
 
 
-def _activity(activity_id: int):
+def activity_or_404(activity_id: int):
+    """The activity, for an agent; 404 when it does not exist."""
     try:
         return activities.get(get_session(), current_user, activity_id)
     except NotFound:
@@ -119,7 +121,7 @@ def _activity_page(activity, form=None, closure_form=None, capacity_form=None, s
 @bp.route("/activites/<int:activity_id>", methods=["GET", "POST"])
 def activity(activity_id: int):
     """One activity: its settings, the coming weeks' occupancy, closures and day capacities."""
-    found = _activity(activity_id)
+    found = activity_or_404(activity_id)
     if request.method == "GET":
         return _activity_page(found)
     form = _activity_form(ActivityForm())
@@ -134,7 +136,7 @@ def activity(activity_id: int):
 @bp.route("/activites/<int:activity_id>/archiver", methods=["POST"])
 def archive_activity(activity_id: int):
     """Ne plus proposer l'activité (or propose it again)."""
-    found = _activity(activity_id)
+    found = activity_or_404(activity_id)
     activities.set_archived(get_session(), current_user, activity_id, not found.archived)
     flash("L'activité n'est plus proposée aux familles." if not found.archived
           else "L'activité est de nouveau proposée.", "success")
@@ -144,7 +146,7 @@ def archive_activity(activity_id: int):
 @bp.route("/activites/<int:activity_id>/fermetures", methods=["POST"])
 def add_closure(activity_id: int):
     """Ajouter une fermeture (grève, journée pédagogique…)."""
-    found = _activity(activity_id)
+    found = activity_or_404(activity_id)
     form = ClosureForm()
     if form.validate_on_submit():
         town = organisations.get(get_session(), found.organisation_id)
@@ -173,7 +175,7 @@ def delete_closure(closure_id: int):
 @bp.route("/activites/<int:activity_id>/capacite", methods=["POST"])
 def set_capacity(activity_id: int):
     """Capacité d'un jour; lowering it below the bookings asks first."""
-    found = _activity(activity_id)
+    found = activity_or_404(activity_id)
     form = CapacityForm()
     if form.validate_on_submit():
         ok, _ = attempt(form, activities.set_day_capacity, get_session(), current_user, activity_id,
@@ -245,10 +247,12 @@ def daily_lists():
 @bp.route("/activites/<int:activity_id>/presence", methods=["POST"])
 def unbooked_presence(activity_id: int):
     """Pointer un enfant présent sans réservation."""
-    day = agenda.parse_day(request.form.get("jour", "")) if request.form.get("jour") else None
-    raw = request.form.get("enfant", "")
-    child_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
-    if day is None or not child_id:
+    try:
+        day = agenda.parse_day(request.form.get("jour", ""))
+    except DomainError:
+        day = None
+    child_id = documents.parse_id(request.form.get("enfant"))
+    if day is None or child_id is None:
         flash("Choisissez l'enfant présent.", "error")
         return redirect(url_for("agent.daily_lists", activite=activity_id))
     try:

@@ -27,6 +27,7 @@ from citoyen.access import admin_required
 from citoyen.access import household_or_404
 from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
+from citoyen.blueprints.agent.activities import activity_or_404
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.household.forms import chosen_organisation
@@ -41,7 +42,6 @@ from citoyen.db import get_session
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
-from citoyen.models import Activity
 from citoyen.models import BillingRun
 from citoyen.services import billing
 from citoyen.services import invoices
@@ -235,9 +235,7 @@ class PricesForm(FlaskForm):
 def activity_prices(activity_id: int):
     """Tarifs d'une activité, par tranche de quotient familial."""
     session = get_session()
-    activity = session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
+    activity = activity_or_404(activity_id)
     if request.method == "POST":
         form = PricesForm()
         if form.validate_on_submit():

@@ -41,6 +41,7 @@ from citoyen.services import changes
 from citoyen.services import children as child_records
 from citoyen.services import households
 from citoyen.services import organisations
+from citoyen.services.documents import parse_id
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
 
@@ -84,8 +85,8 @@ def choose_commune():
     then picks its commune if several share that postcode."""
     if request.method == "POST":
         try:
-            chosen = organisations.get(get_session(), int(request.form.get("organisation_id", "")))
-        except (ValueError, NotFound):
+            chosen = organisations.get(get_session(), parse_id(request.form.get("organisation_id")) or 0)
+        except NotFound:
             return _subscriptions_page(commune_step=True, status=422,
                                        postcode_error="Choisissez votre commune dans la liste.")
         session["organisation_id"] = chosen.id
