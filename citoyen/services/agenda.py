@@ -15,16 +15,21 @@ from dataclasses import field
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import NamedTuple
 
+from sqlalchemy import Date
+from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import case
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from citoyen import filecheck
 from citoyen.models import Absence
@@ -36,6 +41,7 @@ from citoyen.models import Closure
 from citoyen.models import Enrolment
 from citoyen.models import Household
 from citoyen.models import HouseholdLink
+from citoyen.models import LedgerEntry
 from citoyen.models import Organisation
 from citoyen.models import Slot
 from citoyen.models.agenda import BOOKING_BOOKED
@@ -59,6 +65,7 @@ from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.timefmt import MONTHS
 from citoyen.timefmt import PARIS
+from citoyen.transactions import WROTE
 from citoyen.transactions import begin_write
 
 EARLIEST = date(2000, 1, 1)
@@ -259,6 +266,38 @@ class Cell:
         return self.state == BOOKABLE
 
 
+class EnrolmentRow(NamedTuple):
+    activity_id: int
+    start_date: date
+    end_date: date
+    status: str
+
+
+class ClosureRow(NamedTuple):
+    organisation_id: int
+    site_id: int | None
+    activity_id: int | None
+    start_date: date
+    end_date: date
+    reason: str
+
+
+class SlotRow(NamedTuple):
+    id: int
+    capacity: int
+    booked: int
+
+
+class BookingRow(NamedTuple):
+    id: int
+    slot_id: int
+    child_id: int
+    activity_id: int
+    day: date
+    status: str
+    motive: str | None
+
+
 @dataclass
 class Context:
     """Everything the rules need for some children over some days, read in a
@@ -340,14 +379,19 @@ def load_context(session: Session, children: list[Child], start: date, end: date
         if booking.status == BOOKING_WAITING:
             waiting_slots.add(booking.slot_id)
     if waiting_slots:
-        counters: dict[int, int] = defaultdict(int)
-        for booking_id, slot_id in session.execute(
-                select(Booking.id, Booking.slot_id)
-                .where(Booking.slot_id.in_(waiting_slots), Booking.status == BOOKING_WAITING)
-                .order_by(Booking.slot_id, Booking.waiting_since, Booking.id)):
-            counters[slot_id] += 1
-            ctx.positions[booking_id] = counters[slot_id]
+        _waiting_positions(session, ctx, waiting_slots)
     return ctx
+
+
+def _waiting_positions(session: Session, ctx: Context, slot_ids: set[int]) -> None:
+    """The place in line of every waiting booking of those slots."""
+    counters: dict[int, int] = defaultdict(int)
+    for booking_id, slot_id in session.execute(
+            select(Booking.id, Booking.slot_id)
+            .where(Booking.slot_id.in_(slot_ids), Booking.status == BOOKING_WAITING)
+            .order_by(Booking.slot_id, Booking.waiting_since, Booking.id)):
+        counters[slot_id] += 1
+        ctx.positions[booking_id] = counters[slot_id]
 
 
 def closure_reason(ctx: Context, child: Child, activity: Activity, day: date) -> str | None:
@@ -556,14 +600,26 @@ def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterab
         select(Slot.day, Slot.id).where(Slot.activity_id == activity_id, Slot.day.in_(days))).all())
 
 
+_SLOT = Slot.__table__.c
+# The guarded update that takes a place (built once: it runs on every click).
+_TAKE_PLACE = (update(Slot.__table__).where(_SLOT.id == bindparam("slot"), _SLOT.booked < _SLOT.capacity)
+               .values(booked=_SLOT.booked + 1))
+_NEW_BOOKING = {
+    name: dialect.insert(Booking.__table__)
+    .on_conflict_do_nothing(index_elements=["slot_id", "child_id"]).returning(Booking.__table__.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _write(session: Session, statement, params: dict):
+    """A prebuilt write, run on the session's connection (without the ORM's
+    per-statement work), remembered as a write of the transaction."""
+    session.info[WROTE] = True
+    return session.connection().execute(statement, params)
+
+
 def _take_place(session: Session, slot_id: int) -> bool:
-    result = session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.booked < Slot.capacity)
-        .values(booked=Slot.booked + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return _write(session, _TAKE_PLACE, {"slot": slot_id}).rowcount == 1
 
 
 def _insert(session: Session):
@@ -577,12 +633,9 @@ def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: 
     ``existing_id`` is the row as the caller read it, if there was one."""
     waiting_since = utcnow() if status == BOOKING_WAITING else None
     if existing_id is None:
-        result = session.execute(
-            _insert(session)(Booking.__table__)
-            .values(slot_id=slot_id, child_id=child_id, activity_id=activity_id, day=day, status=status,
-                    waiting_since=waiting_since, author_id=actor_id, updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["slot_id", "child_id"])
-            .returning(Booking.__table__.c.id))
+        result = _write(session, _NEW_BOOKING[session.get_bind().dialect.name], {
+            "slot_id": slot_id, "child_id": child_id, "activity_id": activity_id, "day": day, "status": status,
+            "waiting_since": waiting_since, "author_id": actor_id, "updated_at": utcnow()})
         return result.first() is not None
     allowed_from = (BOOKING_CANCELLED, BOOKING_WAITING) if status == BOOKING_BOOKED else (BOOKING_CANCELLED,)
     result = session.execute(
@@ -651,64 +704,131 @@ def _check_bookable(ctx: Context, child: Child, activity: Activity, day: date, w
     raise DomainError(f"{cell_.detail}.")
 
 
+class Snapshot(SimpleNamespace):
+    """A child or an activity as one click read it: plain values, outside of
+    any session (nothing to expire, nothing lazy)."""
+
+
 @dataclass
 class Click:
-    """What one click needs, read before the write lock is taken (the lock is
-    then held only for the guarded writes). The child and the activity are
-    detached from the session, so that ending the reading transaction does
-    not expire them: the cell after the change is built without reading them
-    again."""
+    """What one click needs, read in one query before the write lock is taken
+    (the lock is then held only for the guarded writes). The child and the
+    activity are plain snapshots, so that the cell after the change is built
+    without reading them again."""
 
-    child: Child
-    activity: Activity
+    child: Snapshot
+    activity: Snapshot
     day: date
     ctx: Context
     actor_id: int
     is_agent: bool
     billing_mode: str | None
+    balance: int = 0
+
+
+_ENROLMENT_RANKS = {ENROLMENT_PENDING: 1, ENROLMENT_VALIDATED: 2}
+_CLICK_ACTIVITY = tuple(column.name for column in Activity.__table__.c)
+_CLICK_STATEMENTS: dict[bool, object] = {}
+
+
+def _click_statement(agent: bool):
+    """The one query of a click (built once): the child (of a household the
+    actor is subscribed to, unless an agent), the activity of the child's
+    commune, the commune's settings, and that day's slot, booking, closure,
+    enrolment, and the household's prepaid balance."""
+    statement = _CLICK_STATEMENTS.get(agent)
+    if statement is not None:
+        return statement
+    child, activity = Child.__table__.c, Activity.__table__.c
+    slot, booking, closure, enrolment = (Slot.__table__.c, Booking.__table__.c, Closure.__table__.c,
+                                         Enrolment.__table__.c)
+    day = bindparam("day", type_=Date)
+    closure_reason = (
+        select(closure.reason)
+        .where(closure.organisation_id == activity.organisation_id, closure.start_date <= day,
+               closure.end_date >= day, or_(closure.site_id.is_(None), closure.site_id == activity.site_id),
+               or_(closure.activity_id.is_(None), closure.activity_id == activity.id))
+        .order_by(closure.id).limit(1).scalar_subquery())
+    # A validated enrolment wins over a pending one, as in enrolment_on. (No
+    # condition on the status here: the index on (child, activity) is the one to use.)
+    enrolment_status = (
+        select(func.max(case(*((enrolment.status == status, rank) for status, rank in _ENROLMENT_RANKS.items()),
+                             else_=0)))
+        .where(enrolment.child_id == child.id, enrolment.activity_id == activity.id,
+               enrolment.start_date <= day, enrolment.end_date >= day)
+        .scalar_subquery())
+    balance = (
+        select(func.coalesce(func.sum(LedgerEntry.__table__.c.amount_cents), 0))
+        .where(LedgerEntry.__table__.c.household_id == child.household_id).scalar_subquery())
+    statement = (
+        select(child.id.label("c_id"), child.household_id.label("c_household_id"),
+               child.first_name.label("c_first_name"),
+               *(activity[name].label("a_" + name) for name in _CLICK_ACTIVITY),
+               Organisation.__table__.c.school_zone, Organisation.__table__.c.billing_mode,
+               slot.id.label("slot_id"), slot.capacity.label("slot_capacity"), slot.booked.label("slot_booked"),
+               booking.id.label("booking_id"), booking.slot_id.label("booking_slot_id"),
+               booking.status.label("booking_status"), Absence.__table__.c.motive.label("booking_motive"),
+               closure_reason.label("closure_reason"), enrolment_status.label("enrolment_status"),
+               balance.label("balance"))
+        .select_from(
+            Child.__table__
+            .join(Household.__table__, Household.__table__.c.id == child.household_id)
+            .join(Organisation.__table__, Organisation.__table__.c.id == Household.__table__.c.organisation_id)
+            .join(Activity.__table__, activity.organisation_id == Organisation.__table__.c.id)
+            .outerjoin(Slot.__table__, and_(slot.activity_id == activity.id, slot.day == day))
+            .outerjoin(Booking.__table__, and_(booking.child_id == child.id, booking.activity_id == activity.id,
+                                               booking.day == day))
+            .outerjoin(Absence.__table__, Absence.__table__.c.id == booking.absence_id))
+        .where(child.id == bindparam("child_id"), child.status == "validated",
+               activity.id == bindparam("activity_id"))
+    )
+    if not agent:
+        link = HouseholdLink.__table__.c
+        statement = statement.where(select(link.id).where(
+            link.account_id == bindparam("account_id"), link.household_id == child.household_id).exists())
+    _CLICK_STATEMENTS[agent] = statement
+    return statement
 
 
 def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
              now: datetime | None) -> Click:
     check_day(day)
-    # One query for the usual case: the child (of a household the actor is
-    # subscribed to), the activity of the child's commune, and the commune's settings.
-    query = (
-        select(Child, Activity, Organisation.school_zone, Organisation.billing_mode)
-        .join(Household, Household.id == Child.household_id)
-        .join(Organisation, Organisation.id == Household.organisation_id)
-        .join(Activity, Activity.organisation_id == Organisation.id)
-        .where(Child.id == child_id, Child.status == "validated", Activity.id == activity_id)
-    )
-    if not actor.is_agent:
-        query = query.where(select(HouseholdLink.id).where(
-            HouseholdLink.account_id == actor.id, HouseholdLink.household_id == Child.household_id).exists())
-    # Objects the caller already holds stay in its session (they are read
-    # again after the write); those read here are detached.
-    held = {cls for cls, key in ((Child, child_id), (Activity, activity_id))
-            if session.identity_map.get(identity_key(cls, key)) is not None}
-    row = session.execute(query).first()
+    row = session.connection().execute(
+        _click_statement(actor.is_agent),
+        {"child_id": child_id, "activity_id": activity_id, "day": day, "account_id": actor.id}).first()
     if row is None:
         child = child_for(session, actor, child_id)  # raises the precise NotFound
         activity_for(session, child, activity_id)
         raise NotFound("Cette activité n'existe pas.")
-    child, activity, zone, billing_mode = row
-    ctx = load_context(session, [child], day, day, now, activity_ids=[activity.id],
-                       zones={child.household_id: zone})
-    for obj in (child, activity):
-        if type(obj) not in held:
-            session.expunge(obj)
-    return Click(child, activity, day, ctx, actor.id, actor.is_agent, billing_mode)
+    child = Snapshot(id=row.c_id, household_id=row.c_household_id, first_name=row.c_first_name)
+    values = row._mapping
+    activity = Snapshot(**{name: values["a_" + name] for name in _CLICK_ACTIVITY})
+    ctx = Context(now=now or local_now(), zones={child.household_id: row.school_zone})
+    if row.enrolment_status:
+        status = ENROLMENT_VALIDATED if row.enrolment_status == _ENROLMENT_RANKS[ENROLMENT_VALIDATED] \
+            else ENROLMENT_PENDING
+        ctx.enrolments[child.id].append(EnrolmentRow(activity.id, day, day, status))
+    if row.closure_reason is not None:
+        ctx.closures.append(ClosureRow(activity.organisation_id, None, None, day, day, row.closure_reason))
+    if row.slot_id is not None:
+        ctx.slots[(activity.id, day)] = SlotRow(row.slot_id, row.slot_capacity, row.slot_booked)
+    if row.booking_id is not None:
+        ctx.bookings[(child.id, activity.id, day)] = BookingRow(
+            row.booking_id, row.booking_slot_id, child.id, activity.id, day, row.booking_status,
+            row.booking_motive)
+        if row.booking_status == BOOKING_WAITING:
+            _waiting_positions(session, ctx, {row.booking_slot_id})
+    return Click(child, activity, day, ctx, actor.id, actor.is_agent, row.billing_mode, row.balance)
 
 
 def _check_account(session: Session, actor: Account | None, household_id: int, is_agent: bool | None = None,
-                   billing_mode: str | None = None) -> None:
+                   billing_mode: str | None = None, balance: int | None = None) -> None:
     """A prepaid account negative for too long stops new bookings (an agent may still book)."""
     from citoyen.services.billing import booking_refusal
 
     if is_agent if is_agent is not None else actor.is_agent:
         return
-    refusal = booking_refusal(session, household_id, billing_mode=billing_mode)
+    refusal = booking_refusal(session, household_id, billing_mode=billing_mode, balance=balance)
     if refusal:
         raise DomainError(refusal)
 
@@ -728,7 +848,7 @@ def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
     existing = ctx.bookings.get((child.id, activity.id, day))
     if existing is not None and existing.status in HOLDS_A_PLACE:
         return existing.slot_id, booked_cell(ctx, child, activity, day)
-    _check_account(session, None, child.household_id, click.is_agent, click.billing_mode)
+    _check_account(session, None, child.household_id, click.is_agent, click.billing_mode, click.balance)
     slot = ctx.slots.get((activity.id, day))
     begin_write(session)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,

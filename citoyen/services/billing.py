@@ -254,13 +254,17 @@ def negative_since(session: Session, household_id: int):
     return since if running < 0 else None
 
 
-def booking_refusal(session: Session, household_id: int, now=None, billing_mode: str | None = None) -> str | None:
+def booking_refusal(session: Session, household_id: int, now=None, billing_mode: str | None = None,
+                    balance: int | None = None) -> str | None:
     """Why new bookings are refused (a prepaid account negative for more than
-    15 days), or None. ``billing_mode``: the commune's, if the caller knows it."""
+    15 days), or None. ``billing_mode`` and ``balance``: the commune's and the
+    household's, if the caller has read them."""
     if billing_mode is None:
         household = session.get(Household, household_id)
         billing_mode = session.get(Organisation, household.organisation_id).billing_mode
-    if billing_mode != "prepaid" or ledger.balance(session, household_id) >= 0:
+    if billing_mode != "prepaid":
+        return None
+    if (balance if balance is not None else ledger.balance(session, household_id)) >= 0:
         return None  # the usual case: one sum, no history read
     since = negative_since(session, household_id)
     if since is None or since > (now or utcnow()) - timedelta(days=NEGATIVE_GRACE_DAYS):

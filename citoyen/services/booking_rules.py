@@ -94,16 +94,20 @@ _SCHOOL = SchoolHolidayDates()
 SCHOOL_ZONES = {"A": "Zone A", "B": "Zone B", "C": "Zone C"}
 
 
-@lru_cache(maxsize=4096)
-def school_holiday(day: date, zone: str) -> str | None:
-    """The name of the school holidays of ``zone`` that ``day`` is in, or None
-    (also None for years the package has no data for yet)."""
+@lru_cache(maxsize=64)
+def _school_holidays(year: int, zone: str) -> dict[date, str]:
+    """The days of school holidays of ``zone`` in ``year``, with their names
+    (empty for years the package has no data for yet)."""
     try:
-        year = _SCHOOL.holidays_for_year_and_zone(day.year, zone)
+        days = _SCHOOL.holidays_for_year_and_zone(year, zone)
     except (UnsupportedYearException, ValueError):
-        return None
-    entry = year.get(day)
-    return entry["nom_vacances"] if entry else None
+        return {}
+    return {day: entry["nom_vacances"] for day, entry in days.items()}
+
+
+def school_holiday(day: date, zone: str) -> str | None:
+    """The name of the school holidays of ``zone`` that ``day`` is in, or None."""
+    return _school_holidays(day.year, zone).get(day)
 
 
 def is_working_day(day: date) -> bool:
