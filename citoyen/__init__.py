@@ -207,6 +207,26 @@ def _init_static(app: Flask) -> None:
         return response
 
 
+def _remembered_urls(app: Flask):
+    """``url_for`` for the templates: the address of an endpoint without
+    arguments (the menu, the footer) or of a static file is worked out once
+    per script root; any other call goes to ``url_for``."""
+    from flask import url_for as build
+
+    known: dict[tuple, str] = {}
+
+    def url_for(endpoint: str, **values) -> str:
+        if app.debug or (values and (endpoint != "static" or values.keys() != {"filename"})):
+            return build(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = known.get(key)
+        if url is None:
+            url = known[key] = build(endpoint, **values)
+        return url
+
+    return url_for
+
+
 def _init_templates(app: Flask) -> None:
     from citoyen import passwords
     from citoyen import timefmt
@@ -220,6 +240,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["date_fr"] = timefmt.format_date
     app.jinja_env.filters["iso_date_fr"] = timefmt.format_iso_date
     app.jinja_env.globals["PASSWORD_RULE"] = passwords.RULE_TEXT
+    app.jinja_env.globals["url_for"] = _remembered_urls(app)
     app.jinja_env.globals["PASSWORD_PATTERN"] = passwords.HTML_PATTERN
 
     @app.context_processor

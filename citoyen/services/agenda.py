@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import datetime
+from datetime import time
 from datetime import timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -55,6 +57,7 @@ from citoyen.models.base import utcnow
 from citoyen.services import audit
 from citoyen.services import households
 from citoyen.services import notifications
+from citoyen.services import sql
 from citoyen.services.booking_rules import Deadline
 from citoyen.services.booking_rules import format_day
 from citoyen.services.booking_rules import format_limit
@@ -138,6 +141,12 @@ class NotEnrolled(DomainError):
 def local_now() -> datetime:
     """Now, in the commune's time zone, without tzinfo (deadlines are local)."""
     return datetime.now(PARIS).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=65536)
+def rule_limit(rule: Deadline, day: date, start: time) -> datetime:
+    """``rule.limit``, worked out once per rule and day (it depends on nothing else)."""
+    return rule.limit(day, start)
 
 
 def book_rule(activity: Activity) -> Deadline:
@@ -312,6 +321,16 @@ class Context:
     bookings: dict[tuple[int, int, date], object] = field(default_factory=dict)  # rows: id, slot_id, status
     positions: dict[int, int] = field(default_factory=dict)  # booking id → place in line
     rules: dict[int, tuple[Deadline, Deadline]] = field(default_factory=dict)  # activity id → book, cancel
+    # The full days, (activity id, day): from ``slots``, or read alone for the month.
+    full: set[tuple[int, date]] = field(default_factory=set)
+    # The first moment after ``now`` at which a deadline met so far passes.
+    next_change: datetime | None = None
+
+    def deadline(self, limit: datetime) -> datetime:
+        """Note a deadline the states depend on; returns it."""
+        if limit >= self.now and (self.next_change is None or limit < self.next_change):
+            self.next_change = limit
+        return limit
 
     def rules_of(self, activity: Activity) -> tuple[Deadline, Deadline]:
         rules = self.rules.get(activity.id)
@@ -369,6 +388,8 @@ def load_context(session: Session, children: list[Child], start: date, end: date
                 select(Slot.id, Slot.activity_id, Slot.day, Slot.capacity, Slot.booked)
                 .where(Slot.activity_id.in_(activity_set), Slot.day >= start, Slot.day <= end)):
             ctx.slots[(slot.activity_id, slot.day)] = slot
+            if slot.booked >= slot.capacity:
+                ctx.full.add((slot.activity_id, slot.day))
     waiting_slots = set()
     for booking in session.execute(
             select(Booking.id, Booking.slot_id, Booking.child_id, Booking.activity_id, Booking.day,
@@ -424,7 +445,7 @@ def enrolment_on(ctx: Context, child: Child, activity: Activity, day: date) -> E
 
 def booked_cell(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     """A day that holds a place: cancellable until the cancellation deadline."""
-    limit = ctx.rules_of(activity)[1].limit(day, activity.start_time)
+    limit = ctx.deadline(rule_limit(ctx.rules_of(activity)[1], day, activity.start_time))
     can_cancel = ctx.now <= limit
     detail = "" if can_cancel else f"Annulation possible jusqu'au {format_limit(limit)[3:]}"
     return Cell(child, activity, day, BOOKED, detail, can_cancel=can_cancel)
@@ -462,16 +483,14 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
 
 def _unbooked(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     """A day the child holds no place on: bookable, or why not."""
-    limit = ctx.rules_of(activity)[0].limit(day, activity.start_time)
+    limit = ctx.deadline(rule_limit(ctx.rules_of(activity)[0], day, activity.start_time))
     if ctx.now > limit:
         return Cell(child, activity, day, LATE, f"Réservation possible jusqu'au {format_limit(limit)[3:]}")
     opens = ctx.now.date() + timedelta(days=activity.opens_days_ahead)
     if day > opens:
         first = day - timedelta(days=activity.opens_days_ahead)
         return Cell(child, activity, day, NOT_OPEN, f"Réservation ouverte à partir du {format_day(first)}")
-    slot = ctx.slots.get((activity.id, day))
-    capacity = slot.capacity if slot is not None else activity.default_capacity
-    if slot is not None and slot.booked >= capacity:
+    if (activity.id, day) in ctx.full:
         return Cell(child, activity, day, FULL, "Plus de place ce jour-là")
     return Cell(child, activity, day, BOOKABLE)
 
@@ -496,6 +515,7 @@ class Month:
     weekdays: list[int]  # the columns shown (Monday = 0)
     previous: str
     next: str
+    valid_until: datetime | None = None
 
     @property
     def title(self) -> str:
@@ -516,40 +536,176 @@ def parse_month(value: str | None, today: date) -> tuple[int, int]:
     return today.year, today.month
 
 
-def month_view(session: Session, children: list[Child], year: int, month: int,
-               now: datetime | None = None, enrolments: Iterable[Enrolment] | None = None) -> Month:
-    """The month agenda of some children: each day lists, per child, the
-    activities the child is enrolled in that month with their state.
-    ``enrolments``: all those of the children, if the caller has read them."""
+def month_frame(year: int, month: int, weeks: list | None = None, weekdays: Iterable[int] = range(5)) -> Month:
+    """A month with its neighbours (the cells are worked out by ``build_month``)."""
+    first = date(year, month, 1)
+    previous = first - timedelta(days=1)
+    following = first + timedelta(days=calendar.monthrange(year, month)[1])
+    return Month(year, month, weeks or [], sorted(weekdays), f"{previous:%Y-%m}", f"{following:%Y-%m}")
+
+
+# The month's columns of an activity (its snapshot carries them).
+_MONTH_ACTIVITY = ("id", "organisation_id", "site_id", "name", "weekdays", "start_time", "default_capacity",
+                   "school_holidays", "book_kind", "book_hours", "book_days", "book_time", "cancel_kind",
+                   "cancel_hours", "cancel_days", "cancel_time", "working_days", "opens_days_ahead")
+_A = Activity.__table__.c
+_SLOT = Slot.__table__.c
+_E = Enrolment.__table__.c
+_B = Booking.__table__.c
+_CL = Closure.__table__.c
+_ENROLMENT_ROWS = (
+    select(_E.id, _E.child_id, _E.activity_id, _E.start_date, _E.end_date, _E.status, _E.reason,
+           Child.__table__.c.first_name.label("child_name"),
+           *(_A[name].label("a_" + name) for name in _MONTH_ACTIVITY))
+    .join(Activity.__table__, _A.id == _E.activity_id)
+    .join(Child.__table__, Child.__table__.c.id == _E.child_id)
+    .where(_E.child_id.in_(bindparam("children", expanding=True)))
+    .order_by(_E.created_at.desc(), _E.id.desc())
+)
+_ZONES = (
+    select(Household.__table__.c.id, Organisation.__table__.c.school_zone)
+    .join(Organisation.__table__, Organisation.__table__.c.id == Household.__table__.c.organisation_id)
+    .where(Household.__table__.c.id.in_(bindparam("households", expanding=True)))
+)
+_MONTH_CLOSURES = (
+    select(_CL.organisation_id, _CL.site_id, _CL.activity_id, _CL.start_date, _CL.end_date, _CL.reason)
+    .where(_CL.organisation_id.in_(bindparam("organisations", expanding=True)),
+           _CL.start_date <= bindparam("last", type_=Date), _CL.end_date >= bindparam("first", type_=Date))
+    .order_by(_CL.id)
+)
+_FULL_DAYS = (
+    select(_SLOT.activity_id, _SLOT.day)
+    .where(_SLOT.activity_id.in_(bindparam("activities", expanding=True)),
+           _SLOT.day >= bindparam("first", type_=Date), _SLOT.day <= bindparam("last", type_=Date),
+           _SLOT.booked >= _SLOT.capacity)
+    .order_by(_SLOT.activity_id, _SLOT.day)
+)
+_MONTH_BOOKINGS = (
+    select(_B.id, _B.slot_id, _B.child_id, _B.activity_id, _B.day, _B.status, Absence.__table__.c.motive)
+    .outerjoin(Absence.__table__, Absence.__table__.c.id == _B.absence_id)
+    .where(_B.child_id.in_(bindparam("children", expanding=True)),
+           _B.day >= bindparam("first", type_=Date), _B.day <= bindparam("last", type_=Date))
+    .order_by(_B.id)
+)
+_WEEK_COUNTS = (
+    select(_B.child_id, func.count())
+    .where(_B.child_id.in_(bindparam("children", expanding=True)),
+           _B.day >= bindparam("first", type_=Date), _B.day <= bindparam("last", type_=Date),
+           _B.status.in_(HOLDS_A_PLACE))
+    .group_by(_B.child_id)
+)
+
+
+def _read(session: Session, statement, params: dict) -> list:
+    """Plain rows of a statement built once (no ORM work per row)."""
+    return sql.run(session, statement, params).all()
+
+
+@dataclass
+class MonthData:
+    """A month of some children's agenda as read, in a fixed number of
+    queries. ``inputs`` holds every value its cells are worked out from: two
+    reads with equal inputs, on the same day and before the month's
+    ``valid_until``, give the same cells."""
+
+    year: int
+    month: int
+    children: list
+    ctx: Context
+    activities: dict[int, list[Snapshot]]
+    inputs: tuple
+
+
+def read_month(session: Session, children: list, year: int, month: int, now: datetime | None = None,
+               enrolments: list | None = None) -> MonthData:
+    """``children``: those shown (objects with ``id``, ``household_id`` and
+    ``first_name``, and ``school_zone`` to spare a query); ``enrolments``: the rows of ``enrolments_of`` for them
+    (or more), if the caller has read them."""
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
-    ctx = load_context(session, children, first, last, now, enrolments=enrolments)
-    activities: dict[int, list[Activity]] = {}
-    for child in children:
-        seen = {}
-        for enrolment in ctx.enrolments.get(child.id, ()):
-            seen.setdefault(enrolment.activity_id, enrolment.activity)
-        activities[child.id] = sorted(seen.values(), key=lambda a: (a.start_time, a.name))
+    ctx = Context(now=now or local_now())
+    child_ids = [c.id for c in children]
+    activities: dict[int, list[Snapshot]] = {c.id: [] for c in children}
+    if not children:
+        return MonthData(year, month, children, ctx, activities, ())
+    if all(hasattr(c, "school_zone") for c in children):
+        ctx.zones = {c.household_id: c.school_zone for c in children}
+    else:
+        ctx.zones = dict(_read(session, _ZONES, {"households": sorted({c.household_id for c in children})}))
+    if enrolments is None:
+        enrolments = enrolments_of(session, children)
+    shown = set(child_ids)
+    kept = sorted((e for e in enrolments if e.child_id in shown and e.start_date <= last
+                   and e.end_date >= first and e.status in (ENROLMENT_PENDING, ENROLMENT_VALIDATED)),
+                  key=lambda e: e.id)
+    snapshots: dict[int, Snapshot] = {}
+    for e in kept:
+        ctx.enrolments[e.child_id].append(e)
+        activity = snapshots.get(e.activity_id)
+        if activity is None:
+            activity = snapshots[e.activity_id] = Snapshot(
+                **{name: getattr(e, "a_" + name) for name in _MONTH_ACTIVITY})
+        if activity not in activities[e.child_id]:
+            activities[e.child_id].append(activity)
+    for acts in activities.values():
+        acts.sort(key=lambda a: (a.start_time, a.name))
+    period = {"first": first, "last": last}
+    if snapshots:
+        ctx.closures = _read(session, _MONTH_CLOSURES,
+                             {**period, "organisations": sorted({a.organisation_id for a in snapshots.values()})})
+        ctx.full = set(map(tuple, _read(session, _FULL_DAYS, {**period, "activities": sorted(snapshots)})))
+    waiting_slots = set()
+    for booking in _read(session, _MONTH_BOOKINGS, {**period, "children": child_ids}):
+        ctx.bookings[(booking.child_id, booking.activity_id, booking.day)] = booking
+        if booking.status == BOOKING_WAITING:
+            waiting_slots.add(booking.slot_id)
+    if waiting_slots:
+        _waiting_positions(session, ctx, waiting_slots)
+    inputs = (
+        tuple((c.id, c.household_id, c.first_name) for c in children),
+        tuple(sorted(ctx.zones.items())),
+        tuple(tuple(e[:6]) + tuple(e[8:]) for e in kept),
+        tuple(map(tuple, ctx.closures)),
+        tuple(sorted(ctx.full)),
+        tuple(tuple(b) for b in ctx.bookings.values()),
+        tuple(sorted(ctx.positions.items())),
+    )
+    return MonthData(year, month, children, ctx, activities, inputs)
+
+
+def build_month(data: MonthData) -> Month:
+    """The month's cells: each day lists, per child, the activities the child
+    is enrolled in that month with their state. ``valid_until``: the first
+    moment one of them may change by the clock alone (a deadline, or midnight)."""
+    ctx, activities = data.ctx, data.activities
     weekdays = set(range(5))
     for acts in activities.values():
         for activity in acts:
             weekdays.update(int(d) for d in activity.weekdays)
     weeks: list[list[Day | None]] = []
-    for week in calendar.Calendar().monthdatescalendar(year, month):
+    for week in calendar.Calendar().monthdatescalendar(data.year, data.month):
         row: list[Day | None] = []
         for day in week:
             if day.weekday() not in weekdays:
                 continue
-            if day.month != month:
+            if day.month != data.month:
                 row.append(None)
                 continue
+            weekday = str(day.weekday())
             cells = [assess(ctx, child, activity, day)
-                     for child in children for activity in activities[child.id] if activity.opens_on(day)]
+                     for child in data.children for activity in activities[child.id] if weekday in activity.weekdays]
             row.append(Day(day, cells))
         weeks.append(row)
-    prev_month = first - timedelta(days=1)
-    next_month = last + timedelta(days=1)
-    return Month(year, month, weeks, sorted(weekdays), f"{prev_month:%Y-%m}", f"{next_month:%Y-%m}")
+    view = month_frame(data.year, data.month, weeks, weekdays)
+    midnight = datetime.combine(ctx.now.date() + timedelta(days=1), datetime.min.time())
+    view.valid_until = min(midnight, ctx.next_change) if ctx.next_change else midnight
+    return view
+
+
+def month_view(session: Session, children: list, year: int, month: int, now: datetime | None = None,
+               enrolments: list | None = None) -> Month:
+    """The month agenda of some children (see ``read_month`` and ``build_month``)."""
+    return build_month(read_month(session, children, year, month, now, enrolments))
 
 
 def cell(session: Session, child: Child, activity: Activity, day: date,
@@ -561,24 +717,40 @@ def cell(session: Session, child: Child, activity: Activity, day: date,
     return result
 
 
-def week_summary(session: Session, children: list[Child], today: date) -> list[tuple[Child, int]]:
+def week_summary(session: Session, children: list, today: date) -> list[tuple[object, int]]:
     """How many days each child has booked this week (Monday to Sunday)."""
     monday = today - timedelta(days=today.weekday())
-    sunday = monday + timedelta(days=6)
     if not children:
         return []
-    counts = dict(session.execute(
-        select(Booking.child_id, func.count()).where(
-            Booking.child_id.in_([c.id for c in children]), Booking.day >= monday, Booking.day <= sunday,
-            Booking.status.in_(HOLDS_A_PLACE)).group_by(Booking.child_id)).all())
+    counts = dict(_read(session, _WEEK_COUNTS, {"children": [c.id for c in children], "first": monday,
+                                                 "last": monday + timedelta(days=6)}))
     return [(child, counts.get(child.id, 0)) for child in children]
 
 
-def enrolments_of(session: Session, children: list[Child]) -> list[Enrolment]:
+def enrolments_of(session: Session, children: list) -> list:
+    """Every enrolment of the children, newest first, as rows that carry the
+    child's first name (``child_name``) and the activity (``a_name``…)."""
     if not children:
         return []
-    return list(session.scalars(select(Enrolment).where(
-        Enrolment.child_id.in_([c.id for c in children])).order_by(Enrolment.created_at.desc())))
+    return _read(session, _ENROLMENT_ROWS, {"children": [c.id for c in children]})
+
+
+_CHILD_SNAPSHOTS = (
+    select(Child.__table__.c.id, Child.__table__.c.household_id, Child.__table__.c.first_name,
+           Organisation.__table__.c.school_zone)
+    .join(HouseholdLink.__table__, HouseholdLink.__table__.c.household_id == Child.__table__.c.household_id)
+    .join(Household.__table__, Household.__table__.c.id == Child.__table__.c.household_id)
+    .join(Organisation.__table__, Organisation.__table__.c.id == Household.__table__.c.organisation_id)
+    .where(HouseholdLink.__table__.c.account_id == bindparam("account"), Child.__table__.c.status == "validated")
+    .order_by(Child.__table__.c.birth_date, Child.__table__.c.id)
+)
+
+
+def child_snapshots(session: Session, actor: Account) -> list[Snapshot]:
+    """``children_of`` as plain snapshots (id, household_id, first_name and
+    the commune's school_zone), for the month page."""
+    return [Snapshot(id=r.id, household_id=r.household_id, first_name=r.first_name, school_zone=r.school_zone)
+            for r in _read(session, _CHILD_SNAPSHOTS, {"account": actor.id})]
 
 
 # ---------------------------------------------------------------- slots and places
@@ -600,7 +772,6 @@ def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterab
         select(Slot.day, Slot.id).where(Slot.activity_id == activity_id, Slot.day.in_(days))).all())
 
 
-_SLOT = Slot.__table__.c
 # The guarded update that takes a place (built once: it runs on every click).
 _TAKE_PLACE = (update(Slot.__table__).where(_SLOT.id == bindparam("slot"), _SLOT.booked < _SLOT.capacity)
                .values(booked=_SLOT.booked + 1))
@@ -615,7 +786,7 @@ def _write(session: Session, statement, params: dict):
     """A prebuilt write, run on the session's connection (without the ORM's
     per-statement work), remembered as a write of the transaction."""
     session.info[WROTE] = True
-    return session.connection().execute(statement, params)
+    return sql.run(session, statement, params)
 
 
 def _take_place(session: Session, slot_id: int) -> bool:
@@ -793,9 +964,8 @@ def _click_statement(agent: bool):
 def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
              now: datetime | None) -> Click:
     check_day(day)
-    row = session.connection().execute(
-        _click_statement(actor.is_agent),
-        {"child_id": child_id, "activity_id": activity_id, "day": day, "account_id": actor.id}).first()
+    row = sql.run(session, _click_statement(actor.is_agent), {
+        "child_id": child_id, "activity_id": activity_id, "day": day, "account_id": actor.id}).first()
     if row is None:
         child = child_for(session, actor, child_id)  # raises the precise NotFound
         activity_for(session, child, activity_id)
@@ -812,6 +982,8 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
         ctx.closures.append(ClosureRow(activity.organisation_id, None, None, day, day, row.closure_reason))
     if row.slot_id is not None:
         ctx.slots[(activity.id, day)] = SlotRow(row.slot_id, row.slot_capacity, row.slot_booked)
+        if row.slot_booked >= row.slot_capacity:
+            ctx.full.add((activity.id, day))
     if row.booking_id is not None:
         ctx.bookings[(child.id, activity.id, day)] = BookingRow(
             row.booking_id, row.booking_slot_id, child.id, activity.id, day, row.booking_status,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from citoyen import mail
 from citoyen.models import Account
 from citoyen.models import Notification
 from citoyen.models.base import utcnow
+from citoyen.services import sql
 from citoyen.services.errors import NotFound
 from citoyen.transactions import begin_write
 
@@ -48,12 +50,13 @@ def notify(
     return notification
 
 
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.account_id == bindparam("account"), Notification.read_at.is_(None)))
+
+
 def unread_count(session: Session, account: Account) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.account_id == account.id, Notification.read_at.is_(None))
-    )
+    """Read on every page (the menu's badge)."""
+    return sql.run(session, _UNREAD, {"account": account.id}).scalar_one()
 
 
 def page(session: Session, account: Account, number: int = 1) -> tuple[list[Notification], bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,7 @@ from citoyen.models import Account
 from citoyen.models import Organisation
 from citoyen.services import accounts
 from citoyen.services import audit
+from citoyen.services import sql
 from citoyen.services.booking_rules import SCHOOL_ZONES
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
@@ -39,9 +41,13 @@ def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
+_FIRST_NAMES = select(Organisation.name).order_by(Organisation.name).limit(bindparam("limit"))
+
+
 def first_names(session: Session, limit: int = 2) -> list[str]:
-    """The names of the first communes (enough to know whether there is only one)."""
-    return list(session.scalars(select(Organisation.name).order_by(Organisation.name).limit(limit)))
+    """The names of the first communes (enough to know whether there is only
+    one). Read on every page (the portal's name)."""
+    return list(sql.run(session, _FIRST_NAMES, {"limit": limit}).scalars())
 
 
 def for_postcode(session: Session, postcode: str) -> list[Organisation]:

@@ -13,8 +13,12 @@ from flask import flash
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 from wtforms import SelectChoice
 
+from citoyen import fragment_cache
 from citoyen.blueprints.agenda import bp
 from citoyen.blueprints.agenda.forms import AbsenceForm
 from citoyen.blueprints.agenda.forms import BulkForm
@@ -46,29 +50,50 @@ def _month_url(child: str | None = None, month: str | None = None) -> str:
 
 @bp.route("")
 def month():
-    """Agenda: the month of one child or of all children, every day with its state."""
-    children = _children()
-    today = agenda.local_now().date()
+    """Agenda: the month of one child or of all children, every day with its state.
+    The grid is kept rendered (``fragment_cache``) and served again while
+    everything it was worked out from reads the same."""
+    session = get_session()
+    children = agenda.child_snapshots(session, current_user)
+    now = agenda.local_now()
+    today = now.date()
     year, month_number = agenda.parse_month(request.args.get("mois"), today)
     selected = request.args.get("enfant", "tous")
     shown = [c for c in children if str(c.id) == selected] or children
     if len(shown) != 1:
         selected = "tous"
-    enrolments = agenda.enrolments_of(get_session(), children)
-    view = agenda.month_view(get_session(), shown, year, month_number, enrolments=enrolments)
+    enrolments = agenda.enrolments_of(session, children)
+    data = agenda.read_month(session, shown, year, month_number, now, enrolments=enrolments)
+    view = agenda.month_frame(year, month_number)
+    context = {"selected": selected, "show_child": len(shown) > 1, "today": today,
+               "back": "?" + urlencode({"enfant": selected, "mois": view.key})}
+    key = (current_user.id, selected, year, month_number)
+    inputs = (today, data.inputs)
+    grid = _grids().get(key, inputs, now)
+    if grid is None:
+        built = agenda.build_month(data)
+        grid = render_block("agenda/month.html", "grid", view=built, token=fragment_cache.TOKEN, **context)
+        _grids().put(key, inputs, built.valid_until, grid)
+        view = built
     return render(
         "agenda/month.html",
         children=children,
-        selected=selected,
         view=view,
-        show_child=len(shown) > 1,
-        week=agenda.week_summary(get_session(), children, today),
+        grid=Markup(grid.replace(fragment_cache.TOKEN, generate_csrf())),
+        week=agenda.week_summary(session, children, today),
         enrolments=enrolments,
-        enrolment_labels=agenda.ENROLMENT_LABELS,
         states=agenda.STATE_LABELS,
         icons=agenda.STATE_ICONS,
-        today=today,
+        **context,
     )
+
+
+def _grids() -> fragment_cache.FragmentCache:
+    cache = current_app.extensions.get("citoyen.agenda_grids")
+    if cache is None:
+        cache = current_app.extensions["citoyen.agenda_grids"] = fragment_cache.FragmentCache(
+            current_app.config["AGENDA_CACHE_SIZE"])
+    return cache
 
 
 def _back_to_month(day: str = "") -> str:

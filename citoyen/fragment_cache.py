@@ -1,0 +1,53 @@
+"""Rendered fragments kept in the memory of one process.
+
+A fragment is kept with the inputs it was rendered from and the moment it
+stops being valid by the clock alone. It is served again only if the inputs
+read for the new request are equal to those it was made from, and that moment
+has not come: nothing ever needs to be invalidated, and each app server
+behind a load balancer keeps its own without talking to the others. What
+differs from one visitor to the next (the CSRF token) is left as a
+placeholder and put in at serving time.
+
+The bound is a number of fragments (``cachetools.LRUCache``: the least
+recently used goes first)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import NamedTuple
+
+from cachetools import LRUCache
+
+TOKEN = "\x00csrf\x00"  # stands for the CSRF token in a kept fragment
+
+
+class Entry(NamedTuple):
+    inputs: tuple
+    valid_until: datetime
+    html: str
+
+
+class FragmentCache:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: LRUCache = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, inputs: tuple, now: datetime) -> str | None:
+        if self.size <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now < entry.valid_until and entry.inputs == inputs:
+            self.hits += 1
+            return entry.html
+        self.misses += 1
+        return None
+
+    def put(self, key: tuple, inputs: tuple, valid_until: datetime, html: str) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = Entry(inputs, valid_until, html)
