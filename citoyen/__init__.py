@@ -214,9 +214,10 @@ def _remembered_urls(app: Flask):
     from flask import url_for as build
 
     known: dict[tuple, str] = {}
+    debug = app.debug
 
     def url_for(endpoint: str, **values) -> str:
-        if app.debug or (values and (endpoint != "static" or values.keys() != {"filename"})):
+        if debug or (values and (endpoint != "static" or values.keys() != {"filename"})):
             return build(endpoint, **values)
         key = (request.script_root, endpoint, values.get("filename"))
         url = known.get(key)
@@ -230,9 +231,8 @@ def _remembered_urls(app: Flask):
 def _init_templates(app: Flask) -> None:
     from citoyen import passwords
     from citoyen import timefmt
-    from citoyen.db import get_session
-    from citoyen.services import notifications
-    from citoyen.services import organisations
+    from citoyen.chrome import portal_name
+    from citoyen.chrome import unread_messages
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -245,30 +245,6 @@ def _init_templates(app: Flask) -> None:
 
     @app.context_processor
     def portal_context():
-        def unread_messages() -> int:
-            if "unread_messages" not in g:
-                g.unread_messages = 0
-                if current_user.is_authenticated:
-                    try:
-                        g.unread_messages = notifications.unread_count(get_session(), current_user)
-                    except Exception:  # same: never let the header break a page
-                        log.exception("unread count unavailable")
-                        get_session().rollback()
-            return g.unread_messages
-
-        def portal_name() -> str:
-            if "portal_name" not in g:
-                g.portal_name = "Portail famille"
-                try:
-                    names = organisations.first_names(get_session())
-                except Exception:  # an error page must render even when the database fails
-                    log.exception("organisations unavailable")
-                    get_session().rollback()
-                    return g.portal_name
-                if len(names) == 1:
-                    g.portal_name = f"Portail famille — {names[0]}"
-            return g.portal_name
-
         return {
             "unread_messages": unread_messages,
             "portal_name": portal_name,

@@ -108,8 +108,8 @@ DOCUMENT_MAX_FILES = 5
 DOCUMENT_REMINDER_DAYS = 30
 UPLOAD_FOLDER = None
 
-# Month agendas kept rendered in each app process, each served again only
-# while what it was made from is unchanged (about 50 KB each; 0: none).
+# Month agenda pages kept rendered in each app process, each served again
+# only while what it shows reads the same (about 50 KB each; 0: none).
 AGENDA_CACHE_SIZE = 256
 
 # Trust X-Forwarded-* from this many proxies (behind a load balancer).

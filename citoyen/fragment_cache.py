@@ -1,6 +1,6 @@
-"""Rendered fragments kept in the memory of one process.
+"""Rendered pages (or fragments) kept in the memory of one process.
 
-A fragment is kept with the inputs it was rendered from and the moment it
+A page is kept with the inputs it was rendered from and the moment it
 stops being valid by the clock alone. It is served again only if the inputs
 read for the new request are equal to those it was made from, and that moment
 has not come: nothing ever needs to be invalidated, and each app server
@@ -8,7 +8,7 @@ behind a load balancer keeps its own without talking to the others. What
 differs from one visitor to the next (the CSRF token) is left as a
 placeholder and put in at serving time.
 
-The bound is a number of fragments (``cachetools.LRUCache``: the least
+The bound is a number of pages (``cachetools.LRUCache``: the least
 recently used goes first)."""
 
 from __future__ import annotations

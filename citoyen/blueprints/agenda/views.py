@@ -10,14 +10,16 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import make_response
+from flask import render_template
 from flask import request
+from flask import session as flask_session
 from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from jinja2_fragments.flask import render_block
-from markupsafe import Markup
 from wtforms import SelectChoice
 
+from citoyen import chrome
 from citoyen import fragment_cache
 from citoyen.blueprints.agenda import bp
 from citoyen.blueprints.agenda.forms import AbsenceForm
@@ -51,8 +53,11 @@ def _month_url(child: str | None = None, month: str | None = None) -> str:
 @bp.route("")
 def month():
     """Agenda: the month of one child or of all children, every day with its state.
-    The grid is kept rendered (``fragment_cache``) and served again while
-    everything it was worked out from reads the same."""
+
+    The page is kept rendered (``fragment_cache``) and served again while
+    everything it shows reads the same: the month's rows, the week's counts,
+    the enrolments, the header's name and unread count. A page with a flashed
+    message is never kept."""
     session = get_session()
     children = agenda.child_snapshots(session, current_user)
     now = agenda.local_now()
@@ -64,34 +69,42 @@ def month():
         selected = "tous"
     enrolments = agenda.enrolments_of(session, children)
     data = agenda.read_month(session, shown, year, month_number, now, enrolments=enrolments)
-    view = agenda.month_frame(year, month_number)
-    context = {"selected": selected, "show_child": len(shown) > 1, "today": today,
-               "back": "?" + urlencode({"enfant": selected, "mois": view.key})}
+    week = agenda.week_summary(session, children, today)
     key = (current_user.id, selected, year, month_number)
-    inputs = (today, data.inputs)
-    grid = _grids().get(key, inputs, now)
-    if grid is None:
-        built = agenda.build_month(data)
-        grid = render_block("agenda/month.html", "grid", view=built, token=fragment_cache.TOKEN, **context)
-        _grids().put(key, inputs, built.valid_until, grid)
-        view = built
-    return render(
-        "agenda/month.html",
-        children=children,
-        view=view,
-        grid=Markup(grid.replace(fragment_cache.TOKEN, generate_csrf())),
-        week=agenda.week_summary(session, children, today),
-        enrolments=enrolments,
-        states=agenda.STATE_LABELS,
-        icons=agenda.STATE_ICONS,
-        **context,
-    )
+    inputs = (today, data.inputs, tuple((c.id, c.first_name) for c in children), tuple(map(tuple, enrolments)),
+              tuple(n for _c, n in week), current_user.full_name, current_user.is_agent, chrome.unread_messages(),
+              chrome.portal_name())
+    pages = _pages()
+    keep = not flask_session.get("_flashes")
+    page = pages.get(key, inputs, now) if keep else None
+    if page is None:
+        view = agenda.build_month(data)
+        page = render_template(
+            "agenda/month.html",
+            children=children,
+            selected=selected,
+            view=view,
+            show_child=len(shown) > 1,
+            back="?" + urlencode({"enfant": selected, "mois": view.key}),
+            week=week,
+            enrolments=enrolments,
+            states=agenda.STATE_LABELS,
+            icons=agenda.STATE_ICONS,
+            today=today,
+            token=fragment_cache.TOKEN,
+            csrf_token=lambda: fragment_cache.TOKEN,
+        )
+        if keep:
+            pages.put(key, inputs, view.valid_until, page)
+    response = make_response(page.replace(fragment_cache.TOKEN, generate_csrf()))
+    response.vary.add("HX-Request")
+    return response
 
 
-def _grids() -> fragment_cache.FragmentCache:
-    cache = current_app.extensions.get("citoyen.agenda_grids")
+def _pages() -> fragment_cache.FragmentCache:
+    cache = current_app.extensions.get("citoyen.agenda_pages")
     if cache is None:
-        cache = current_app.extensions["citoyen.agenda_grids"] = fragment_cache.FragmentCache(
+        cache = current_app.extensions["citoyen.agenda_pages"] = fragment_cache.FragmentCache(
             current_app.config["AGENDA_CACHE_SIZE"])
     return cache
 
