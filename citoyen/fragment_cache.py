@@ -14,10 +14,18 @@ recently used goes first)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
 from cachetools import LRUCache
+from flask import Response
+from flask import make_response
+from flask import session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from citoyen import chrome
 
 TOKEN = "\x00csrf\x00"  # stands for the CSRF token in a kept fragment
 
@@ -51,3 +59,23 @@ class FragmentCache:
             return
         with self._lock:
             self._entries[key] = Entry(inputs, valid_until, html)
+
+
+def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
+          render: Callable[[], tuple[str, datetime]]) -> Response:
+    """The page kept under ``key`` if it was made from ``inputs``, or the one
+    ``render`` makes (its HTML, with ``TOKEN`` for the CSRF token, and the
+    moment it stops being valid), kept for next time. The header's name and
+    unread count are part of the inputs; a page that carries a flashed
+    message is neither served from nor kept."""
+    inputs = (inputs, current_user.full_name, current_user.is_agent, chrome.unread_messages(),
+              chrome.portal_name())
+    keep = not session.get("_flashes")
+    html = cache.get(key, inputs, now) if keep else None
+    if html is None:
+        html, valid_until = render()
+        if keep:
+            cache.put(key, inputs, valid_until, html)
+    response = make_response(html.replace(TOKEN, generate_csrf()))
+    response.vary.add("HX-Request")
+    return response

@@ -702,6 +702,39 @@ def build_month(data: MonthData) -> Month:
     return view
 
 
+@dataclass
+class MonthPage:
+    """What the page « Agenda » shows, as read: the account's children, the
+    one selected (or « tous »), its month, this week's counts and every
+    enrolment. ``inputs``: everything it is worked out from."""
+
+    children: list[Snapshot]
+    selected: str
+    data: MonthData
+    week: list[tuple[Snapshot, int]]
+    enrolments: list
+    inputs: tuple
+
+
+def month_page(session: Session, actor: Account, month: str | None, child: str | None,
+               now: datetime | None = None) -> MonthPage:
+    """The agenda of ``child`` (an id as typed in the address, or « tous »)
+    for ``month`` (« 2026-11 »; this month if it is not one)."""
+    now = now or local_now()
+    children = child_snapshots(session, actor)
+    year, month_number = parse_month(month, now.date())
+    selected = child or "tous"
+    shown = [c for c in children if str(c.id) == selected] or children
+    if len(shown) != 1:
+        selected = "tous"
+    enrolments = enrolments_of(session, children)
+    data = read_month(session, shown, year, month_number, now, enrolments=enrolments)
+    week = week_summary(session, children, now.date())
+    inputs = (now.date(), selected, data.inputs, tuple((c.id, c.first_name) for c in children),
+              tuple(map(tuple, enrolments)), tuple(n for _c, n in week))
+    return MonthPage(children, selected, data, week, enrolments, inputs)
+
+
 def month_view(session: Session, children: list, year: int, month: int, now: datetime | None = None,
                enrolments: list | None = None) -> Month:
     """The month agenda of some children (see ``read_month`` and ``build_month``)."""

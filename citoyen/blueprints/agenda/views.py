@@ -10,16 +10,12 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
-from flask import make_response
 from flask import render_template
 from flask import request
-from flask import session as flask_session
 from flask import url_for
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from wtforms import SelectChoice
 
-from citoyen import chrome
 from citoyen import fragment_cache
 from citoyen.blueprints.agenda import bp
 from citoyen.blueprints.agenda.forms import AbsenceForm
@@ -52,53 +48,25 @@ def _month_url(child: str | None = None, month: str | None = None) -> str:
 
 @bp.route("")
 def month():
-    """Agenda: the month of one child or of all children, every day with its state.
-
-    The page is kept rendered (``fragment_cache``) and served again while
-    everything it shows reads the same: the month's rows, the week's counts,
-    the enrolments, the header's name and unread count. A page with a flashed
-    message is never kept."""
-    session = get_session()
-    children = agenda.child_snapshots(session, current_user)
+    """Agenda: the month of one child or of all children, every day with its
+    state. The page is kept rendered and served again while everything it
+    shows reads the same (``fragment_cache``)."""
     now = agenda.local_now()
-    today = now.date()
-    year, month_number = agenda.parse_month(request.args.get("mois"), today)
-    selected = request.args.get("enfant", "tous")
-    shown = [c for c in children if str(c.id) == selected] or children
-    if len(shown) != 1:
-        selected = "tous"
-    enrolments = agenda.enrolments_of(session, children)
-    data = agenda.read_month(session, shown, year, month_number, now, enrolments=enrolments)
-    week = agenda.week_summary(session, children, today)
-    key = (current_user.id, selected, year, month_number)
-    inputs = (today, data.inputs, tuple((c.id, c.first_name) for c in children), tuple(map(tuple, enrolments)),
-              tuple(n for _c, n in week), current_user.full_name, current_user.is_agent, chrome.unread_messages(),
-              chrome.portal_name())
-    pages = _pages()
-    keep = not flask_session.get("_flashes")
-    page = pages.get(key, inputs, now) if keep else None
-    if page is None:
+    page = agenda.month_page(get_session(), current_user, request.args.get("mois"), request.args.get("enfant"),
+                             now)
+    data = page.data
+
+    def render_page():
         view = agenda.build_month(data)
-        page = render_template(
-            "agenda/month.html",
-            children=children,
-            selected=selected,
-            view=view,
-            show_child=len(shown) > 1,
-            back="?" + urlencode({"enfant": selected, "mois": view.key}),
-            week=week,
-            enrolments=enrolments,
-            states=agenda.STATE_LABELS,
-            icons=agenda.STATE_ICONS,
-            today=today,
-            token=fragment_cache.TOKEN,
-            csrf_token=lambda: fragment_cache.TOKEN,
-        )
-        if keep:
-            pages.put(key, inputs, view.valid_until, page)
-    response = make_response(page.replace(fragment_cache.TOKEN, generate_csrf()))
-    response.vary.add("HX-Request")
-    return response
+        html = render_template(
+            "agenda/month.html", children=page.children, selected=page.selected, view=view,
+            show_child=len(data.children) > 1, back="?" + urlencode({"enfant": page.selected, "mois": view.key}),
+            week=page.week, enrolments=page.enrolments, states=agenda.STATE_LABELS, icons=agenda.STATE_ICONS,
+            today=now.date(), token=fragment_cache.TOKEN, csrf_token=lambda: fragment_cache.TOKEN)
+        return html, view.valid_until
+
+    key = (current_user.id, page.selected, data.year, data.month)
+    return fragment_cache.serve(_pages(), key, page.inputs, now, render_page)
 
 
 def _pages() -> fragment_cache.FragmentCache:
