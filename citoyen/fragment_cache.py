@@ -34,6 +34,7 @@ class Entry(NamedTuple):
     inputs: tuple
     valid_until: datetime
     html: str
+    made_at: datetime | None = None
 
 
 class FragmentCache:
@@ -48,17 +49,19 @@ class FragmentCache:
             return None
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now < entry.valid_until and entry.inputs == inputs:
+        if entry is not None and now < entry.valid_until and entry.inputs == inputs \
+                and (entry.made_at is None or entry.made_at <= now):  # a clock set back: made again
             self.hits += 1
             return entry.html
         self.misses += 1
         return None
 
-    def put(self, key: tuple, inputs: tuple, valid_until: datetime, html: str) -> None:
+    def put(self, key: tuple, inputs: tuple, valid_until: datetime, html: str,
+            made_at: datetime | None = None) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._entries[key] = Entry(inputs, valid_until, html)
+            self._entries[key] = Entry(inputs, valid_until, html, made_at)
 
 
 def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
@@ -75,7 +78,7 @@ def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
     if html is None:
         html, valid_until = render()
         if keep:
-            cache.put(key, inputs, valid_until, html)
+            cache.put(key, inputs, valid_until, html, made_at=now)
     response = make_response(html.replace(TOKEN, generate_csrf()))
     response.vary.add("HX-Request")
     return response

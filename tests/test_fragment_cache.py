@@ -97,3 +97,10 @@ def test_without_reads_the_oldest_put_goes_first():
     assert cache.get((1, "tous", 2027, 3), INPUTS, NOW) is None
     assert cache.get((2, "tous", 2027, 3), INPUTS, NOW) == "2"
     assert cache.get((3, "tous", 2027, 3), INPUTS, NOW) == "3"
+
+
+def test_a_clock_set_back_makes_the_page_again():
+    cache = FragmentCache(4)
+    cache.put(("k",), (1,), NOW + timedelta(hours=2), "<p>made at eight</p>", made_at=NOW)
+    assert cache.get(("k",), (1,), NOW + timedelta(minutes=5)) == "<p>made at eight</p>"
+    assert cache.get(("k",), (1,), NOW - timedelta(minutes=5)) is None
