@@ -928,6 +928,12 @@ class Click:
     is_agent: bool
     billing_mode: str | None
     balance: int = 0
+    wrote: bool = False  # a write was tried: what was read may be out of date
+
+
+def _begin_write(session: Session, click: Click) -> None:
+    click.wrote = True
+    begin_write(session)
 
 
 _ENROLMENT_RANKS = {ENROLMENT_PENDING: 1, ENROLMENT_VALIDATED: 2}
@@ -1055,7 +1061,7 @@ def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
         return existing.slot_id, booked_cell(ctx, child, activity, day)
     _check_account(session, None, child.household_id, click.is_agent, click.billing_mode, click.balance)
     slot = ctx.slots.get((activity.id, day))
-    begin_write(session)
+    _begin_write(session, click)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
                                                             [day])[day]
     if not _take_place(session, slot_id):
@@ -1076,7 +1082,7 @@ def _join_waiting_list(session: Session, click: Click) -> tuple[int | None, Cell
     if existing is not None and existing.status != BOOKING_CANCELLED:
         return existing.slot_id, None
     slot = ctx.slots.get((activity.id, day))
-    begin_write(session)
+    _begin_write(session, click)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
                                                             [day])[day]
     status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
@@ -1101,7 +1107,7 @@ def _cancel(session: Session, click: Click, base_url: str) -> tuple[int | None, 
             raise DeadlinePassed(
                 f"Délai dépassé : l'annulation était possible jusqu'au {format_limit(limit)[3:]}. "
                 "En cas de maladie, utilisez « Déclarer l'absence d'un enfant ».")
-    begin_write(session)
+    _begin_write(session, click)
     if booking.status == BOOKING_WAITING:
         result = session.execute(
             update(Booking).where(Booking.id == booking.id, Booking.status == BOOKING_WAITING)
@@ -1164,9 +1170,10 @@ def click(session: Session, actor: Account, action: str, child_id: int, activity
         session.rollback()
         message, after = error.message, None
     if after is None:
-        ctx = load_context(session, [prepared.child], day, day, now, activity_ids=[prepared.activity.id],
-                           zones=prepared.ctx.zones)
-        after = assess(ctx, prepared.child, prepared.activity, day)
+        # A refusal before any write: the day is as read. After a write (or a
+        # race lost): read it again.
+        now_read = _prepare(session, actor, child_id, activity_id, day, now) if prepared.wrote else prepared
+        after = assess(now_read.ctx, now_read.child, now_read.activity, day)
     after.message = message
     return after
 
