@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 from itsdangerous import BadSignature
 from itsdangerous import Signer
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -422,12 +423,16 @@ def _count_failure(session: Session, settings: Mapping, account_id: int, now: da
     session.commit()
 
 
+# Read on every signed-in request (built once).
+_SESSION_ACCOUNT = select(Account).where(Account.id == bindparam("id"))
+
+
 def load_session_account(session: Session, session_id: str) -> Account | None:
     """The account of a session cookie, if its epoch is still current."""
     account_id, _, epoch = (session_id or "").partition(".")
     if not account_id.isdigit() or not epoch:
         return None
-    account = session.get(Account, int(account_id))
+    account = session.execute(_SESSION_ACCOUNT, {"id": int(account_id)}).scalar_one_or_none()
     if account is None or not secrets.compare_digest(account.session_epoch, epoch):
         return None
     return account
