@@ -82,12 +82,6 @@ ABSENCE_MOTIVES = {
     "other": "Autre motif",
 }
 
-ENROLMENT_LABELS = {
-    ENROLMENT_PENDING: "En attente",
-    ENROLMENT_VALIDATED: "Validée",
-    ENROLMENT_REFUSED: "Refusée",
-}
-
 # Cell states of the month view, and how each reads (never by colour alone).
 BOOKED = "booked"
 WAITING = "waiting"
