@@ -538,10 +538,8 @@ def month_frame(year: int, month: int, weeks: list | None = None, weekdays: Iter
     return Month(year, month, weeks or [], sorted(weekdays), f"{previous:%Y-%m}", f"{following:%Y-%m}")
 
 
-# The month's columns of an activity (its snapshot carries them).
-_MONTH_ACTIVITY = ("id", "organisation_id", "site_id", "name", "weekdays", "start_time", "default_capacity",
-                   "school_holidays", "book_kind", "book_hours", "book_days", "book_time", "cancel_kind",
-                   "cancel_hours", "cancel_days", "cancel_time", "working_days", "opens_days_ahead")
+# The columns an activity's snapshot carries (the month's and a click's).
+_ACTIVITY_COLUMNS = tuple(column.name for column in Activity.__table__.c)
 _A = Activity.__table__.c
 _SLOT = Slot.__table__.c
 _E = Enrolment.__table__.c
@@ -550,7 +548,7 @@ _CL = Closure.__table__.c
 _ENROLMENT_ROWS = (
     select(_E.id, _E.child_id, _E.activity_id, _E.start_date, _E.end_date, _E.status, _E.reason,
            Child.__table__.c.first_name.label("child_name"),
-           *(_A[name].label("a_" + name) for name in _MONTH_ACTIVITY))
+           *(_A[name].label("a_" + name) for name in _ACTIVITY_COLUMNS))
     .join(Activity.__table__, _A.id == _E.activity_id)
     .join(Child.__table__, Child.__table__.c.id == _E.child_id)
     .where(_E.child_id.in_(bindparam("children", expanding=True)))
@@ -613,8 +611,8 @@ class MonthData:
 def read_month(session: Session, children: list, year: int, month: int, now: datetime | None = None,
                enrolments: list | None = None) -> MonthData:
     """``children``: those shown (objects with ``id``, ``household_id`` and
-    ``first_name``, and ``school_zone`` to spare a query); ``enrolments``: the rows of ``enrolments_of`` for them
-    (or more), if the caller has read them."""
+    ``first_name``, and ``school_zone`` to spare a query); ``enrolments``:
+    the rows of ``enrolments_of`` for them (or more), if the caller has read them."""
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
     ctx = Context(now=now or local_now())
@@ -638,7 +636,7 @@ def read_month(session: Session, children: list, year: int, month: int, now: dat
         activity = snapshots.get(e.activity_id)
         if activity is None:
             activity = snapshots[e.activity_id] = Snapshot(
-                **{name: getattr(e, "a_" + name) for name in _MONTH_ACTIVITY})
+                **{name: getattr(e, "a_" + name) for name in _ACTIVITY_COLUMNS})
         if activity not in activities[e.child_id]:
             activities[e.child_id].append(activity)
     for acts in activities.values():
@@ -931,7 +929,6 @@ def _begin_write(session: Session, click: Click) -> None:
 
 
 _ENROLMENT_RANKS = {ENROLMENT_PENDING: 1, ENROLMENT_VALIDATED: 2}
-_CLICK_ACTIVITY = tuple(column.name for column in Activity.__table__.c)
 _CLICK_STATEMENTS: dict[bool, object] = {}
 
 
@@ -967,7 +964,7 @@ def _click_statement(agent: bool):
     statement = (
         select(child.id.label("c_id"), child.household_id.label("c_household_id"),
                child.first_name.label("c_first_name"),
-               *(activity[name].label("a_" + name) for name in _CLICK_ACTIVITY),
+               *(activity[name].label("a_" + name) for name in _ACTIVITY_COLUMNS),
                Organisation.__table__.c.school_zone, Organisation.__table__.c.billing_mode,
                slot.id.label("slot_id"), slot.capacity.label("slot_capacity"), slot.booked.label("slot_booked"),
                booking.id.label("booking_id"), booking.slot_id.label("booking_slot_id"),
@@ -1005,7 +1002,7 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
         raise NotFound("Cette activité n'existe pas.")
     child = Snapshot(id=row.c_id, household_id=row.c_household_id, first_name=row.c_first_name)
     values = row._mapping
-    activity = Snapshot(**{name: values["a_" + name] for name in _CLICK_ACTIVITY})
+    activity = Snapshot(**{name: values["a_" + name] for name in _ACTIVITY_COLUMNS})
     ctx = Context(now=now or local_now(), zones={child.household_id: row.school_zone})
     if row.enrolment_status:
         status = ENROLMENT_VALIDATED if row.enrolment_status == _ENROLMENT_RANKS[ENROLMENT_VALIDATED] \

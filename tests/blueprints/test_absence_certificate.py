@@ -123,12 +123,18 @@ def test_another_family_cannot_reach_the_certificate(client, auth, town, db, mak
     assert "Absences déclarées" not in text(client.get("/agenda/absence"))
 
 
-def test_agents_list_absences_and_open_certificates(client, auth, town, db):
+def declared_then_agent(client, auth, town, db, **extra) -> Absence:
+    """The parent declares an absence next Monday; then the agent signs in."""
     auth.sign_in(town.parent.email)
-    declare(client, town, next_weekday(0), certificate=(io.BytesIO(samples.pdf()), "certificat.pdf"))
+    declare(client, town, next_weekday(0), **extra)
     [absence] = absences(db)
     auth.sign_out()
     auth.sign_in(town.agent.email)
+    return absence
+
+
+def test_agents_list_absences_and_open_certificates(client, auth, town, db):
+    absence = declared_then_agent(client, auth, town, db, certificate=(io.BytesIO(samples.pdf()), "certificat.pdf"))
     page = text(client.get("/agent/absences"))
     assert "Absences déclarées" in page
     assert "Léo Martin" in page and "Maladie" in page and "certificat.pdf" in page
@@ -136,11 +142,7 @@ def test_agents_list_absences_and_open_certificates(client, auth, town, db):
 
 
 def test_an_agent_joining_a_certificate_is_audited(client, auth, town, db):
-    auth.sign_in(town.parent.email)
-    declare(client, town, next_weekday(0))
-    [absence] = absences(db)
-    auth.sign_out()
-    auth.sign_in(town.agent.email)
+    absence = declared_then_agent(client, auth, town, db)
     client.post(f"/agenda/absences/{absence.id}/certificat",
                 data={"certificate": (io.BytesIO(samples.pdf()), "certificat.pdf")},
                 content_type="multipart/form-data")
@@ -163,11 +165,7 @@ def test_a_certificate_too_big_is_refused_in_its_own_words(client, auth, town, d
 
 
 def test_an_agent_joins_a_certificate_from_the_agents_page(client, auth, town, db):
-    auth.sign_in(town.parent.email)
-    declare(client, town, next_weekday(0))
-    [absence] = absences(db)
-    auth.sign_out()
-    auth.sign_in(town.agent.email)
+    absence = declared_then_agent(client, auth, town, db)
     page = text(client.get("/agent/absences"))
     assert f'/agenda/absences/{absence.id}/certificat?retour=agent' in page
     response = client.post(f"/agenda/absences/{absence.id}/certificat?retour=agent",
