@@ -32,6 +32,7 @@ from citoyen.models.accounts import TOKEN_INVITATION
 from citoyen.models.accounts import TOKEN_RESET
 from citoyen.models.accounts import new_session_epoch
 from citoyen.models.base import utcnow
+from citoyen.services import sql
 from citoyen.services.errors import DomainError
 from citoyen.timefmt import format_time
 from citoyen.transactions import begin_write
@@ -424,7 +425,7 @@ def _count_failure(session: Session, settings: Mapping, account_id: int, now: da
 
 
 # Read on every signed-in request (built once).
-_SESSION_ACCOUNT = select(Account).where(Account.id == bindparam("id"))
+_SESSION_ACCOUNT = sql.Prepared(select(*Account.__table__.c).where(Account.__table__.c.id == bindparam("id")))
 
 
 def load_session_account(session: Session, session_id: str) -> Account | None:
@@ -432,10 +433,10 @@ def load_session_account(session: Session, session_id: str) -> Account | None:
     account_id, _, epoch = (session_id or "").partition(".")
     if not account_id.isdigit() or not epoch:
         return None
-    account = session.execute(_SESSION_ACCOUNT, {"id": int(account_id)}).scalar_one_or_none()
-    if account is None or not secrets.compare_digest(account.session_epoch, epoch):
+    row = sql.run(session, _SESSION_ACCOUNT, {"id": int(account_id)}).first()
+    if row is None or not secrets.compare_digest(row.session_epoch, epoch):
         return None
-    return account
+    return sql.attach(session, Account, row)
 
 
 # ---------------------------------------------------------------- recovery

@@ -545,7 +545,7 @@ _SLOT = Slot.__table__.c
 _E = Enrolment.__table__.c
 _B = Booking.__table__.c
 _CL = Closure.__table__.c
-_ENROLMENT_ROWS = (
+_ENROLMENT_ROWS = sql.Prepared(
     select(_E.id, _E.child_id, _E.activity_id, _E.start_date, _E.end_date, _E.status, _E.reason,
            Child.__table__.c.first_name.label("child_name"),
            *(_A[name].label("a_" + name) for name in _ACTIVITY_COLUMNS))
@@ -554,32 +554,32 @@ _ENROLMENT_ROWS = (
     .where(_E.child_id.in_(bindparam("children", expanding=True)))
     .order_by(_E.created_at.desc(), _E.id.desc())
 )
-_ZONES = (
+_ZONES = sql.Prepared(
     select(Household.__table__.c.id, Organisation.__table__.c.school_zone)
     .join(Organisation.__table__, Organisation.__table__.c.id == Household.__table__.c.organisation_id)
     .where(Household.__table__.c.id.in_(bindparam("households", expanding=True)))
 )
-_MONTH_CLOSURES = (
+_MONTH_CLOSURES = sql.Prepared(
     select(_CL.organisation_id, _CL.site_id, _CL.activity_id, _CL.start_date, _CL.end_date, _CL.reason)
     .where(_CL.organisation_id.in_(bindparam("organisations", expanding=True)),
            _CL.start_date <= bindparam("last", type_=Date), _CL.end_date >= bindparam("first", type_=Date))
     .order_by(_CL.id)
 )
-_FULL_DAYS = (
+_FULL_DAYS = sql.Prepared(
     select(_SLOT.activity_id, _SLOT.day)
     .where(_SLOT.activity_id.in_(bindparam("activities", expanding=True)),
            _SLOT.day >= bindparam("first", type_=Date), _SLOT.day <= bindparam("last", type_=Date),
            _SLOT.booked >= _SLOT.capacity)
     .order_by(_SLOT.activity_id, _SLOT.day)
 )
-_MONTH_BOOKINGS = (
+_MONTH_BOOKINGS = sql.Prepared(
     select(_B.id, _B.slot_id, _B.child_id, _B.activity_id, _B.day, _B.status, Absence.__table__.c.motive)
     .outerjoin(Absence.__table__, Absence.__table__.c.id == _B.absence_id)
     .where(_B.child_id.in_(bindparam("children", expanding=True)),
            _B.day >= bindparam("first", type_=Date), _B.day <= bindparam("last", type_=Date))
     .order_by(_B.id)
 )
-_WEEK_COUNTS = (
+_WEEK_COUNTS = sql.Prepared(
     select(_B.child_id, func.count())
     .where(_B.child_id.in_(bindparam("children", expanding=True)),
            _B.day >= bindparam("first", type_=Date), _B.day <= bindparam("last", type_=Date),
@@ -588,7 +588,7 @@ _WEEK_COUNTS = (
 )
 
 
-def _read(session: Session, statement, params: dict) -> list:
+def _read(session: Session, statement: sql.Prepared, params: dict) -> list:
     """Plain rows of a statement built once (no ORM work per row)."""
     return sql.run(session, statement, params).all()
 
@@ -760,7 +760,7 @@ def enrolments_of(session: Session, children: list) -> list:
     return _read(session, _ENROLMENT_ROWS, {"children": [c.id for c in children]})
 
 
-_CHILD_SNAPSHOTS = (
+_CHILD_SNAPSHOTS = sql.Prepared(
     select(Child.__table__.c.id, Child.__table__.c.household_id, Child.__table__.c.first_name,
            Organisation.__table__.c.school_zone)
     .join(HouseholdLink.__table__, HouseholdLink.__table__.c.household_id == Child.__table__.c.household_id)
@@ -798,16 +798,16 @@ def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterab
 
 
 # The guarded update that takes a place (built once: it runs on every click).
-_TAKE_PLACE = (update(Slot.__table__).where(_SLOT.id == bindparam("slot"), _SLOT.booked < _SLOT.capacity)
-               .values(booked=_SLOT.booked + 1))
+_TAKE_PLACE = sql.Prepared(update(Slot.__table__).where(_SLOT.id == bindparam("slot"), _SLOT.booked < _SLOT.capacity)
+                            .values(booked=_SLOT.booked + 1))
 _NEW_BOOKING = {
-    name: dialect.insert(Booking.__table__)
-    .on_conflict_do_nothing(index_elements=["slot_id", "child_id"]).returning(Booking.__table__.c.id)
+    name: sql.Prepared(dialect.insert(Booking.__table__)
+                       .on_conflict_do_nothing(index_elements=["slot_id", "child_id"]).returning(Booking.__table__.c.id))
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
-def _write(session: Session, statement, params: dict):
+def _write(session: Session, statement: sql.Prepared, params: dict) -> sql.Result:
     """A prebuilt write, run on the session's connection (without the ORM's
     per-statement work), remembered as a write of the transaction."""
     session.info[WROTE] = True
@@ -929,7 +929,7 @@ def _begin_write(session: Session, click: Click) -> None:
 
 
 _ENROLMENT_RANKS = {ENROLMENT_PENDING: 1, ENROLMENT_VALIDATED: 2}
-_CLICK_STATEMENTS: dict[bool, object] = {}
+_CLICK_STATEMENTS: dict[bool, sql.Prepared] = {}
 
 
 def _click_statement(agent: bool):
@@ -987,8 +987,8 @@ def _click_statement(agent: bool):
         link = HouseholdLink.__table__.c
         statement = statement.where(select(link.id).where(
             link.account_id == bindparam("account_id"), link.household_id == child.household_id).exists())
-    _CLICK_STATEMENTS[agent] = statement
-    return statement
+    prepared = _CLICK_STATEMENTS[agent] = sql.Prepared(statement)
+    return prepared
 
 
 def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, day: date,
@@ -1001,8 +1001,7 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
         activity_for(session, child, activity_id)
         raise NotFound("Cette activité n'existe pas.")
     child = Snapshot(id=row.c_id, household_id=row.c_household_id, first_name=row.c_first_name)
-    values = row._mapping
-    activity = Snapshot(**{name: values["a_" + name] for name in _ACTIVITY_COLUMNS})
+    activity = Snapshot(**{name: getattr(row, "a_" + name) for name in _ACTIVITY_COLUMNS})
     ctx = Context(now=now or local_now(), zones={child.household_id: row.school_zone})
     if row.enrolment_status:
         status = ENROLMENT_VALIDATED if row.enrolment_status == _ENROLMENT_RANKS[ENROLMENT_VALIDATED] \

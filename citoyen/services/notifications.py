@@ -50,8 +50,8 @@ def notify(
     return notification
 
 
-_UNREAD = (select(func.count()).select_from(Notification)
-           .where(Notification.account_id == bindparam("account"), Notification.read_at.is_(None)))
+_UNREAD = sql.Prepared(select(func.count()).select_from(Notification)
+                       .where(Notification.account_id == bindparam("account"), Notification.read_at.is_(None)))
 
 
 def unread_count(session: Session, account: Account) -> int:

@@ -41,7 +41,7 @@ def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
-_FIRST_NAMES = select(Organisation.name).order_by(Organisation.name).limit(bindparam("limit"))
+_FIRST_NAMES = sql.Prepared(select(Organisation.name).order_by(Organisation.name).limit(bindparam("limit")))
 
 
 def first_names(session: Session, limit: int = 2) -> list[str]:
