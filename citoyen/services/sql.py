@@ -164,17 +164,25 @@ def run(session: Session, statement: Prepared, params: dict | None = None) -> Re
     if form.row is not None:
         if form.converters is None:
             form.converters = _converters(statement.statement, dialect, cursor.description)
-        if any(form.converters):
-            rows = [form.row._make(value if convert is None or value is None else convert(value)
-                                   for convert, value in zip(form.converters, row, strict=True)) for row in raw]
+        make = form.row._make
+        if form.converters:
+            rows = []
+            for row in raw:
+                values = list(row)
+                for index, convert in form.converters:
+                    if values[index] is not None:
+                        values[index] = convert(values[index])
+                rows.append(make(values))
         else:
-            rows = list(map(form.row._make, raw))
+            rows = list(map(make, raw))
     return Result(rows, cursor.rowcount)
 
 
-def _converters(statement, dialect, description: Sequence) -> list[Any]:
-    return [column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-            for column, described in zip(statement.exported_columns, description, strict=True)]
+def _converters(statement, dialect, description: Sequence) -> list[tuple[int, Any]]:
+    """(index, converter) of the result's columns that need one."""
+    found = [column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+             for column, described in zip(statement.exported_columns, description, strict=True)]
+    return [(index, convert) for index, convert in enumerate(found) if convert is not None]
 
 
 def attach(session: Session, model, row):

@@ -79,6 +79,26 @@ def test_one_click_books_and_only_the_cell_comes_back(client, auth, town, monday
     assert "déjà annulée" in text(response)
 
 
+def _token_free(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value=""', html)
+
+
+@pytest.mark.parametrize("child_param", ["tous", "leo"])
+def test_the_clicked_cell_is_the_cell_of_the_month_page(client, auth, town, monday, db, hx, child_param):
+    """The fragment of a click is the month page's own cell, byte for byte
+    (but for the CSRF token, signed again on every request)."""
+    auth.sign_in(town.parent.email)
+    child = "tous" if child_param == "tous" else str(town.leo.id)
+    query = f"?enfant={child}&mois={monday:%Y-%m}"
+    for what in ("reservation", "annulation", "reservation"):
+        fragment = text(client.post(book_url(town, monday, what=what) + query, headers=hx))
+        cell_id = f"c{town.leo.id}-a{town.canteen.id}-{monday:%Y%m%d}"
+        page = text(client.get("/agenda" + query))
+        in_page = re.search(rf'<li id="{cell_id}".*?</li>', page, re.S).group(0)
+        assert _token_free(fragment).strip() == _token_free(in_page).strip()
+        assert 'name="csrf_token" value="' in fragment and 'value=""' not in fragment
+
+
 def test_without_javascript_the_same_buttons_return_the_month(client, auth, town, monday, db):
     auth.sign_in(town.parent.email)
     response = client.post(book_url(town, monday) + f"?enfant={town.leo.id}&mois={monday:%Y-%m}")

@@ -10,10 +10,12 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import make_response
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from wtforms import SelectChoice
 
 from citoyen import fragment_cache
@@ -99,8 +101,13 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
         return redirect(_back_to_month(day))
     child_param = request.args.get("enfant", "tous")
     back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
-    return render("agenda/month.html", block="cell", cell=cell, show_child=child_param == "tous", back=back,
-                  status=422 if cell.message else 200)
+    # The block « cell » of agenda/month.html is this macro: called straight,
+    # it spares a template context per click.
+    macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
+    response = make_response(macro(cell, child_param == "tous", generate_csrf(), back),
+                             422 if cell.message else 200)
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/reservation", methods=["POST"])
