@@ -30,10 +30,13 @@ from citoyen import chrome
 TOKEN = "\x00csrf\x00"  # stands for the CSRF token in a kept fragment
 
 
+_TOKEN = TOKEN.encode()
+
+
 class Entry(NamedTuple):
     inputs: tuple
     valid_until: datetime
-    html: str
+    parts: tuple[bytes, ...]  # the UTF-8 page, cut where the token goes
     made_at: datetime | None = None
 
 
@@ -44,7 +47,8 @@ class FragmentCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, inputs: tuple, now: datetime) -> str | None:
+    def parts(self, key: tuple, inputs: tuple, now: datetime) -> tuple[bytes, ...] | None:
+        """The kept page, as UTF-8 parts to join with the token, if it may be served."""
         if self.size <= 0:
             return None
         with self._lock:
@@ -52,16 +56,23 @@ class FragmentCache:
         if entry is not None and now < entry.valid_until and entry.inputs == inputs \
                 and (entry.made_at is None or entry.made_at <= now):  # a clock set back: made again
             self.hits += 1
-            return entry.html
+            return entry.parts
         self.misses += 1
         return None
 
+    def get(self, key: tuple, inputs: tuple, now: datetime) -> str | None:
+        """The kept page (with ``TOKEN``), if it may be served."""
+        parts = self.parts(key, inputs, now)
+        return None if parts is None else _TOKEN.join(parts).decode()
+
     def put(self, key: tuple, inputs: tuple, valid_until: datetime, html: str,
-            made_at: datetime | None = None) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._entries[key] = Entry(inputs, valid_until, html, made_at)
+            made_at: datetime | None = None) -> tuple[bytes, ...]:
+        """Keep ``html``; returns its parts (as ``parts`` would)."""
+        parts = tuple(html.encode().split(_TOKEN))
+        if self.size > 0:
+            with self._lock:
+                self._entries[key] = Entry(inputs, valid_until, parts, made_at)
+        return parts
 
 
 def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
@@ -74,11 +85,13 @@ def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
     inputs = (inputs, current_user.full_name, current_user.is_agent, chrome.unread_messages(),
               chrome.portal_name())
     keep = not session.get("_flashes")
-    html = cache.get(key, inputs, now) if keep else None
-    if html is None:
+    parts = cache.parts(key, inputs, now) if keep else None
+    if parts is None:
         html, valid_until = render()
         if keep:
-            cache.put(key, inputs, valid_until, html, made_at=now)
-    response = make_response(html.replace(TOKEN, generate_csrf()))
+            parts = cache.put(key, inputs, valid_until, html, made_at=now)
+        else:
+            parts = tuple(html.encode().split(_TOKEN))
+    response = make_response(generate_csrf().encode().join(parts))
     response.vary.add("HX-Request")
     return response

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
 
 _CURSOR = "citoyen_sql_cursor"
@@ -46,7 +47,8 @@ class _Form:
                     **{column.key: column.default for column in compiled.insert_prefetch}}
         self.sources = []
         for name in names:
-            processor = state.processors.get(name)
+            bind = compiled.binds.get(expanded[name][0] if name in expanded else name)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
             if name in defaults and name not in params:
                 default = defaults[name]
                 if default.is_callable:
@@ -195,7 +197,10 @@ def attach(session: Session, model, row):
     found = session.identity_map.get(identity_key(model, values["id"]))
     if found is not None:
         return found
-    instance = model(**values)
+    # As the ORM's loading does: the values go straight into the instance's
+    # dictionary, then all of them count as loaded (no change to flush).
+    instance = manager_of_class(model).new_instance()
+    instance.__dict__.update(values)
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
