@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from citoyen import config as default_config
+from citoyen.cookie_sessions import CookieSessions
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     # Ids in URLs fit the database's integers: a longer number is a plain 404.
     app.url_map.converters["int"] = DatabaseId
+    app.session_interface = CookieSessions()
     app.config.from_object(default_config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(default_config.from_environment())

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from cachetools import LRUCache
 from flask import Response
+from flask import current_app
 from flask import make_response
 from flask import session
 from flask_login import current_user
@@ -92,6 +93,25 @@ def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
             parts = cache.put(key, inputs, valid_until, html, made_at=now)
         else:
             parts = tuple(html.encode().split(_TOKEN))
-    response = make_response(generate_csrf().encode().join(parts))
+    response = make_response(session_token().encode().join(parts))
     response.vary.add("HX-Request")
     return response
+
+
+_SIGNED = "csrf_signed"  # [the session's CSRF secret, a token signed from it]
+
+
+def session_token() -> str:
+    """A CSRF token of this session for a served page. Tokens have no time
+    limit here, so one is signed once and kept in the session cookie beside
+    the secret it comes from (which the cookie holds already); serving a kept
+    page then signs nothing. With a time limit set, a new one every time."""
+    if current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
+        return generate_csrf()
+    secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+    kept = session.get(_SIGNED)
+    if secret and kept and kept[0] == secret:
+        return kept[1]
+    token = generate_csrf()  # creates the secret if the session had none
+    session[_SIGNED] = [session[current_app.config["WTF_CSRF_FIELD_NAME"]], token]
+    return token

@@ -273,6 +273,44 @@ def test_the_kept_page_carries_the_token_of_the_session_it_is_served_to(app, cli
         [town.leo.id, town.ines.id])
 
 
+def test_a_session_signs_its_token_once_and_a_new_session_gets_a_new_one(app, client, auth, town, monday,
+                                                                         clock, load):
+    url = month_url(monday)
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    first = load(url, "miss")
+    (token,) = tokens_in(first)
+    with client.session_transaction() as cookie_session:
+        assert cookie_session["csrf_signed"] == [cookie_session["csrf_token"], token]
+    for _ in range(2):
+        assert tokens_in(load(url, "hit")) == {token}
+    action, in_form = form_of(grid_in(first), cell_id(town.leo, town.canteen, monday))
+    assert in_form == token
+    assert client.post(action, data={"csrf_token": token}).status_code == 303
+    # Signed out and in again: a new secret, so a new token; the old one is refused.
+    app.config["WTF_CSRF_ENABLED"] = False
+    assert auth.sign_out().status_code == 303
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    (renewed,) = tokens_in(load(url, "miss"))  # the page changed: « Réservé »
+    assert renewed != token
+    assert client.post(action.replace("reservation", "annulation"), data={"csrf_token": token}).status_code == 400
+    assert client.post(action.replace("reservation", "annulation"),
+                       data={"csrf_token": renewed}).status_code == 303
+
+
+def test_with_a_time_limit_a_served_page_gets_a_token_signed_for_it(app, client, auth, town, monday, clock,
+                                                                      load):
+    app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    (token,) = tokens_in(load(month_url(monday), "miss"))
+    with client.session_transaction() as cookie_session:
+        assert "csrf_signed" not in cookie_session
+    action, _ = form_of(grid_in(load(month_url(monday), "hit")), cell_id(town.leo, town.canteen, monday))
+    assert client.post(action, data={"csrf_token": token}).status_code == 303
+
+
 def test_another_account_never_gets_the_first_parents_page(app, client, auth, town, monday, clock, others,
                                                            load):
     other_parent, _children = others

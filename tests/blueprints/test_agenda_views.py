@@ -4,9 +4,12 @@ bulk booking, absences, and what another family cannot reach."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
+from itsdangerous import TimestampSigner
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from citoyen.models import Booking
@@ -97,6 +100,30 @@ def test_the_clicked_cell_is_the_cell_of_the_month_page(client, auth, town, mond
         in_page = re.search(rf'<li id="{cell_id}".*?</li>', page, re.S).group(0)
         assert _token_free(fragment).strip() == _token_free(in_page).strip()
         assert 'name="csrf_token" value="' in fragment and 'value=""' not in fragment
+
+
+def test_the_clicked_cells_token_is_the_one_the_click_came_with_and_it_posts(app, client, auth, town, monday,
+                                                                            db, monkeypatch):
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    client.get(f"/agenda?mois={monday:%Y-%m}")
+    with client.session_transaction() as cookie_session:
+        secret = cookie_session["csrf_token"]
+    # A token signed a while ago (as Flask-WTF signs them): a new one would differ.
+    with monkeypatch.context() as earlier:
+        earlier.setattr(TimestampSigner, "get_timestamp", lambda _signer: int(time.time()) - 1000)
+        token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(secret)
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    fragment = text(client.post(book_url(town, monday), headers=headers))
+    (in_cell,) = re.findall(r'name="csrf_token" value="([^"]+)"', fragment)
+    assert in_cell == token
+    # Without JavaScript, the swapped cell's form posts with it.
+    assert client.post(book_url(town, monday, what="annulation"), data={"csrf_token": in_cell}).status_code == 303
+    assert booked(db)[0][3] == "cancelled"
+    # A click with a forged token is refused before anything else.
+    forged = {"HX-Request": "true", "X-CSRFToken": token[:-2] + "xx"}
+    assert client.post(book_url(town, monday), headers=forged).status_code == 400
+    assert booked(db)[0][3] == "cancelled"
 
 
 def test_without_javascript_the_same_buttons_return_the_month(client, auth, town, monday, db):

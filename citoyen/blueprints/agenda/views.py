@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
 from flask import make_response
 from flask import render_template
 from flask import request
@@ -83,6 +84,15 @@ def _back_to_month(day: str = "") -> str:
     return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
 
 
+def _cell_token() -> str:
+    """The CSRF token for the cell's form: the one the click came with, just
+    checked against this session (tokens have no time limit here), or a new one."""
+    sent = request.headers.get("X-CSRFToken")
+    if sent and g.get("csrf_valid") and current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
+        return sent
+    return generate_csrf()
+
+
 def _cell_action(action: str, child_id: int, day: str, activity_id: int, success: str):
     """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
     try:
@@ -104,7 +114,7 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
     # The block « cell » of agenda/month.html is this macro: called straight,
     # it spares a template context per click.
     macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
-    response = make_response(macro(cell, child_param == "tous", generate_csrf(), back),
+    response = make_response(macro(cell, child_param == "tous", _cell_token(), back),
                              422 if cell.message else 200)
     response.vary.add("HX-Request")
     return response
