@@ -68,7 +68,6 @@ from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.timefmt import MONTHS
 from citoyen.timefmt import PARIS
-from citoyen.transactions import WROTE
 from citoyen.transactions import begin_write
 
 EARLIEST = date(2000, 1, 1)
@@ -807,15 +806,10 @@ _NEW_BOOKING = {
 }
 
 
-def _write(session: Session, statement: sql.Prepared, params: dict) -> sql.Result:
-    """A prebuilt write, run on the session's connection (without the ORM's
-    per-statement work), remembered as a write of the transaction."""
-    session.info[WROTE] = True
-    return sql.run(session, statement, params)
 
 
 def _take_place(session: Session, slot_id: int) -> bool:
-    return _write(session, _TAKE_PLACE, {"slot": slot_id}).rowcount == 1
+    return sql.run(session, _TAKE_PLACE, {"slot": slot_id}).rowcount == 1
 
 
 def _insert(session: Session):
@@ -829,7 +823,7 @@ def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: 
     ``existing_id`` is the row as the caller read it, if there was one."""
     waiting_since = utcnow() if status == BOOKING_WAITING else None
     if existing_id is None:
-        result = _write(session, _NEW_BOOKING[session.get_bind().dialect.name], {
+        result = sql.run(session, _NEW_BOOKING[session.get_bind().dialect.name], {
             "slot_id": slot_id, "child_id": child_id, "activity_id": activity_id, "day": day, "status": status,
             "waiting_since": waiting_since, "author_id": actor_id, "updated_at": utcnow()})
         return result.first() is not None

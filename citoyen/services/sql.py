@@ -8,9 +8,14 @@ transaction: SQLAlchemy still writes the SQL, binds and converts the values
 (dates on SQLite, for example), but the per-call work of its execution layer
 is done once instead of on every request.
 
-Listeners of ``before_cursor_execute`` on the engine still see every
-statement, and driver errors come out as SQLAlchemy's own exceptions, as
-they would from ``session.execute``."""
+Like ``session.execute``, a run flushes the session's pending changes first,
+and driver errors come out as SQLAlchemy's own exceptions. Listeners of
+``before_cursor_execute`` on the engine see every statement (with no
+execution context, and their return value is not used); the other execution
+events are not fired. Writes are recorded for ``begin_write``.
+
+A prepared statement takes plain parameter names, and lists (or tuples) for
+its expanding ``IN``."""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
+
+from citoyen.transactions import WROTE
 
 _CURSOR = "citoyen_sql_cursor"
 _CONSTANT = object()
@@ -38,6 +45,9 @@ class _Form:
 
     def __init__(self, statement, dialect, params: dict) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(params))  # an INSERT's columns
+        if compiled.escaped_bind_names or compiled.literal_execute_params:
+            # Their values would be looked up under other names, or written into the kept SQL.
+            raise ValueError("A prepared statement takes plain parameter names and no literal_execute.")
         state = compiled.construct_expanded_state(params)
         expanded = {name: (original, index) for original, names in state.parameter_expansion.items()
                     for index, name in enumerate(names)}
@@ -117,13 +127,17 @@ class Result:
 class Prepared:
     """A Core statement built once, with its compiled forms."""
 
-    __slots__ = ("statement", "_forms")
+    __slots__ = ("statement", "writes", "_forms")
 
     def __init__(self, statement) -> None:
         self.statement = statement
+        self.writes = bool(statement.is_dml)  # an INSERT, UPDATE or DELETE
         self._forms: dict[tuple, _Form] = {}
 
     def form(self, dialect, params: dict) -> _Form:
+        for value in params.values():
+            if isinstance(value, set | frozenset | range | dict):
+                raise TypeError("The items of an IN list go in a list or a tuple.")
         lengths = tuple(len(v) for v in params.values() if isinstance(v, list | tuple))
         key = (dialect.name, tuple(params), lengths)
         found = self._forms.get(key)
@@ -148,6 +162,10 @@ def run(session: Session, statement: Prepared, params: dict | None = None) -> Re
     """Run ``statement`` (a ``Prepared``) with ``params`` in the session's
     transaction. Lists in ``params`` fill the statement's expanding ``IN``."""
     params = params or {}
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # as session.execute would: the statement sees the pending changes
+    if statement.writes:
+        session.info[WROTE] = True  # begin_write keeps this transaction's writes
     connection, cursor = _cursor(session)
     dialect = connection.dialect
     form = statement.form(dialect, params)
