@@ -212,9 +212,10 @@ def attach(session: Session, model, row):
     relationships load on first use. The instance already in the session,
     if there is one, wins."""
     values = row._asdict()
-    found = session.identity_map.get(identity_key(model, values["id"]))
-    if found is not None:
-        return found
+    if len(session.identity_map):  # a request's first read finds it empty
+        found = session.identity_map.get(identity_key(model, values["id"]))
+        if found is not None:
+            return found
     # As the ORM's loading does: the values go straight into the instance's
     # dictionary, then all of them count as loaded (no change to flush).
     instance = manager_of_class(model).new_instance()
