@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.orm.util import identity_key
@@ -218,6 +219,8 @@ def attach(session: Session, model, row):
             return found
     # As the ORM's loading does: the values go straight into the instance's
     # dictionary, then all of them count as loaded (no change to flush).
+    if not model.__mapper__.configured:  # the process's first ORM use (done by any query or constructor)
+        configure_mappers()
     instance = manager_of_class(model).new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)

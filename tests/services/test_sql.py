@@ -5,6 +5,9 @@ with CITOYEN_TEST_DATABASE_URL), through the session of the ``db`` fixture."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -388,3 +391,30 @@ def test_what_a_kept_form_could_not_carry_is_refused_at_once(db):
     for items in ({1, 2}, range(1, 3), frozenset({1})):
         with pytest.raises(TypeError):
             sql.run(db, EMAILS_IN, {"ids": items, "role": "parent"})
+
+
+def test_attach_works_as_a_new_processs_first_use_of_the_orm(tmp_path):
+    """A new app server's first request attaches its account before any
+    other ORM use: the mappers are configured then."""
+    script = tmp_path / "first.py"
+    script.write_text(
+        "from sqlalchemy import create_engine, insert, select\n"
+        "from sqlalchemy.orm import Session\n"
+        "from citoyen.models import Account\n"
+        "from citoyen.models.base import Base\n"
+        "from citoyen.services import sql\n"
+        "engine = create_engine('sqlite://')\n"
+        "Base.metadata.create_all(engine)\n"
+        "with engine.begin() as conn:\n"
+        "    conn.execute(insert(Account.__table__).values(email='zoe@example.fr', first_name='Zoé',\n"
+        "                 last_name='Petit', role='parent', session_epoch='e', failed_sign_ins=0,\n"
+        "                 email_notifications=True, created_at=__import__('datetime').datetime(2026, 1, 1)))\n"
+        "assert not Account.__mapper__.configured\n"
+        "row = sql.Prepared(select(*Account.__table__.c))\n"
+        "with Session(engine) as session:\n"
+        "    zoe = sql.attach(session, Account, sql.run(session, row).first())\n"
+        "    assert zoe.first_name == 'Zoé' and zoe in session and not session.dirty\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
