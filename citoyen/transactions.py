@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 IMMEDIATE = "citoyen_sqlite_immediate"
 WROTE = "citoyen_wrote"
+UPGRADED = "citoyen_write_lock_taken"  # BEGIN IMMEDIATE run in the session's transaction
 
 
 @event.listens_for(Session, "after_flush")
@@ -34,14 +35,29 @@ def _remember_statements(state) -> None:
 def _forget_writes(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(WROTE, None)
+        session.info.pop(UPGRADED, None)
 
 
 def begin_write(session: Session) -> None:
+    sqlite = session.get_bind().dialect.name == "sqlite"
     if session.in_transaction():
         if session.new or session.dirty or session.deleted or session.info.get(WROTE):
             # Never throw away the caller's changes, pending or flushed: they go in
             # the same transaction.
             return
+        if sqlite:
+            # The same connection goes on, with what it read ended and the
+            # write lock taken: as a rollback then BEGIN IMMEDIATE would, without
+            # giving the connection back to the pool and taking it again.
+            connection = session.connection()
+            if connection.get_execution_options().get(IMMEDIATE) or session.info.get(UPGRADED):
+                return  # already a write transaction, that has not written yet
+            driver = connection.connection.driver_connection
+            driver.execute("ROLLBACK")
+            session.expire_all()  # what was read is read again, as after a rollback
+            driver.execute("BEGIN IMMEDIATE")
+            session.info[UPGRADED] = True
+            return
         session.rollback()
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         session.connection(execution_options={IMMEDIATE: True})
