@@ -7,7 +7,9 @@ activities each, a school year of slots), starts the portal with gunicorn
 - req/s and p50/p99 of a constant-string Flask route (the ceiling of the
   stack), of the month agenda of a parent with two children (served again
   from the kept page, and worked out on every request with the page cache
-  off) and of a click-to-book POST, each as a ratio to the ceiling (wrk);
+  off) and of a click-to-book POST, each as a ratio to the ceiling (wrk), in
+  rounds (3 by default) that measure each route in turn: each ratio is taken
+  against the ceiling of its own round, and the median is kept;
 - "the opening rush": N parents (default 2,000) who sign in, open the agenda
   and book 10 days each, concurrently: total time, p99, errors, and the check
   that no slot exceeds its capacity (and that counters equal the bookings);
@@ -18,7 +20,7 @@ activities each, a school year of slots), starts the portal with gunicorn
 
 The figures also go to bench/results/latest.json.
 
-    .venv/bin/python bench/agenda.py [--seconds 5] [--connections 64] [--rush 2000]
+    .venv/bin/python bench/agenda.py [--seconds 5] [--connections 64] [--rush 2000] [--rounds 3]
 
 Traffic goes only to 127.0.0.1 and stops by itself.
 """
@@ -33,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,12 +62,12 @@ PASSWORD = "Citoyen2026"
 HOUSEHOLDS = 10_000
 CHILDREN = 15_000
 SITES = 6
-WRK_PARENTS = 40
+WRK_PARENTS = 40  # per round of the click measure
 
 
 # ---------------------------------------------------------------- the town
 
-def build_town(url: str, rush_parents: int) -> dict:
+def build_town(url: str, rush_parents: int, rounds: int = 1) -> dict:
     """Fill the database with core inserts (fast); returns what the run needs."""
     from sqlalchemy import create_engine
     from sqlalchemy import insert
@@ -145,7 +148,7 @@ def build_town(url: str, rush_parents: int) -> dict:
         by_household: dict[int, list[int]] = {}
         for child_id, household in children:
             by_household.setdefault(household, []).append(child_id)
-        two_children = [h for h in household_ids if len(by_household[h]) == 2][:1 + WRK_PARENTS]
+        two_children = [h for h in household_ids if len(by_household[h]) == 2][:1 + WRK_PARENTS * rounds]
         accounts = []
         for i, household in enumerate(two_children + household_ids[-rush_parents:]):
             accounts.append((f"parent{i}@banc.example", household))
@@ -160,7 +163,7 @@ def build_town(url: str, rush_parents: int) -> dict:
             for email, h in accounts])
     bookable = [d for d in days if d >= today + timedelta(days=2)]
     engine.dispose()
-    return {"accounts": accounts, "days": bookable, "wrk_parents": WRK_PARENTS,
+    return {"accounts": accounts, "days": bookable, "wrk_parents": WRK_PARENTS * rounds,
             "children": {h: by_household[h] for _e, h in accounts},
             "activities": {h: activities[site_of[h]] for _e, h in accounts}, "enrolments": len(enrolments),
             "slots": len(days) * len(site_ids) * len(specs)}
@@ -340,6 +343,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rush", type=int, default=2000, help="parents in the opening rush")
     parser.add_argument("--rush-threads", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the req/s measures (median kept)")
     parser.add_argument("--rush-only", action="store_true", help="skip the wrk measures")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -356,7 +360,7 @@ def main() -> None:
         subprocess.run([os.path.join(BIN, "flask"), "--app", "wsgi", "migrate"], cwd=ROOT, env=env, check=True,
                        capture_output=True)
         started = time.perf_counter()
-        town = build_town(url, options.rush)
+        town = build_town(url, options.rush, options.rounds)
         print(f"town: {HOUSEHOLDS} households, {CHILDREN} children, {SITES} sites × 4 activities, "
               f"{town['slots']} slots, {town['enrolments']} enrolments, built in "
               f"{time.perf_counter() - started:.1f} s")
@@ -367,52 +371,64 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         servers.append(gunicorn("wsgi:app", port, env, ROOT))
-        wait_for(f"http://127.0.0.1:{ceiling_port}/")
+        # The same page worked out and rendered on every request (no kept page),
+        # as for a family's first view of a month or after any change.
+        cold_port = free_port()
+        servers.append(gunicorn("wsgi:app", cold_port, {**env, "CITOYEN_AGENDA_CACHE_SIZE": "0"}, ROOT))
+        ceiling_url, cold_url = f"http://127.0.0.1:{ceiling_port}/", f"http://127.0.0.1:{cold_port}/agenda"
+        wait_for(ceiling_url)
         wait_for(base + "/sante")
-
-        print(f"{'route':<36} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'ratio':>6}")
-
-        def report(label, result, ceiling):
-            print(f"{label:<36} {result['rps']:>8.0f} {result['p50']:>9} {result['p99']:>9} "
-                  f"{result['non2xx']:>8} {result['rps'] / ceiling:>6.2f}")
-
-        wrk_seconds = 1 if options.rush_only else options.seconds
-        run_wrk(f"http://127.0.0.1:{ceiling_port}/", 1, options.connections, {})
-        ceiling = run_wrk(f"http://127.0.0.1:{ceiling_port}/", wrk_seconds, options.connections, {})
-        report("constant string (ceiling)", ceiling, ceiling["rps"])
-        stop(servers.pop(0))
+        wait_for(f"http://127.0.0.1:{cold_port}/sante")
 
         measured = Client(base)
         measured.sign_in(town["accounts"][0][0])
         page = measured.agenda()
         headers = {"Cookie": measured.cookie(), "User-Agent": USER_AGENT}
-        run_wrk(base + "/agenda", 1, options.connections, headers)
-        agenda_run = run_wrk(base + "/agenda", wrk_seconds, options.connections, headers)
-        report("GET /agenda (2 children)", agenda_run, ceiling["rps"])
-        # The same page worked out and rendered on every request (no kept page),
-        # as for a family's first view of a month or after any change.
-        cold_port = free_port()
-        cold_server = gunicorn("wsgi:app", cold_port, {**env, "CITOYEN_AGENDA_CACHE_SIZE": "0"}, ROOT)
-        servers.append(cold_server)
-        wait_for(f"http://127.0.0.1:{cold_port}/sante")
-        run_wrk(f"http://127.0.0.1:{cold_port}/agenda", 1, options.connections, headers)
-        cold_run = run_wrk(f"http://127.0.0.1:{cold_port}/agenda", wrk_seconds, options.connections, headers)
-        report("GET /agenda, never kept", cold_run, ceiling["rps"])
-        stop(cold_server)
-        servers.remove(cold_server)
+        # Each round books with its own parents, so that every click of the measure writes.
+        scripts = []
+        wrk_accounts = town["accounts"][1:1 + town["wrk_parents"]]
+        for number in range(options.rounds):
+            parents = []
+            for email, household in wrk_accounts[number * WRK_PARENTS:(number + 1) * WRK_PARENTS]:
+                client = Client(base)
+                client.sign_in(email)
+                client.agenda()
+                paths = [f"/agenda/{c}/{d.isoformat()}/{a}/reservation" for d in town["days"][20:]
+                         for c in town["children"][household] for a in town["activities"][household][1:2]]
+                parents.append((client.cookie(), client.token, paths))
+            scripts.append(os.path.join(instance, f"book{number}.lua"))
+            wrk_lua(scripts[-1], parents)
 
-        parents = []
-        for email, household in town["accounts"][1:1 + town["wrk_parents"]]:
-            client = Client(base)
-            client.sign_in(email)
-            client.agenda()
-            paths = [f"/agenda/{c}/{d.isoformat()}/{a}/reservation" for d in town["days"][20:]
-                     for c in town["children"][household] for a in town["activities"][household][1:2]]
-            parents.append((client.cookie(), client.token, paths))
-        script = os.path.join(instance, "book.lua")
-        wrk_lua(script, parents)
-        book_run = run_wrk_script(base + "/agenda", script, wrk_seconds, options.connections)
-        report("POST click-to-book (htmx)", book_run, ceiling["rps"])
+        wrk_seconds = 1 if options.rush_only else options.seconds
+        for target, wrk_headers in ((ceiling_url, {}), (base + "/agenda", headers), (cold_url, headers)):
+            run_wrk(target, 1, options.connections, wrk_headers)  # warm up
+        # Rounds, one route after the other: each ratio is taken against the
+        # ceiling measured a few seconds before, and the median of the rounds
+        # is kept, as the machine's speed drifts from one minute to the next.
+        print(f"{'round':<6} {'route':<30} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'ratio':>6}")
+        rounds = []
+        for number in range(options.rounds):
+            ceiling = run_wrk(ceiling_url, wrk_seconds, options.connections, {})
+            measures = {"ceiling": ceiling,
+                        "agenda": run_wrk(base + "/agenda", wrk_seconds, options.connections, headers),
+                        "agenda_uncached": run_wrk(cold_url, wrk_seconds, options.connections, headers),
+                        "book": run_wrk_script(base + "/agenda", scripts[number], wrk_seconds, options.connections)}
+            for name, label in (("ceiling", "constant string (ceiling)"), ("agenda", "GET /agenda (2 children)"),
+                                ("agenda_uncached", "GET /agenda, never kept"),
+                                ("book", "POST click-to-book (htmx)")):
+                result = measures[name]
+                result["ratio"] = result["rps"] / ceiling["rps"]
+                print(f"{number + 1:<6} {label:<30} {result['rps']:>8.0f} {result['p50']:>9} {result['p99']:>9} "
+                      f"{result['non2xx']:>8} {result['ratio']:>6.2f}")
+            rounds.append(measures)
+
+        def median_of(name: str, key: str) -> float:
+            return statistics.median(ms(r[name][key]) if key in ("p50", "p99") else r[name][key] for r in rounds)
+
+        for name in ("ceiling", "agenda", "agenda_uncached", "book"):
+            print(f"median of {len(rounds)} rounds: {name:<16} {median_of(name, 'rps'):>8.0f} req/s, "
+                  f"ratio {median_of(name, 'ratio'):.2f}, p99 {median_of(name, 'p99'):.0f} ms")
+        stop(servers.pop(0))  # the ceiling's server is done
 
         # Sizes: the agenda's first load (page, CSS, scripts, gzip) and a booking fragment.
         gz = {"Accept-Encoding": "gzip"}
@@ -501,14 +517,18 @@ def main() -> None:
         print(f"Saisie groupée of a school year (2 activities, {results['bulk_year_bookings']} bookings): "
               f"{results['bulk_year_seconds']} s")
         results.update({
-            "ceiling_rps": round(ceiling["rps"]), "agenda_rps": round(agenda_run["rps"]),
-            "book_rps": round(book_run["rps"]), "agenda_uncached_rps": round(cold_run["rps"]),
-            "agenda_uncached_ratio": round(cold_run["rps"] / ceiling["rps"], 3),
-            "agenda_uncached_p99_ms": ms(cold_run["p99"]), "agenda_p50_ms": ms(agenda_run["p50"]),
-            "agenda_p99_ms": ms(agenda_run["p99"]), "book_p50_ms": ms(book_run["p50"]),
-            "book_p99_ms": ms(book_run["p99"]), "agenda_ratio": round(agenda_run["rps"] / ceiling["rps"], 3),
-            "book_ratio": round(book_run["rps"] / ceiling["rps"], 3), "agenda_non2xx": agenda_run["non2xx"],
-            "book_non2xx": book_run["non2xx"],
+            "rounds": len(rounds),
+            "ceiling_rps": round(median_of("ceiling", "rps")), "agenda_rps": round(median_of("agenda", "rps")),
+            "book_rps": round(median_of("book", "rps")), "agenda_uncached_rps": round(median_of("agenda_uncached", "rps")),
+            "agenda_uncached_ratio": round(median_of("agenda_uncached", "ratio"), 3),
+            "agenda_uncached_p99_ms": median_of("agenda_uncached", "p99"), "agenda_p50_ms": median_of("agenda", "p50"),
+            "agenda_p99_ms": median_of("agenda", "p99"), "book_p50_ms": median_of("book", "p50"),
+            "book_p99_ms": median_of("book", "p99"), "agenda_ratio": round(median_of("agenda", "ratio"), 3),
+            "book_ratio": round(median_of("book", "ratio"), 3),
+            "agenda_non2xx": sum(r["agenda"]["non2xx"] for r in rounds),
+            "book_non2xx": sum(r["book"]["non2xx"] for r in rounds),
+            "per_round": [{name: {"rps": round(m["rps"]), "ratio": round(m["ratio"], 3), "p99_ms": ms(m["p99"])}
+                           for name, m in r.items()} for r in rounds],
         })
     finally:
         for server in servers:
