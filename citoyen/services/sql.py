@@ -113,12 +113,12 @@ class Result:
 
     def one_or_none(self):
         if len(self.rows) > 1:
-            raise exc.MultipleResultsFound("Plus d'une ligne.")
+            raise exc.MultipleResultsFound("More than one row.")
         return self.first()
 
     def scalar_one(self):
         if len(self.rows) != 1:
-            raise exc.NoResultFound("Aucune ligne.") if not self.rows else exc.MultipleResultsFound("Plus d'une ligne.")
+            raise exc.NoResultFound("No row.") if not self.rows else exc.MultipleResultsFound("More than one row.")
         return self.rows[0][0]
 
     def scalars(self) -> list:
