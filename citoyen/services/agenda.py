@@ -806,8 +806,6 @@ _NEW_BOOKING = {
 }
 
 
-
-
 def _take_place(session: Session, slot_id: int) -> bool:
     return sql.run(session, _TAKE_PLACE, {"slot": slot_id}).rowcount == 1
 

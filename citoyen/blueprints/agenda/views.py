@@ -10,13 +10,11 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
-from flask import g
 from flask import make_response
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from wtforms import SelectChoice
 
 from citoyen import fragment_cache
@@ -84,15 +82,6 @@ def _back_to_month(day: str = "") -> str:
     return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
 
 
-def _cell_token() -> str:
-    """The CSRF token for the cell's form: the one the click came with, just
-    checked against this session (tokens have no time limit here), or a new one."""
-    sent = request.headers.get("X-CSRFToken")
-    if sent and g.get("csrf_valid") and current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
-        return sent
-    return generate_csrf()
-
-
 def _cell_action(action: str, child_id: int, day: str, activity_id: int, success: str):
     """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
     try:
@@ -111,10 +100,10 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
         return redirect(_back_to_month(day))
     child_param = request.args.get("enfant", "tous")
     back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
-    # The block « cell » of agenda/month.html is this macro: called straight,
-    # it spares a template context per click.
+    # The month's cells are this macro: called straight, it spares a template
+    # context per click. Its form carries the token the month page carries.
     macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
-    response = make_response(macro(cell, child_param == "tous", _cell_token(), back),
+    response = make_response(macro(cell, child_param == "tous", fragment_cache.session_token(), back),
                              422 if cell.message else 200)
     response.vary.add("HX-Request")
     return response
