@@ -61,11 +61,6 @@ class FragmentCache:
         self.misses += 1
         return None
 
-    def get(self, key: tuple, inputs: tuple, now: datetime) -> str | None:
-        """The kept page (with ``TOKEN``), if it may be served."""
-        parts = self.parts(key, inputs, now)
-        return None if parts is None else _TOKEN.join(parts).decode()
-
     def put(self, key: tuple, inputs: tuple, valid_until: datetime, html: str,
             made_at: datetime | None = None) -> tuple[bytes, ...]:
         """Keep ``html``; returns its parts (as ``parts`` would)."""

@@ -111,11 +111,6 @@ class Result:
     def first(self):
         return self.rows[0] if self.rows else None
 
-    def one_or_none(self):
-        if len(self.rows) > 1:
-            raise exc.MultipleResultsFound("More than one row.")
-        return self.first()
-
     def scalar_one(self):
         if len(self.rows) != 1:
             raise exc.NoResultFound("No row.") if not self.rows else exc.MultipleResultsFound("More than one row.")
