@@ -284,8 +284,13 @@ def _init_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers: asking a werkzeug ``Headers``
+        # for a name it lacks raises (and catches) an exception each time.
+        present = {name.lower() for name, _value in response.headers}
+        missing = [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+        if "cache-control" not in present and current_user and current_user.is_authenticated:
+            missing.append(("Cache-Control", "no-store"))
+        response.headers.extend(missing)
         provider = app.config.get("FRANCECONNECT_DISCOVERY_URL")
         if provider:
             # Signing out ends the FranceConnect session too: the sign-out form
@@ -294,8 +299,6 @@ def _init_hooks(app: Flask) -> None:
             response.headers["Content-Security-Policy"] = response.headers[
                 "Content-Security-Policy"
             ].replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}", 1)
-        if current_user and current_user.is_authenticated:
-            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.after_request

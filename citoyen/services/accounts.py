@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -25,6 +26,8 @@ from citoyen import mail
 from citoyen import passwords
 from citoyen.models import Account
 from citoyen.models import AccountToken
+from citoyen.models import Notification
+from citoyen.models import Organisation
 from citoyen.models.accounts import ROLE_ADMIN
 from citoyen.models.accounts import TOKEN_ACTIVATION
 from citoyen.models.accounts import TOKEN_EMAIL_CHANGE
@@ -35,6 +38,8 @@ from citoyen.models.base import utcnow
 from citoyen.services import sql
 from citoyen.services.errors import DomainError
 from citoyen.timefmt import format_time
+from citoyen.transactions import UPGRADED
+from citoyen.transactions import WROTE
 from citoyen.transactions import begin_write
 
 NAME_MAX = 100
@@ -424,8 +429,32 @@ def _count_failure(session: Session, settings: Mapping, account_id: int, now: da
     session.commit()
 
 
-# Read on every signed-in request (built once).
-_SESSION_ACCOUNT = sql.Prepared(select(*Account.__table__.c).where(Account.__table__.c.id == bindparam("id")))
+class Header(NamedTuple):
+    """What every page's header shows of the database: the account's unread
+    messages, and the communes (the portal is named after the only one)."""
+
+    unread_messages: int
+    communes: int
+    first_commune: str | None
+
+
+_ACCOUNT = Account.__table__
+_NOTIFICATION = Notification.__table__
+_ORGANISATION = Organisation.__table__
+_HEADER = "citoyen_header"  # (the transaction it was read in, the account's id, the Header)
+
+# Read on every signed-in request (built once): the account, and the page
+# header's figures in the same statement.
+_SESSION_ACCOUNT = sql.Prepared(
+    select(
+        *_ACCOUNT.c,
+        select(func.count()).select_from(_NOTIFICATION)
+        .where(_NOTIFICATION.c.account_id == _ACCOUNT.c.id, _NOTIFICATION.c.read_at.is_(None))
+        .scalar_subquery().label("header_unread_messages"),
+        select(func.count()).select_from(_ORGANISATION).scalar_subquery().label("header_communes"),
+        select(func.min(_ORGANISATION.c.name)).scalar_subquery().label("header_first_commune"),
+    ).where(_ACCOUNT.c.id == bindparam("id"))
+)
 
 
 def load_session_account(session: Session, session_id: str) -> Account | None:
@@ -436,7 +465,24 @@ def load_session_account(session: Session, session_id: str) -> Account | None:
     row = sql.run(session, _SESSION_ACCOUNT, {"id": int(account_id)}).first()
     if row is None or not secrets.compare_digest(row.session_epoch, epoch):
         return None
-    return sql.attach(session, Account, row)
+    values = row._asdict()
+    header = Header(*(values.pop("header_" + name) for name in Header._fields))
+    session.info[_HEADER] = (session.get_transaction(), row.id, header)
+    return sql.attach(session, Account, values)
+
+
+def session_header(session: Session, account_id: int | None = None) -> Header | None:
+    """The header's figures read with the session's account (of ``account_id``
+    if given), while they still hold: same transaction, nothing written,
+    flushed or pending since, and no write lock taken again (SQLite). Else
+    ``None``, and the caller reads them."""
+    kept = session.info.get(_HEADER)
+    if (kept is None or kept[0] is not session.get_transaction()
+            or (account_id is not None and kept[1] != account_id)
+            or session.info.get(WROTE) or session.info.get(UPGRADED)
+            or session.new or session.dirty or session.deleted):
+        return None
+    return kept[2]
 
 
 # ---------------------------------------------------------------- recovery

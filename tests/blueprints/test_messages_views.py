@@ -53,6 +53,27 @@ def test_opening_a_message_marks_it_read(client, auth, parent, messages, db):
     assert db.get(Notification, messages[2].id).read_at is not None
 
 
+def _badge(body: str) -> str:
+    start = body.index('class="badge">') + len('class="badge">')
+    return body[start:body.index("<", start)]
+
+
+def test_the_header_of_an_opened_message_counts_it_read(client, auth, parent, messages):
+    # The count is read with the account at the start of the request; opening
+    # the message writes, so the header reads it again.
+    auth.sign_in(parent.email)
+    assert _badge(text(client.get("/messages/"))) == "3"
+    assert _badge(text(client.get(f"/messages/{messages[2].id}"))) == "2"
+
+
+def test_the_header_counts_a_message_sent_between_two_pages(client, auth, parent, messages, db):
+    auth.sign_in(parent.email)
+    assert _badge(text(client.get("/"))) == "3"
+    notifications.notify(db, parent, "Message 3", "Texte 3", "http://localhost")
+    db.commit()
+    assert _badge(text(client.get("/"))) == "4"
+
+
 def test_mark_all_read(client, auth, parent, messages, db):
     auth.sign_in(parent.email)
     assert client.post("/messages/tout-lu").status_code == 303

@@ -12,7 +12,10 @@ from citoyen.models import Account
 from citoyen.models import AccountToken
 from citoyen.models.base import utcnow
 from citoyen.services import accounts
+from citoyen.services import notifications
 from citoyen.services.errors import DomainError
+from citoyen.transactions import begin_write
+from tests import factories
 from tests.services.helpers import ACTIVATION_LINK
 from tests.services.helpers import BASE_URL
 from tests.services.helpers import NEW_PASSWORD
@@ -332,6 +335,37 @@ def test_load_session_account_refuses_malformed_identifiers(app, db, parent, ses
 
 def test_load_session_account_refuses_another_epoch(app, db, parent):
     assert accounts.load_session_account(db, f"{parent.id}.0000000000000000") is None
+
+
+def test_the_session_account_brings_the_headers_figures(app, db, parent):
+    commune = factories.organisation(db)
+    notifications.notify(db, parent, "Bonjour", "Texte", "http://localhost")
+    db.commit()
+    account = accounts.load_session_account(db, parent.get_id())
+    header = accounts.session_header(db, account.id)
+    assert header.unread_messages == 1
+    assert (header.communes, header.first_commune) == (1, commune.name)
+
+
+def test_the_headers_figures_hold_only_while_nothing_changed(app, db, parent, make_account):
+    other = make_account(email="autre@example.org")
+    db.commit()
+    accounts.load_session_account(db, parent.get_id())
+    assert accounts.session_header(db, parent.id).unread_messages == 0
+    assert accounts.session_header(db) is not None
+    assert accounts.session_header(db, other.id) is None  # read for another account
+    notifications.notify(db, parent, "Bonjour", "Texte", "http://localhost")
+    assert accounts.session_header(db, parent.id) is None  # pending
+    db.flush()
+    assert accounts.session_header(db, parent.id) is None  # written in this transaction
+    db.commit()
+    assert accounts.session_header(db, parent.id) is None  # another transaction
+    accounts.load_session_account(db, parent.get_id())
+    assert accounts.session_header(db, parent.id).unread_messages == 1
+    begin_write(db)
+    assert accounts.session_header(db, parent.id) is None  # read again once the write lock is taken
+    db.rollback()
+    assert accounts.session_header(db) is None
 
 
 # ---------------------------------------------------------------- profile
