@@ -144,11 +144,12 @@ def build_town(url: str, rush_parents: int, rounds: int = 1) -> dict:
         conn.execute(insert(Slot), [
             {"activity_id": a, "day": d, "capacity": cap, "capacity_overridden": False, "booked": 0}
             for site in site_ids for a, (_n, _s, _e, cap) in zip(activities[site], specs, strict=True) for d in days])
-        # Accounts: the parent whose agenda is measured, the wrk bookers, the rush.
+        # Accounts: the parent whose agenda is measured, the wrk bookers, the one
+        # whose « Saisie groupée » is timed, the rush.
         by_household: dict[int, list[int]] = {}
         for child_id, household in children:
             by_household.setdefault(household, []).append(child_id)
-        two_children = [h for h in household_ids if len(by_household[h]) == 2][:1 + WRK_PARENTS * rounds]
+        two_children = [h for h in household_ids if len(by_household[h]) == 2][:2 + WRK_PARENTS * rounds]
         accounts = []
         for i, household in enumerate(two_children + household_ids[-rush_parents:]):
             accounts.append((f"parent{i}@banc.example", household))
@@ -171,6 +172,7 @@ def build_town(url: str, rush_parents: int, rounds: int = 1) -> dict:
 
 # ---------------------------------------------------------------- a browser-like client
 
+WRK_THREADS = 2
 USER_AGENT = "Mozilla/5.0 (Linux; Android 9) citoyen-bench"  # one browser: the same on every request
 
 
@@ -227,14 +229,20 @@ def ms(value: str | None) -> float:
 
 
 def wrk_lua(path: str, parents: list[tuple[str, str, list[str]]]) -> None:
-    """A wrk script: each request books another (child, day, activity) for one of the parents."""
+    """A wrk script: each request books another (child, day, activity) for one
+    of the parents. Each wrk thread runs its own copy of the script: thread k
+    of t takes requests k, k + t, k + 2t… of one sequence, so that no two
+    requests book the same cell."""
     lines = ["local parents = {"]
     for cookie, token, paths in parents:
         joined = ",".join(json.dumps(p) for p in paths)
         lines.append(f"  {{cookie={json.dumps(cookie)}, token={json.dumps(token)}, paths={{{joined}}}}},")
-    lines += ["}", "local n = 0", "request = function()", "  n = n + 1",
-              "  local p = parents[(n % #parents) + 1]",
-              "  local i = (math.floor(n / #parents) % #p.paths) + 1",
+    lines += ["}", "local threads = 0",
+              "setup = function(thread)", "  thread:set(\"index\", threads)", "  threads = threads + 1", "end",
+              "local n = -1", "request = function()", "  n = n + 1",
+              f"  local k = n * {WRK_THREADS} + index",
+              "  local p = parents[(k % #parents) + 1]",
+              "  local i = (math.floor(k / #parents) % #p.paths) + 1",
               '  local headers = {["Cookie"]=p.cookie, ["X-CSRFToken"]=p.token, ["HX-Request"]="true",'
               f' ["User-Agent"]={json.dumps(USER_AGENT)}, ["Content-Type"]="application/x-www-form-urlencoded"}}',
               '  return wrk.format("POST", p.paths[i], headers, "")', "end"]
@@ -243,12 +251,28 @@ def wrk_lua(path: str, parents: list[tuple[str, str, list[str]]]) -> None:
 
 
 def run_wrk_script(url: str, script: str, seconds: int, connections: int) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", script, url]
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s",
+            script, url]
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|90|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(errors.group(1)) if errors else 0}
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(errors.group(1)) if errors else 0,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+
+
+def bookings_of(url: str, children: list[int]) -> int:
+    """The places the children hold: after a measure, one per click answered."""
+    from sqlalchemy import bindparam
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM booking WHERE status = 'booked' AND child_id IN :children")
+                             .bindparams(bindparam("children", expanding=True)), {"children": children}).scalar_one()
+    engine.dispose()
+    return count
 
 
 def gunicorn(app: str, port: int, env: dict, cwd: str) -> subprocess.Popen:
@@ -305,7 +329,7 @@ def in_process(instance: str, url: str, town: dict) -> dict:
         started = time.perf_counter()
         client.get("/agenda")
         cold.append((time.perf_counter() - started) * 1000)
-    email, household = town["accounts"][1]
+    email, household = town["accounts"][1 + town["wrk_parents"]]
     with new_session(app) as session:
         actor = session.query(Account).filter_by(email=email).one()
         today = agenda.local_now().date()
@@ -385,7 +409,7 @@ def main() -> None:
         page = measured.agenda()
         headers = {"Cookie": measured.cookie(), "User-Agent": USER_AGENT}
         # Each round books with its own parents, so that every click of the measure writes.
-        scripts = []
+        scripts, script_children = [], []
         wrk_accounts = town["accounts"][1:1 + town["wrk_parents"]]
         for number in range(options.rounds):
             parents = []
@@ -398,6 +422,8 @@ def main() -> None:
                 parents.append((client.cookie(), client.token, paths))
             scripts.append(os.path.join(instance, f"book{number}.lua"))
             wrk_lua(scripts[-1], parents)
+            script_children.append([c for _e, household in wrk_accounts[number * WRK_PARENTS:(number + 1) * WRK_PARENTS]
+                                    for c in town["children"][household]])
 
         wrk_seconds = 1 if options.rush_only else options.seconds
         for target, wrk_headers in ((ceiling_url, {}), (base + "/agenda", headers), (cold_url, headers)):
@@ -413,6 +439,9 @@ def main() -> None:
                         "agenda": run_wrk(base + "/agenda", wrk_seconds, options.connections, headers),
                         "agenda_uncached": run_wrk(cold_url, wrk_seconds, options.connections, headers),
                         "book": run_wrk_script(base + "/agenda", scripts[number], wrk_seconds, options.connections)}
+            # Every click of the measure books a cell of its own: as many new places as clicks answered
+            # (wrk may leave a few requests unanswered when it stops).
+            measures["book"]["booked"] = bookings_of(url, script_children[number])
             for name, label in (("ceiling", "constant string (ceiling)"), ("agenda", "GET /agenda (2 children)"),
                                 ("agenda_uncached", "GET /agenda, never kept"),
                                 ("book", "POST click-to-book (htmx)")):
@@ -420,6 +449,8 @@ def main() -> None:
                 result["ratio"] = result["rps"] / ceiling["rps"]
                 print(f"{number + 1:<6} {label:<30} {result['rps']:>8.0f} {result['p50']:>9} {result['p99']:>9} "
                       f"{result['non2xx']:>8} {result['ratio']:>6.2f}")
+            book = measures["book"]
+            print(f"{'':<6} clicks answered: {book['requests']}, places booked: {book['booked']}")
             rounds.append(measures)
 
         def median_of(name: str, key: str) -> float:
@@ -458,7 +489,7 @@ def main() -> None:
         outcomes = {"booked": 0, "refused": 0, "errors": 0}
         error_kinds: dict[str, int] = {}
         lock = threading.Lock()
-        rush_accounts = town["accounts"][1 + town["wrk_parents"]:]
+        rush_accounts = town["accounts"][2 + town["wrk_parents"]:]
         rush_days = days[:10]
 
         def parent(index: int) -> None:
@@ -527,6 +558,8 @@ def main() -> None:
             "book_ratio": round(median_of("book", "ratio"), 3),
             "agenda_non2xx": sum(r["agenda"]["non2xx"] for r in rounds),
             "book_non2xx": sum(r["book"]["non2xx"] for r in rounds),
+            "book_clicks": sum(r["book"]["requests"] for r in rounds),
+            "book_places_booked": sum(r["book"]["booked"] for r in rounds),
             "per_round": [{name: {"rps": round(m["rps"]), "ratio": round(m["ratio"], 3), "p99_ms": ms(m["p99"])}
                            for name, m in r.items()} for r in rounds],
         })
