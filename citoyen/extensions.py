@@ -2,8 +2,9 @@
 
 from flask_compress import Compress
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
+
+from citoyen.csrf import CSRFProtection
 
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = CSRFProtection()
 compress = Compress()

@@ -20,13 +20,12 @@ from typing import NamedTuple
 
 from cachetools import LRUCache
 from flask import Response
-from flask import current_app
 from flask import make_response
 from flask import session
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 
 from citoyen import chrome
+from citoyen.csrf import session_token
 
 TOKEN = "\x00csrf\x00"  # stands for the CSRF token in a kept fragment
 
@@ -91,22 +90,3 @@ def serve(cache: FragmentCache, key: tuple, inputs: tuple, now: datetime,
     response = make_response(session_token().encode().join(parts))
     response.vary.add("HX-Request")
     return response
-
-
-_SIGNED = "csrf_signed"  # [the session's CSRF secret, a token signed from it]
-
-
-def session_token() -> str:
-    """A CSRF token of this session for a served page. Tokens have no time
-    limit here, so one is signed once and kept in the session cookie beside
-    the secret it comes from (which the cookie holds already); serving a kept
-    page then signs nothing. With a time limit set, a new one every time."""
-    if current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
-        return generate_csrf()
-    secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-    kept = session.get(_SIGNED)
-    if secret and kept and kept[0] == secret:
-        return kept[1]
-    token = generate_csrf()  # creates the secret if the session had none
-    session[_SIGNED] = [session[current_app.config["WTF_CSRF_FIELD_NAME"]], token]
-    return token

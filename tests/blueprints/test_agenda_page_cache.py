@@ -17,6 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from itsdangerous import TimestampSigner
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from citoyen.fragment_cache import FragmentCache
@@ -297,6 +299,69 @@ def test_a_session_signs_its_token_once_and_a_new_session_gets_a_new_one(app, cl
     assert client.post(action.replace("reservation", "annulation"), data={"csrf_token": token}).status_code == 400
     assert client.post(action.replace("reservation", "annulation"),
                        data={"csrf_token": renewed}).status_code == 303
+
+
+def test_the_session_token_is_recognised_and_any_other_token_checked_by_flask_wtf(app, client, auth, town,
+                                                                                 monday, clock, load):
+    url = month_url(monday)
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    (token,) = tokens_in(load(url, "miss"))
+    action, _ = form_of(grid_in(load(url, "hit")), cell_id(town.leo, town.canteen, monday))
+    # A token Flask-WTF signed for another page of the same session, a minute
+    # earlier (another string), is still good.
+
+    class MinuteEarlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - 60
+
+    with client.session_transaction() as cookie_session:
+        secret = cookie_session["csrf_token"]
+    signed_elsewhere = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token",
+                                              signer=MinuteEarlier).dumps(secret)
+    assert signed_elsewhere != token
+    assert client.post(action, headers={**HX, "X-CSRFToken": signed_elsewhere}).status_code == 200
+    cancel = action.replace("reservation", "annulation")
+    for bad in ("", token[:-2] + "xx", token + "x", signed_elsewhere[:-2] + "xx"):
+        assert client.post(cancel, headers={**HX, "X-CSRFToken": bad}).status_code == 400
+        assert client.post(cancel, data={"csrf_token": bad}).status_code == 400
+    # Kept beside another secret than the session's own, the token is worth nothing.
+    with client.session_transaction() as cookie_session:
+        kept_secret = cookie_session["csrf_token"]
+        cookie_session["csrf_token"] = "0" * len(kept_secret)
+    assert client.post(cancel, headers={**HX, "X-CSRFToken": token}).status_code == 400
+    with client.session_transaction() as cookie_session:
+        cookie_session["csrf_token"] = kept_secret
+    # With a time limit, a token kept in the cookie is checked by Flask-WTF: one
+    # signed a minute ago is too old for a limit of 30 s.
+    with client.session_transaction() as cookie_session:
+        cookie_session["csrf_signed"] = [kept_secret, signed_elsewhere]
+    app.config["WTF_CSRF_TIME_LIMIT"] = 30
+    assert client.post(cancel, headers={**HX, "X-CSRFToken": signed_elsewhere}).status_code == 400
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    assert client.post(cancel, headers={**HX, "X-CSRFToken": signed_elsewhere}).status_code == 200
+    assert client.post(action, headers={**HX, "X-CSRFToken": signed_elsewhere}).status_code == 200
+    with client.session_transaction() as cookie_session:
+        cookie_session["csrf_signed"] = [kept_secret, token]
+    # A wrong token in the form does not hide the right one in the header, nor the reverse.
+    assert client.post(cancel, data={"csrf_token": "x"}, headers={**HX, "X-CSRFToken": token}).status_code == 200
+    assert client.post(action, data={"csrf_token": token}, headers={**HX, "X-CSRFToken": "x"}).status_code == 200
+
+
+def test_on_https_the_session_token_needs_a_referrer_of_this_host(app, client, auth, town, monday, clock,
+                                                                   load):
+    auth.sign_in(town.parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    (token,) = tokens_in(load(month_url(monday), "miss"))
+    action, _ = form_of(grid_in(load(month_url(monday), "hit")), cell_id(town.leo, town.canteen, monday))
+    https = {"base_url": "https://localhost", "headers": {**HX, "X-CSRFToken": token}}
+    assert client.post(action, **https).status_code == 400  # no referrer
+    https["headers"]["Referer"] = "https://ailleurs.example/agenda"
+    assert client.post(action, **https).status_code == 400
+    https["headers"]["Referer"] = "http://localhost/agenda"  # not the same scheme
+    assert client.post(action, **https).status_code == 400
+    https["headers"]["Referer"] = "https://localhost/agenda"
+    assert client.post(action, **https).status_code == 200
 
 
 def test_with_a_time_limit_a_served_page_gets_a_token_signed_for_it(app, client, auth, town, monday, clock,

@@ -28,6 +28,7 @@ from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
+from citoyen.csrf import session_token
 from citoyen.db import get_session
 from citoyen.extensions import csrf
 from citoyen.htmx import is_fragment_request
@@ -103,7 +104,7 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
     # The month's cells are this macro: called straight, it spares a template
     # context per click. Its form carries the token the month page carries.
     macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
-    response = make_response(macro(cell, child_param == "tous", fragment_cache.session_token(), back),
+    response = make_response(macro(cell, child_param == "tous", session_token(), back),
                              422 if cell.message else 200)
     response.vary.add("HX-Request")
     return response
