@@ -413,7 +413,8 @@ def main() -> None:
         wrk_accounts = town["accounts"][1:1 + town["wrk_parents"]]
         for number in range(options.rounds):
             parents = []
-            for email, household in wrk_accounts[number * WRK_PARENTS:(number + 1) * WRK_PARENTS]:
+            round_accounts = wrk_accounts[number * WRK_PARENTS:(number + 1) * WRK_PARENTS]
+            for email, household in round_accounts:
                 client = Client(base)
                 client.sign_in(email)
                 client.agenda()
@@ -422,8 +423,7 @@ def main() -> None:
                 parents.append((client.cookie(), client.token, paths))
             scripts.append(os.path.join(instance, f"book{number}.lua"))
             wrk_lua(scripts[-1], parents)
-            script_children.append([c for _e, household in wrk_accounts[number * WRK_PARENTS:(number + 1) * WRK_PARENTS]
-                                    for c in town["children"][household]])
+            script_children.append([c for _e, household in round_accounts for c in town["children"][household]])
 
         wrk_seconds = 1 if options.rush_only else options.seconds
         for target, wrk_headers in ((ceiling_url, {}), (base + "/agenda", headers), (cold_url, headers)):

@@ -24,6 +24,15 @@ from flask_wtf.csrf import same_origin
 _SIGNED = "csrf_signed"  # [the session's CSRF secret, a token signed from it]
 
 
+def _kept_token() -> str | None:
+    """The token kept in the session cookie, if it was signed from the
+    session's current secret."""
+    kept = session.get(_SIGNED)
+    if kept and kept[0] == session.get(current_app.config["WTF_CSRF_FIELD_NAME"]):
+        return kept[1]
+    return None
+
+
 def session_token() -> str:
     """A CSRF token of this session for a served page. Tokens have no time
     limit here, so one is signed once and kept in the session cookie beside
@@ -31,10 +40,9 @@ def session_token() -> str:
     page then signs nothing. With a time limit set, a new one every time."""
     if current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
         return generate_csrf()
-    secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-    kept = session.get(_SIGNED)
-    if secret and kept and kept[0] == secret:
-        return kept[1]
+    kept = _kept_token()
+    if kept:
+        return kept
     token = generate_csrf()  # creates the secret if the session had none
     session[_SIGNED] = [session[current_app.config["WTF_CSRF_FIELD_NAME"]], token]
     return token
@@ -45,10 +53,8 @@ def is_session_token(token: str | None) -> bool:
     session's current secret."""
     if not token or current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
         return False
-    secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-    kept = session.get(_SIGNED)
-    return bool(secret and kept and kept[0] == secret
-                and hmac.compare_digest(str(kept[1]).encode(), token.encode()))
+    kept = _kept_token()
+    return bool(kept) and hmac.compare_digest(kept.encode(), token.encode())
 
 
 class CSRFProtection(CSRFProtect):

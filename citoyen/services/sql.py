@@ -204,10 +204,9 @@ def _converters(statement, dialect, description: Sequence) -> list[tuple[int, An
 def attach(session: Session, model, row):
     """The ORM instance of ``model`` for ``row`` (read with ``run``: every
     column of its table, under the attributes' names; or these values as a
-    dictionary), in the session as if
-    the ORM had loaded it: later changes are tracked and flushed as usual,
-    relationships load on first use. The instance already in the session,
-    if there is one, wins."""
+    dictionary), in the session as if the ORM had loaded it: later changes
+    are tracked and flushed as usual, relationships load on first use. The
+    instance already in the session, if there is one, wins."""
     values = row if isinstance(row, dict) else row._asdict()
     if len(session.identity_map):  # a request's first read finds it empty
         found = session.identity_map.get(identity_key(model, values["id"]))
