@@ -3,6 +3,7 @@ good ones, and each kind of bad input a family (or an attacker) may send."""
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 import zlib
@@ -226,7 +227,9 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
             + zlib.crc32(kind + body).to_bytes(4, "big"))
 
 
+@functools.cache
 def srgb_profile() -> bytes:
+    """One sRGB profile for the whole run: a new one carries the second it was made."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
