@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import g
@@ -19,6 +18,8 @@ from werkzeug.routing import IntegerConverter
 
 from citoyen import config as default_config
 from citoyen.cookie_sessions import CookieSessions
+from citoyen.security_headers import SIGNED_IN
+from citoyen.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     if app.config["PROXY_FIX"]:
         n = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, app.config)
 
     _init_static(app)
     _init_templates(app)
@@ -255,18 +257,6 @@ def _init_templates(app: Flask) -> None:
         }
 
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "geolocation=(), microphone=(), payment=()",
-}
-
-
 def _init_hooks(app: Flask) -> None:
     from citoyen import access
     from citoyen import mail
@@ -283,22 +273,14 @@ def _init_hooks(app: Flask) -> None:
         return None
 
     @app.after_request
-    def security_headers(response):
-        # One pass over the response's headers: asking a werkzeug ``Headers``
-        # for a name it lacks raises (and catches) an exception each time.
-        present = {name.lower() for name, _value in response.headers}
-        missing = [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
-        if "cache-control" not in present and current_user and current_user.is_authenticated:
-            missing.append(("Cache-Control", "no-store"))
-        response.headers.extend(missing)
-        provider = app.config.get("FRANCECONNECT_DISCOVERY_URL")
-        if provider:
-            # Signing out ends the FranceConnect session too: the sign-out form
-            # (on every page) redirects there, which form-action must allow.
-            parts = urlsplit(provider)
-            response.headers["Content-Security-Policy"] = response.headers[
-                "Content-Security-Policy"
-            ].replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}", 1)
+    def mark_signed_in(response):
+        # The security headers are added as the response leaves (``SecurityHeaders``):
+        # a signed-in account's pages are not to be stored. The account as
+        # Flask-Login keeps it for the request, if the request used it at all
+        # (nothing of an account is shown otherwise).
+        user = g.get("_login_user")
+        if user is not None and user.is_authenticated:
+            request.environ[SIGNED_IN] = True
         return response
 
     @app.after_request

@@ -74,9 +74,14 @@ class CookieSessions(SecureCookieSessionInterface):
         return self.session_class(data)
 
 
-def _copy(data: dict) -> dict:
+def _copy(value):
     """A copy the request may change (flashed messages are a list) without
     changing what is kept."""
-    if all(type(value) in _FLAT for value in data.values()):
-        return dict(data)
-    return copy.deepcopy(data)
+    kind = type(value)
+    if kind in _FLAT:
+        return value
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)

@@ -13,6 +13,8 @@ from citoyen import InsecureConfiguration
 from citoyen import create_app
 from citoyen.models import Account
 from citoyen.models import OutboxMessage
+from citoyen.security_headers import SECURITY_HEADERS
+from citoyen.security_headers import SecurityHeaders
 from tests.blueprints.helpers import text
 from tests.conftest import BASE_CONFIG
 from tests.conftest import fresh
@@ -100,8 +102,57 @@ def test_security_headers(client):
 
 
 def test_signed_in_pages_are_not_cached(client, auth, parent):
+    assert "Cache-Control" not in client.get("/contact").headers
     auth.sign_in(parent.email)
     assert client.get("/profil/").headers["Cache-Control"] == "no-store"
+    # A public page shown to a signed-in parent carries their name.
+    assert client.get("/contact").headers["Cache-Control"] == "no-store"
+
+
+def test_every_kind_of_response_carries_the_security_headers(app, client, auth, parent, monkeypatch):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    auth.sign_in(parent.email)
+    static = client.get("/static/css/citoyen.css")
+    missing = client.get("/pas-de-page-ici")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("citoyen.services.organisations.all_organisations", broken)
+    failed = client.get("/contact")
+    for response, status in ((static, 200), (missing, 404), (failed, 500)):
+        assert response.status_code == status
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert "max-age" in static.headers["Cache-Control"]  # its own, not no-store
+    assert missing.headers["Cache-Control"] == "no-store"
+
+
+def test_a_response_keeps_its_own_security_headers():
+    wrapped = SecurityHeaders(lambda environ, start: [], {})
+    headers = wrapped.complete([("x-frame-options", "SAMEORIGIN"), ("Cache-Control", "private")], signed_in=True)
+    assert [value for name, value in headers if name.lower() == "x-frame-options"] == ["SAMEORIGIN"]
+    assert [value for name, value in headers if name.lower() == "cache-control"] == ["private"]
+    assert ("Content-Security-Policy", SECURITY_HEADERS["Content-Security-Policy"]) in headers
+    assert ("Cache-Control", "no-store") in wrapped.complete([], signed_in=True)
+    assert all(name != "Cache-Control" for name, _value in wrapped.complete([], signed_in=False))
+
+
+def test_with_franceconnect_forms_may_post_to_it(app, client):
+    app.config["FRANCECONNECT_DISCOVERY_URL"] = "https://fc.example.gouv.fr/api/v2/.well-known/openid-configuration"
+    policy = client.get("/connexion").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://fc.example.gouv.fr;" not in policy  # the last directive: no ";"
+    assert policy.endswith("form-action 'self' https://fc.example.gouv.fr")
+    wrapped = SecurityHeaders(lambda environ, start: [], app.config)
+    own = wrapped.complete([("content-security-policy", "form-action 'self' https://banque.test")], False)
+    assert own[0] == ("content-security-policy", "form-action 'self' https://fc.example.gouv.fr https://banque.test")
+    assert [name for name, _value in own if name.lower() == "content-security-policy"] == ["content-security-policy"]
+    app.config["FRANCECONNECT_DISCOVERY_URL"] = "https://autre.example.fr/.well-known/openid-configuration"
+    assert client.get("/connexion").headers["Content-Security-Policy"].endswith(
+        "form-action 'self' https://autre.example.fr")
 
 
 def test_pages_are_compressed(client):
