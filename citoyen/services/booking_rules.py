@@ -14,7 +14,9 @@ from datetime import time
 from datetime import timedelta
 from functools import lru_cache
 
-import holidays
+# Imported with the module (when a worker starts), not on a family's first
+# click: the package loads its every country then, a third of a second.
+from holidays.countries import France
 from vacances_scolaires_france import SchoolHolidayDates
 from vacances_scolaires_france import UnsupportedYearException
 
@@ -80,7 +82,7 @@ def format_limit(moment: datetime) -> str:
 @lru_cache(maxsize=64)
 def public_holidays(year: int) -> dict[date, str]:
     """French public holidays of a year, with their French names."""
-    return dict(holidays.France(years=year, language="fr"))
+    return dict(France(years=year, language="fr"))
 
 
 def public_holiday(day: date) -> str | None:
