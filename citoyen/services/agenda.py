@@ -8,6 +8,7 @@ transaction as the booking row, never by counting and then inserting."""
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -720,7 +721,7 @@ def month_page(session: Session, actor: Account, month: str | None, child: str |
         selected = "tous"
     enrolments = enrolments_of(session, children)
     data = read_month(session, shown, year, month_number, now, enrolments=enrolments)
-    week = week_summary(session, children, now.date())
+    week = week_summary(session, children, now.date(), month=data)
     inputs = (now.date(), selected, data.inputs, tuple((c.id, c.first_name) for c in children),
               tuple(map(tuple, enrolments)), tuple(n for _c, n in week))
     return MonthPage(children, selected, data, week, enrolments, inputs)
@@ -741,13 +742,22 @@ def cell(session: Session, child: Child, activity: Activity, day: date,
     return result
 
 
-def week_summary(session: Session, children: list, today: date) -> list[tuple[object, int]]:
-    """How many days each child has booked this week (Monday to Sunday)."""
+def week_summary(session: Session, children: list, today: date,
+                 month: MonthData | None = None) -> list[tuple[object, int]]:
+    """How many days each child has booked this week (Monday to Sunday).
+    Counted from ``month``'s bookings when it holds the whole week for every
+    one of ``children`` (the usual page: this month, all children); else read."""
     monday = today - timedelta(days=today.weekday())
+    sunday = monday + timedelta(days=6)
     if not children:
         return []
-    counts = dict(_read(session, _WEEK_COUNTS, {"children": [c.id for c in children], "first": monday,
-                                                 "last": monday + timedelta(days=6)}))
+    if (month is not None and (monday.year, monday.month) == (sunday.year, sunday.month) == (month.year, month.month)
+            and {c.id for c in month.children} >= {c.id for c in children}):
+        counts = Counter(child_id for (child_id, _activity_id, day), booking in month.ctx.bookings.items()
+                         if monday <= day <= sunday and booking.status in HOLDS_A_PLACE)
+    else:
+        counts = dict(_read(session, _WEEK_COUNTS, {"children": [c.id for c in children], "first": monday,
+                                                     "last": sunday}))
     return [(child, counts.get(child.id, 0)) for child in children]
 
 

@@ -346,3 +346,34 @@ def test_an_absence_takes_a_child_off_the_waiting_list_without_billing_it(db, to
     fresh(db)
     row = db.get(Booking, waiting.id)
     assert (row.status, row.absence_id) == ("cancelled", None)
+
+
+def test_the_weeks_counts_from_the_months_bookings_are_those_read(db, town, monday):
+    """The week's counts of the agenda page come from the month it read when
+    the month holds the whole week (the usual page); they are the counts read
+    on their own, whatever the day, the month shown and the children shown."""
+    booked = set()
+    for child, offset in ((town.leo, 0), (town.leo, 1), (town.leo, 3), (town.ines, 2), (town.leo, 7),
+                          (town.ines, 8), (town.leo, -4)):
+        try:
+            agenda.book(db, town.parent, child.id, town.canteen.id, monday + timedelta(days=offset))
+            booked.add((child.id, offset))
+        except DomainError:  # a holiday, some years
+            pass
+    if (town.leo.id, 1) in booked:
+        agenda.cancel(db, town.parent, town.leo.id, town.canteen.id, monday + timedelta(days=1), BASE_URL)
+        booked.discard((town.leo.id, 1))
+    children = [town.leo, town.ines]
+    counted_from_month = 0
+    for today in (monday + timedelta(days=n) for n in range(-10, 24)):
+        read = agenda.week_summary(db, children, today)
+        for shown in (children, [town.ines]):
+            for month_day in (today, today + timedelta(days=31)):
+                data = agenda.read_month(db, shown, month_day.year, month_day.month, at(today))
+                assert agenda.week_summary(db, children, today, month=data) == read, (today, shown, month_day)
+        sunday = today + timedelta(days=6 - today.weekday())
+        counted_from_month += (today - timedelta(days=today.weekday())).month == sunday.month
+    assert counted_from_month  # the month's own path was taken
+    leo_this_week = sum(1 for child_id, offset in booked if child_id == town.leo.id and 0 <= offset < 7)
+    assert leo_this_week >= 1  # Monday is never a holiday
+    assert dict(agenda.week_summary(db, children, monday))[town.leo] == leo_this_week
