@@ -45,8 +45,12 @@ install-test: $(VENV)/.installed-test
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installation de Chromium (Debian) pour les tests dans le navigateur…"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-l10n \
 		|| echo "Chromium n'a pas pu être installé : les tests dans le navigateur seront ignorés."; }
+	@! command -v chromium >/dev/null 2>&1 || test -e /usr/lib/chromium/locales/fr.pak || { \
+		echo "Installation du français de Chromium (chromium-l10n) : les dates s'affichent jj/mm/aaaa…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-l10n \
+		|| echo "chromium-l10n n'a pas pu être installé : les champs de date s'afficheront mm/jj/aaaa."; }
 	@command -v pdftoppm >/dev/null 2>&1 || { \
 		echo "Installation de poppler-utils (Debian) pour vérifier les PDF…"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils \

@@ -55,7 +55,16 @@ def _chromium_required():
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    # Chromium takes its interface language (the order of a date control's
+    # day and month) from LANGUAGE, with Debian's chromium-l10n installed.
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS,
+            "env": {**os.environ, "LANGUAGE": "fr"}}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Pages as a French browser asks for them (« Accept-Language: fr-FR »)."""
+    return {**browser_context_args, "locale": "fr-FR", "timezone_id": "Europe/Paris"}
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@ checked with axe: « Saisie groupée » (see what will be booked and why not,
 « Créer », then « Supprimer ») and « Déclarer l'absence d'un enfant » (a day
 past the cancellation deadline is cancelled all the same, the motive is kept).
 
-Debian's Chromium here ships only its en-US locale, so its date control reads
-month/day/year whatever the page's language: ``type_date`` types the digits in
-the order the control takes them."""
+Chromium runs in French (see conftest), so its date control reads
+day/month/year; ``type_date`` still types the digits in the order the control
+takes them, for a Chromium left with its English locale only."""
 
 from __future__ import annotations
 
@@ -73,16 +73,16 @@ def set_checkbox(visit: Visit, selector: str, checked: bool) -> None:
 
 
 def type_date(visit: Visit, selector: str, day: date) -> None:
-    """Tab to a date control and type the day in it (month first in an English
-    Chromium, day first in a French one)."""
+    """Tab to a date control and type the day in it (day first in a French
+    Chromium, month first in an English one)."""
     page = visit.page
     visit.tab_to(selector, limit=60)
-    page.keyboard.type(f"{day:%m%d%Y}")
+    page.keyboard.type(f"{day:%d%m%Y}")
     if page.input_value(selector) != day.isoformat():
-        # A day-first control: back to its first part, and again.
+        # A month-first control: back to its first part, and again.
         page.keyboard.press("Shift+Tab")
         page.keyboard.press("Shift+Tab")
-        page.keyboard.type(f"{day:%d%m%Y}")
+        page.keyboard.type(f"{day:%m%d%Y}")
     assert page.input_value(selector) == day.isoformat(), f"{selector}: {page.input_value(selector)}"
 
 
