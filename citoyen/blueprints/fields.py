@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
+from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
+from wtforms import Form as WTForm
 from wtforms import PasswordField
+from wtforms import SelectField
+from wtforms import SelectMultipleField
 from wtforms import StringField
+from wtforms import widgets
+from wtforms.i18n import get_translations
 from wtforms.validators import EqualTo
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import StopValidation
+from wtforms.validators import ValidationError
 
 from citoyen import passwords
+
+
+class _French:
+    """WTForms' own messages in French, for a check that gives none of its
+    own (a value sent by hand past the page's limits): the portal's words for
+    the usual ones, WTForms' French catalogue for the others."""
+
+    OURS = {
+        "Not a valid choice.": "Choisissez dans la liste.",
+        "Invalid Choice: could not coerce.": "Choisissez dans la liste.",
+        "Invalid choice(s): one or more data inputs could not be coerced.": "Choisissez dans la liste.",
+        "This field is required.": "Ce champ est obligatoire.",
+        "Not a valid integer value.": "Indiquez un nombre entier.",
+        "Not a valid decimal value.": "Indiquez un nombre.",
+        "Not a valid date value.": "Indiquez une date valide, par exemple 14/09/2026.",
+        "Not a valid time value.": "Indiquez une heure, par exemple 12:00.",
+        "Field cannot be longer than %(max)d characters.": "Ce champ ne doit pas dépasser %(max)d caractères.",
+        "Field must be at least %(min)d characters long.": "Ce champ doit compter au moins %(min)d caractères.",
+        "Field must be exactly %(max)d characters long.": "Ce champ doit compter exactement %(max)d caractères.",
+        "Field must be between %(min)d and %(max)d characters long.":
+            "Ce champ doit compter entre %(min)d et %(max)d caractères.",
+    }
+
+    def __init__(self) -> None:
+        self.catalogue = get_translations(["fr"])
+
+    def gettext(self, string: str) -> str:
+        return self.OURS.get(string) or self.catalogue.gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.OURS.get(plural) or self.catalogue.ngettext(singular, plural, n)
+
+
+FRENCH = _French()
+
+
+class Form(FlaskForm):
+    """The portal's forms: Flask-WTF's, with WTForms' own messages in French."""
+
+    class Meta:
+        def get_translations(self, form):
+            return FRENCH
+
+
+class Subform(WTForm):
+    """A form without a token of its own (a GET form, or one repeated inside a
+    portal form), in French too."""
+
+    class Meta:
+        def get_translations(self, form):
+            return FRENCH
 
 
 def required(message: str = "Ce champ est obligatoire.") -> InputRequired:
@@ -111,3 +169,41 @@ class FrenchDateField(DateField):
         except ValueError:
             self.data = None
             raise ValueError("Indiquez une date valide, par exemple 14/09/2018.") from None
+
+
+def _offered(field, value) -> bool:
+    return value is not None and any(value == choice.value for choice in field.choices)
+
+
+class ListChoice(SelectField):
+    """A closed list whose refusal of a value it does not offer (another
+    household's child, a made-up id) is said in French, next to the field.
+    An empty choice is left to the field's ``required``."""
+
+    def __init__(self, label=None, validators=None, message: str = "Choisissez dans la liste.", **kwargs):
+        super().__init__(label, validators, validate_choice=False, **kwargs)
+        self.message = message
+
+    def pre_validate(self, form):
+        if self.process_errors:  # the value could not even be read: WTForms said so
+            return
+        if any(str(raw).strip() for raw in self.raw_data or []) and not _offered(self, self.data):
+            raise ValidationError(self.message)
+
+
+class Checkboxes(SelectMultipleField):
+    """Boxes to tick among a list; a value the list does not offer is
+    refused in French, next to the boxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+    def __init__(self, label=None, validators=None, message: str = "Choisissez dans la liste.", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def pre_validate(self, form):
+        if self.process_errors:  # the values could not even be read: WTForms said so
+            return
+        if not all(_offered(self, value) for value in self.data or []):
+            raise ValidationError(self.message)

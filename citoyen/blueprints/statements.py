@@ -4,18 +4,18 @@ shared by the family's Paiements page and the agent's account page."""
 from datetime import date
 
 from flask import make_response
-from wtforms import Form
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
+from citoyen.blueprints.fields import Subform
 from citoyen.pdf.statement import MONTHS
 from citoyen.services import ledger
 
 FIRST_YEAR = 2020
 
 
-class StatementForm(Form):
+class StatementForm(Subform):
     periode = SelectField("Période", choices=[
         SelectChoice("annee", "Une année"), SelectChoice("mois", "Un mois"),
         SelectChoice("tout", "Tous les mois")], default="annee")

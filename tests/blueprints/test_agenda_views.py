@@ -11,6 +11,7 @@ import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
+from citoyen.models import Absence
 from citoyen.models import Booking
 from citoyen.models import Enrolment
 from citoyen.services import activities
@@ -283,3 +284,85 @@ def test_ids_that_are_not_ids_get_a_french_answer(client, auth, town, path, data
     assert response.status_code in (200, 422)
     if data:
         assert response.status_code == 422 and 'class="error-summary"' in text(response)
+
+
+def error_of(response, field_id: str) -> str:
+    """The message shown next to a field (or a group of boxes)."""
+    found = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', text(response))
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("activities_sent", ["abc", "999999"])
+def test_an_absence_for_an_activity_not_offered_is_refused_and_nothing_changes(
+        client, auth, town, monday, db, hx, activities_sent):
+    auth.sign_in(town.parent.email)
+    client.post(book_url(town, monday), headers=hx)
+    day = monday.strftime("%d/%m/%Y")
+    response = client.post("/agenda/absence", data={
+        "child": town.leo.id, "start_date": day, "end_date": day, "motive": "illness",
+        "activities": activities_sent, "comment": "Fièvre"})
+    assert response.status_code == 422
+    assert error_of(response, "activities") == "Choisissez les activités dans la liste."
+    assert "Fièvre" in text(response)  # what was typed stays
+    assert booked(db) == [(town.leo.id, town.canteen.id, monday, "booked")]
+    fresh(db)
+    assert db.scalar(select(Absence)) is None
+
+
+def test_an_absence_motive_not_offered_and_a_long_comment_get_french_messages(client, auth, town, monday):
+    auth.sign_in(town.parent.email)
+    day = monday.strftime("%d/%m/%Y")
+    data = {"child": town.leo.id, "start_date": day, "end_date": day, "motive": "zzz"}
+    response = client.post("/agenda/absence", data=data)
+    assert response.status_code == 422
+    assert error_of(response, "motive") == "Choisissez le motif de l'absence."
+    response = client.post("/agenda/absence", data={**data, "motive": "illness", "comment": "x" * 501})
+    assert error_of(response, "comment") == "Les précisions ne doivent pas dépasser 500 caractères."
+
+
+def test_line_breaks_count_once_as_the_browser_counts_them(client, auth, town, monday, db):
+    """« maxlength » counts a line break as one character; the form sends two."""
+    auth.sign_in(town.parent.email)
+    day = monday.strftime("%d/%m/%Y")
+    comment = "ligne\r\n" * 80  # 480 characters in the box, 560 sent
+    response = client.post("/agenda/absence", data={
+        "child": town.leo.id, "start_date": day, "end_date": day, "motive": "illness", "comment": comment})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.scalar(select(Absence)).comment.split() == ["ligne"] * 80
+
+
+def test_another_familys_child_is_refused_next_to_the_field(client, auth, town, monday, db):
+    other_parent = factories.account(db, email="durand@example.org")
+    other = household(db, town.organisation, name="Durand", children=("Zoé",), account=other_parent)
+    zoe = other.children[0]
+    auth.sign_in(town.parent.email)
+    start, end = monday.strftime("%d/%m/%Y"), (monday + timedelta(days=6)).strftime("%d/%m/%Y")
+    for children in ([zoe.id], [zoe.id, town.leo.id], [999999]):
+        response = client.post("/agenda/saisie-groupee", data={
+            "children": children, "activities": [town.canteen.id], "start_date": start, "end_date": end,
+            "weekdays": [0], "action": "create"})
+        assert response.status_code == 422
+        assert error_of(response, "children") == "Choisissez les enfants dans la liste."
+        assert "Zoé" not in text(response)
+    response = client.post("/agenda/saisie-groupee", data={
+        "children": [town.leo.id], "activities": [999999], "start_date": start, "end_date": end,
+        "weekdays": [0, 9], "action": "create"})
+    assert error_of(response, "activities") == "Choisissez les activités dans la liste."
+    assert error_of(response, "weekdays") == "Choisissez les jours de la semaine dans la liste."
+    response = client.post("/agenda/inscription", data={
+        "child": zoe.id, "activity": town.canteen.id, "start_date": start, "end_date": end})
+    assert response.status_code == 422
+    assert error_of(response, "child") == "Choisissez un enfant de la liste."
+    response = client.post("/agenda/inscription", data={
+        "child": town.leo.id, "activity": "abc", "start_date": start, "end_date": end})
+    assert error_of(response, "activity") == "Choisissez une activité de la liste."
+    assert booked(db) == []
+
+
+def test_joining_the_waiting_list_of_a_day_with_a_place_says_it_is_booked(client, auth, town, monday, db):
+    auth.sign_in(town.parent.email)
+    response = client.post(book_url(town, monday, what="attente"), follow_redirects=True)
+    notices = re.findall(r'<p class="notice notice-success" role="status">([^<]*)</p>', text(response))
+    assert notices == ["La réservation est enregistrée."]
+    assert booked(db) == [(town.leo.id, town.canteen.id, monday, "booked")]

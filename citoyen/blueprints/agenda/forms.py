@@ -1,17 +1,16 @@
 """Forms of the agenda."""
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectChoice
-from wtforms import SelectField
-from wtforms import SelectMultipleField
 from wtforms import TextAreaField
-from wtforms import widgets
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from citoyen import filecheck
+from citoyen.blueprints.fields import Checkboxes
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import ListChoice
 from citoyen.blueprints.fields import required
 from citoyen.services.agenda import ABSENCE_MOTIVES
 from citoyen.services.booking_rules import WEEKDAYS
@@ -31,54 +30,56 @@ def _weekday(value):
     return int(text) if text in ("0", "1", "2", "3", "4", "5", "6") else None
 
 
-class Checkboxes(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-    def pre_validate(self, form):
-        # Unknown values are refused by the service, in French.
-        pass
+def _one_line_break(text):
+    """A line break as the browser counts it for ``maxlength`` (one
+    character), not as the form sends it (CR LF, two)."""
+    return text.replace("\r\n", "\n") if isinstance(text, str) else text
 
 
-class EnrolForm(FlaskForm):
-    child = SelectField("Enfant", coerce=_int_or_none, validate_choice=False,
-                        validators=[required("Choisissez l'enfant.")])
-    activity = SelectField("Activité", coerce=_int_or_none, validate_choice=False,
-                           validators=[required("Choisissez l'activité.")])
+class EnrolForm(Form):
+    child = ListChoice("Enfant", coerce=_int_or_none, validators=[required("Choisissez l'enfant.")],
+                       message="Choisissez un enfant de la liste.")
+    activity = ListChoice("Activité", coerce=_int_or_none, validators=[required("Choisissez l'activité.")],
+                          message="Choisissez une activité de la liste.")
     start_date = FrenchDateField("Du", validators=[required("Indiquez le début de la période.")],
                                  description=DATE_HINT)
     end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
                                description=DATE_HINT)
 
-class BulkForm(FlaskForm):
-    children = Checkboxes("Enfants", coerce=_int_or_none)
-    activities = Checkboxes("Activités", coerce=_int_or_none)
+class BulkForm(Form):
+    children = Checkboxes("Enfants", coerce=_int_or_none, message="Choisissez les enfants dans la liste.")
+    activities = Checkboxes("Activités", coerce=_int_or_none, message="Choisissez les activités dans la liste.")
     start_date = FrenchDateField("Du", validators=[required("Indiquez le début de la période.")],
                                  description=DATE_HINT)
     end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
                                description=DATE_HINT)
     weekdays = Checkboxes("Jours de la semaine", coerce=_weekday,
+                          message="Choisissez les jours de la semaine dans la liste.",
                           choices=[SelectChoice(i, name.capitalize()) for i, name in enumerate(WEEKDAYS)])
 
 
-class AbsenceForm(FlaskForm):
-    child = SelectField("Enfant", coerce=_int_or_none, validate_choice=False,
-                        validators=[required("Choisissez l'enfant.")])
+class AbsenceForm(Form):
+    child = ListChoice("Enfant", coerce=_int_or_none, validators=[required("Choisissez l'enfant.")],
+                       message="Choisissez un enfant de la liste.")
     start_date = FrenchDateField("Du", validators=[required("Indiquez le premier jour d'absence.")],
                                  description=DATE_HINT)
     end_date = FrenchDateField("Au", validators=[required("Indiquez le dernier jour d'absence.")],
                                description=DATE_HINT)
     activities = Checkboxes("Activités concernées", coerce=_int_or_none,
+                            message="Choisissez les activités dans la liste.",
                             description="Sans choix, toutes les réservations de ces jours sont annulées.")
-    motive = SelectField("Motif de l'absence", validators=[required("Choisissez le motif de l'absence.")],
-                         choices=[SelectChoice("", "Choisissez…")]
-                         + [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()])
-    comment = TextAreaField("Précisions", validators=[Optional(), Length(max=500)],
+    motive = ListChoice("Motif de l'absence", validators=[required("Choisissez le motif de l'absence.")],
+                        message="Choisissez le motif de l'absence.",
+                        choices=[SelectChoice("", "Choisissez…")]
+                        + [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()])
+    comment = TextAreaField("Précisions", filters=[_one_line_break],
+                            validators=[Optional(), Length(max=500, message=(
+                                "Les précisions ne doivent pas dépasser 500 caractères."))],
                             render_kw={"maxlength": 500, "rows": 3})
     certificate = FileField("Certificat médical (facultatif)", description=CERTIFICATE_HINT,
                             render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE})
 
 
-class CertificateForm(FlaskForm):
+class CertificateForm(Form):
     certificate = FileField("Certificat médical", description=filecheck.FORMATS,
                             render_kw={"accept": filecheck.ACCEPT_ATTRIBUTE})

@@ -83,7 +83,21 @@ def _back_to_month(day: str = "") -> str:
     return _month_url(request.args.get("enfant"), request.args.get("mois") or day[:7] or None)
 
 
-def _cell_action(action: str, child_id: int, day: str, activity_id: int, success: str):
+_DONE = {
+    "book": "La réservation est enregistrée.",
+    "cancel": "La réservation est annulée.",
+    "wait": "Votre enfant est sur la liste d'attente : vous serez prévenu si une place se libère.",
+}
+
+
+def _done(action: str, cell) -> str:
+    """What the month says after a plain form's click, from the day as it now stands."""
+    if action == "wait" and cell.state == agenda.BOOKED:
+        return _DONE["book"]  # a place was free again: booked at once
+    return _DONE[action]
+
+
+def _cell_action(action: str, child_id: int, day: str, activity_id: int):
     """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
     try:
         the_day = agenda.parse_day(day)
@@ -97,7 +111,7 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
     except NotFound:
         abort(404)
     if not is_fragment_request():
-        flash(cell.message or success, "error" if cell.message else "success")
+        flash(cell.message or _done(action, cell), "error" if cell.message else "success")
         return redirect(_back_to_month(day))
     child_param = request.args.get("enfant", "tous")
     back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
@@ -113,20 +127,19 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int, success
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/reservation", methods=["POST"])
 def book_slot(child_id: int, day: str, activity_id: int):
     """Réserver ce jour."""
-    return _cell_action("book", child_id, day, activity_id, "La réservation est enregistrée.")
+    return _cell_action("book", child_id, day, activity_id)
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/annulation", methods=["POST"])
 def cancel_booking(child_id: int, day: str, activity_id: int):
     """Annuler la réservation (ou quitter la liste d'attente)."""
-    return _cell_action("cancel", child_id, day, activity_id, "La réservation est annulée.")
+    return _cell_action("cancel", child_id, day, activity_id)
 
 
 @bp.route("/<int:child_id>/<day>/<int:activity_id>/attente", methods=["POST"])
 def join_waiting_list(child_id: int, day: str, activity_id: int):
     """M'inscrire sur la liste d'attente."""
-    return _cell_action("wait", child_id, day, activity_id,
-                        "Votre enfant est sur la liste d'attente : vous serez prévenu si une place se libère.")
+    return _cell_action("wait", child_id, day, activity_id)
 
 
 def _school_year(today: date) -> tuple[date, date]:

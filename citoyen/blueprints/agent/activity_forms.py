@@ -1,17 +1,16 @@
 """Forms of the activities in the back office."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import IntegerField
 from wtforms import SelectChoice
 from wtforms import SelectField
-from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms import TimeField
-from wtforms import widgets
 from wtforms.validators import Length
 
+from citoyen.blueprints.fields import Checkboxes
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.services.activities import RULE_LABELS
@@ -37,20 +36,15 @@ class Clock(TimeField):
             raise ValueError("Indiquez une heure, par exemple 12:00.") from None
 
 
-class Checkboxes(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
 def _choices(mapping):
     return [SelectChoice(k, v) for k, v in mapping.items()]
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     name = StringField("Nom de l'activité", validators=[required("Indiquez le nom de l'activité."), Length(max=150)],
                        render_kw={"maxlength": 150})
     site_id = SelectField("Lieu", coerce=int, validate_choice=False)
-    weekdays = Checkboxes("Jours d'ouverture", coerce=str,
+    weekdays = Checkboxes("Jours d'ouverture", coerce=str, message="Choisissez les jours d'ouverture dans la liste.",
                           choices=[SelectChoice(str(i), d.capitalize()) for i, d in enumerate(WEEKDAYS)])
     start_time = Clock("Heure de début", validators=[required("Indiquez l'heure de début.")])
     end_time = Clock("Heure de fin", validators=[required("Indiquez l'heure de fin.")])
@@ -72,12 +66,12 @@ class ActivityForm(FlaskForm):
     opens_days_ahead = Number("La réservation ouvre combien de jours à l'avance", default=365)
 
 
-class SiteForm(FlaskForm):
+class SiteForm(Form):
     name = StringField("Nom du lieu", validators=[required("Indiquez le nom du lieu."), Length(max=150)],
                        render_kw={"maxlength": 150})
 
 
-class ClosureForm(FlaskForm):
+class ClosureForm(Form):
     start_date = FrenchDateField("Du", validators=[required("Indiquez le premier jour.")],
                                  description="Exemple : 14/09/2026")
     end_date = FrenchDateField("Au", validators=[required("Indiquez le dernier jour.")],
@@ -87,11 +81,11 @@ class ClosureForm(FlaskForm):
     whole_site = BooleanField("Fermer toutes les activités du lieu")
 
 
-class CapacityForm(FlaskForm):
+class CapacityForm(Form):
     day = FrenchDateField("Jour", validators=[required("Indiquez le jour.")], description="Exemple : 14/09/2026")
     capacity = Number("Capacité ce jour-là", validators=[required("Indiquez la capacité.")])
     confirm = BooleanField("Je confirme, même si des réservations dépassent cette capacité")
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     reason = TextAreaField("Motif du refus", validators=[Length(max=500)], render_kw={"maxlength": 500, "rows": 2})

@@ -8,7 +8,6 @@ from flask import flash
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import SelectChoice
 from wtforms import SelectField
@@ -19,6 +18,7 @@ from wtforms.validators import Optional
 from citoyen.access import household_or_404
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.documents import uploads
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
@@ -35,14 +35,14 @@ from citoyen.services import organisations
 from citoyen.services.errors import NotFound
 
 
-class ValidateForm(FlaskForm):
+class ValidateForm(Form):
     valid_until = FrenchDateField(
         "Valable jusqu'au", validators=[Optional()],
         description="Prérempli selon le type de justificatif ; vide : sans limite de date.",
     )
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason_choice = SelectField(
         "Motif",
         choices=[SelectChoice("", "Choisir un motif…")]
@@ -52,13 +52,13 @@ class RejectForm(FlaskForm):
     reason_text = TextAreaField("Ou motif saisi", render_kw={"maxlength": 500})
 
 
-class RequestForm(FlaskForm):
+class RequestForm(Form):
     document_type = SelectField("Justificatif à réclamer", validate_choice=False)
     message = TextAreaField("Message à la famille", render_kw={"maxlength": 1000},
                             description="Facultatif. La famille le lit avec la demande.")
 
 
-class TypeForm(FlaskForm):
+class TypeForm(Form):
     # An odd value is no commune (« Choisissez la commune. »), not an English error.
     organisation_id = SelectField("Commune", coerce=lambda value: documents.parse_id(value) or 0,
                                   validate_choice=False)

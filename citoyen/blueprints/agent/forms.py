@@ -1,12 +1,12 @@
 """Forms of the back office."""
 
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import name_field
 from citoyen.services.backoffice import ROLE_LABELS
@@ -14,11 +14,11 @@ from citoyen.services.booking_rules import SCHOOL_ZONES
 from citoyen.services.changes import REFUSAL_REASONS
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Rôle", choices=[SelectChoice(v, label) for v, label in ROLE_LABELS.items()])
 
 
-class NewAgentForm(FlaskForm):
+class NewAgentForm(Form):
     last_name = name_field("Nom", "nom", "off")
     first_name = name_field("Prénom", "prénom", "off")
     email = email_field(autocomplete="off")
@@ -38,7 +38,7 @@ def _text(label, limit, area=False, autocomplete="off"):
     )
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     service_name = _text("Service", 150)
     phone = _text("Téléphone", 30, autocomplete="tel")
     email = _text("Adresse e-mail", 254, autocomplete="email")
@@ -46,7 +46,7 @@ class ContactForm(FlaskForm):
     opening_hours = _text("Horaires d'ouverture", 1000, area=True)
 
 
-class SchoolZoneForm(FlaskForm):
+class SchoolZoneForm(Form):
     # The service says which zones exist (and in French): no English "Not a valid choice".
     school_zone = SelectField(
         "Zone de vacances scolaires",
@@ -58,7 +58,7 @@ class SchoolZoneForm(FlaskForm):
     )
 
 
-class RefusalForm(FlaskForm):
+class RefusalForm(Form):
     reason_choice = SelectField(
         "Motif du refus",
         choices=[SelectChoice("", "Choisir un motif…")]

@@ -16,7 +16,6 @@ from flask import current_app
 from flask import flash
 from flask import url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
 from itsdangerous import BadSignature
@@ -25,6 +24,7 @@ from itsdangerous import URLSafeTimedSerializer
 from wtforms import HiddenField
 
 from citoyen.blueprints.agent import bp
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.household.forms import chosen_organisation
 from citoyen.blueprints.household.forms import organisation_field
 from citoyen.blueprints.household.forms import set_organisation_choices
@@ -44,7 +44,7 @@ FORMAT_HINT = (
 )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     organisation_id = organisation_field()
     file = FileField(
         "Fichier des familles",
@@ -53,7 +53,7 @@ class ImportForm(FlaskForm):
     )
 
 
-class ConfirmImportForm(FlaskForm):
+class ConfirmImportForm(Form):
     content = HiddenField()
 
 

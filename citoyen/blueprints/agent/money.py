@@ -10,9 +10,7 @@ from flask import make_response
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import FieldList
-from wtforms import Form
 from wtforms import FormField
 from wtforms import RadioField
 from wtforms import SelectField
@@ -28,7 +26,9 @@ from citoyen.access import household_or_404
 from citoyen.blueprints import statements
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.activities import activity_or_404
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import Subform
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.household.forms import chosen_organisation
 from citoyen.blueprints.statements import StatementForm
@@ -58,19 +58,19 @@ def _amount():
                        render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"})
 
 
-class CashForm(FlaskForm):
+class CashForm(Form):
     amount = _amount()
     note = StringField("Commentaire", validators=[Length(max=120)], description="Facultatif",
                        render_kw={"maxlength": 120})
 
 
-class RefundForm(FlaskForm):
+class RefundForm(Form):
     amount = _amount()
     reason = StringField("Motif du remboursement", validators=[
         required("Indiquez le motif du remboursement."), Length(max=120)], render_kw={"maxlength": 120})
 
 
-class CreditNoteForm(FlaskForm):
+class CreditNoteForm(Form):
     invoice = SelectField("Facture corrigée", coerce=str, validate_choice=False)
     amount = _amount()
     reason = StringField("Motif de l'avoir", validators=[
@@ -169,7 +169,7 @@ def credit_note(household_id: int):
     return _page(household, status=422, credit=form)
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     class Meta:
         csrf = False  # a GET form: it only reads
 
@@ -219,14 +219,14 @@ def export_movements():
 
 # ---------------------------------------------------------------- prices and the monthly run
 
-class BracketForm(Form):
+class BracketForm(Subform):
     ceiling = StringField("Quotient familial jusqu'à", validators=[Length(max=6)],
                           render_kw={"inputmode": "numeric", "maxlength": 6})
     price = StringField("Prix de la journée", validators=[Length(max=12)],
                         render_kw={"inputmode": "decimal", "maxlength": 12})
 
 
-class PricesForm(FlaskForm):
+class PricesForm(Form):
     brackets = FieldList(FormField(BracketForm), min_entries=billing.MAX_BRACKETS,
                          max_entries=billing.MAX_BRACKETS)
 
@@ -252,7 +252,7 @@ def activity_prices(activity_id: int):
     return render("agent/prices.html", activity=activity, form=form, status=form_status(form))
 
 
-class RunForm(FlaskForm):
+class RunForm(Form):
     organisation_id = SelectField("Commune", coerce=str, validate_choice=False)
     month = SelectField("Mois", coerce=str, validate_choice=False)
 
@@ -319,7 +319,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BillingSettingsForm(FlaskForm):
+class BillingSettingsForm(Form):
     billing_mode = RadioField("Mode de paiement", choices=[SelectChoice(k, v) for k, v in billing.MODES.items()],
                               validate_choice=False)
     siret = StringField("SIRET", validators=[Length(max=20)], description="Imprimé sur les factures et "

@@ -5,7 +5,6 @@ from flask import flash
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from citoyen.access import account_or_404
 from citoyen.access import admin_required
@@ -16,6 +15,7 @@ from citoyen.blueprints.agent.forms import NewAgentForm
 from citoyen.blueprints.agent.forms import RefusalForm
 from citoyen.blueprints.agent.forms import RoleForm
 from citoyen.blueprints.agent.forms import SchoolZoneForm
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.household.forms import HouseholdForm
 from citoyen.blueprints.household.forms import chosen_organisation
 from citoyen.blueprints.household.forms import set_organisation_choices
@@ -70,7 +70,7 @@ def _account_page(target, status=200, role_form=None):
         target=target,
         history=audit.for_target(get_session(), "account", target.id),
         identity=identities.for_account(get_session(), target),
-        action_form=FlaskForm(),
+        action_form=Form(),
         role_form=role_form or RoleForm(data={"role": target.role}),
         role_labels=backoffice.ROLE_LABELS,
         audit_label=audit.label,
@@ -291,7 +291,7 @@ def _change_page(change, form=None, status=200):
     return render(
         "agent/change.html", change=change, rows=changes.rows(change, reveal=True),
         section=changes.SECTIONS[change.section], form=form or RefusalForm(),
-        action_form=FlaskForm(), reasons=changes.REFUSAL_REASONS, status=status,
+        action_form=Form(), reasons=changes.REFUSAL_REASONS, status=status,
     )
 
 

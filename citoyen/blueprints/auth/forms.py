@@ -3,7 +3,6 @@
 import time
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature
 from itsdangerous import TimestampSigner
 from wtforms import HiddenField
@@ -11,6 +10,7 @@ from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import Length
 
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import confirm_password_field
 from citoyen.blueprints.fields import consent_field
 from citoyen.blueprints.fields import email_field
@@ -28,7 +28,7 @@ def _signer() -> TimestampSigner:
     return TimestampSigner(current_app.config["SECRET_KEY"], salt="citoyen-signup-started")
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(Form):
     last_name = name_field("Nom", "nom", "family-name")
     first_name = name_field("Prénom", "prénom", "given-name")
     email = email_field()
@@ -61,7 +61,7 @@ class SignUpForm(FlaskForm):
         return time.time() - shown < current_app.config["SIGNUP_MIN_SECONDS"]
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = email_field(autocomplete="username")
     password = PasswordField(
         "Mot de passe",
@@ -71,10 +71,10 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-class EmailOnlyForm(FlaskForm):
+class EmailOnlyForm(Form):
     email = email_field()
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     password = new_password_field("Nouveau mot de passe")
     confirm = confirm_password_field("password", "Confirmer le nouveau mot de passe")

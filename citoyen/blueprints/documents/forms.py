@@ -1,13 +1,13 @@
 """The upload form of a justificatif."""
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import MultipleFileField
 
 from citoyen import filecheck
+from citoyen.blueprints.fields import Form
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     files = MultipleFileField(
         "Fichiers du justificatif",
         description=filecheck.FORMATS + ". Plusieurs fichiers possibles (recto et verso).",

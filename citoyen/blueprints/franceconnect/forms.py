@@ -1,16 +1,16 @@
 """Forms of the first sign-in with FranceConnect."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import PasswordField
 from wtforms.validators import Length
 
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import consent_field
 from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import required
 
 
-class CreateFromIdentityForm(FlaskForm):
+class CreateFromIdentityForm(Form):
     email = email_field()
     email_confirmed = BooleanField("Cette adresse e-mail est bien la mienne")
     accept_terms = consent_field(
@@ -19,7 +19,7 @@ class CreateFromIdentityForm(FlaskForm):
     )
 
 
-class LinkExistingForm(FlaskForm):
+class LinkExistingForm(Form):
     email = email_field(autocomplete="username")
     password = PasswordField(
         "Mot de passe",

@@ -1,6 +1,5 @@
 """Forms of « M'abonner » and of the household record."""
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField
 from wtforms import SelectChoice
@@ -10,6 +9,7 @@ from wtforms import TextAreaField
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import required
 from citoyen.services import changes
@@ -23,11 +23,11 @@ def _text(label, limit, message=None, autocomplete="off", optional=False):
                        render_kw={"maxlength": limit, "autocomplete": autocomplete})
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = _text("Code abonné", 20, "Indiquez le code abonné.")
 
 
-class InvoiceForm(FlaskForm):
+class InvoiceForm(Form):
     invoice_reference = _text("Référence de la facture", 40, "Indiquez la référence de la facture.")
     invoice_amount = StringField(
         "Montant de la facture",
@@ -37,13 +37,13 @@ class InvoiceForm(FlaskForm):
     )
 
 
-class FamilyNumberForm(FlaskForm):
+class FamilyNumberForm(Form):
     family_number = _text("Identifiant famille", 20, "Indiquez l'identifiant famille.")
     last_name = _text("Nom de famille", 100, "Indiquez le nom de famille.", "family-name")
     first_name = _text("Prénom", 100, "Indiquez le prénom.", "given-name")
 
 
-class ChildForm(FlaskForm):
+class ChildForm(Form):
     first_name = _text("Prénom", 100, "Indiquez le prénom de l'enfant.")
     last_name = _text("Nom", 100, "Indiquez le nom de l'enfant.")
     birth_date = FrenchDateField(
@@ -71,7 +71,7 @@ def chosen_organisation(form, communes):
     return next((o for o in communes if str(o.id) == (form.organisation_id.data or "")), None)
 
 
-class HouseholdForm(FlaskForm):
+class HouseholdForm(Form):
     """Agent side: a new household and its first guardian."""
 
     organisation_id = organisation_field()
@@ -92,19 +92,19 @@ class HouseholdForm(FlaskForm):
     invoice_amount = _text("Montant de cette facture", 20, optional=True)
 
 
-class AddressForm(FlaskForm):
+class AddressForm(Form):
     address_line1 = _text("Adresse", 200, optional=True, autocomplete="address-line1")
     address_line2 = _text("Complément d'adresse", 200, optional=True, autocomplete="address-line2")
     postcode = _text("Code postal", 10, optional=True, autocomplete="postal-code")
     city = _text("Commune", 100, optional=True, autocomplete="address-level2")
 
 
-class ContactsForm(FlaskForm):
+class ContactsForm(Form):
     mobile_phone = _text("Téléphone portable", 30, optional=True, autocomplete="tel")
     email = _text("Adresse e-mail", 254, optional=True, autocomplete="email")
 
 
-class FiscalForm(FlaskForm):
+class FiscalForm(Form):
     family_quotient = StringField(
         "Quotient familial", validators=[Length(max=10)],
         render_kw={"inputmode": "numeric", "maxlength": 10, "autocomplete": "off"},
@@ -116,7 +116,7 @@ class FiscalForm(FlaskForm):
     )
 
 
-class BankForm(FlaskForm):
+class BankForm(Form):
     account_holder = _text("Titulaire du compte", 100, optional=True)
     iban = StringField(
         "IBAN", validators=[Length(max=42)],
@@ -126,14 +126,14 @@ class BankForm(FlaskForm):
     bic = _text("BIC", 11, optional=True)
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(Form):
     last_name = _text("Nom", 100, "Indiquez le nom.", "family-name")
     first_name = _text("Prénom", 100, "Indiquez le prénom.", "given-name")
     employer = _text("Employeur", 150, optional=True, autocomplete="organization")
     work_phone = _text("Téléphone professionnel", 30, optional=True, autocomplete="tel")
 
 
-class GuardianForm(FlaskForm):
+class GuardianForm(Form):
     """Ajouter un responsable: a second guardian, pending the town hall."""
 
     last_name = _text("Nom", 100, "Indiquez le nom.")
@@ -142,7 +142,7 @@ class GuardianForm(FlaskForm):
     mobile_phone = _text("Téléphone portable", 30, optional=True)
 
 
-class ChildGeneralForm(FlaskForm):
+class ChildGeneralForm(Form):
     last_name = _text("Nom", 100, "Indiquez le nom de l'enfant.")
     first_name = _text("Prénom", 100, "Indiquez le prénom de l'enfant.")
     birth_date = FrenchDateField(
@@ -160,13 +160,13 @@ class ChildGeneralForm(FlaskForm):
 def _flags(section: str) -> type:
     """A form of checkboxes, one per yes/no field of the section."""
     fields = {name: BooleanField(spec.label) for name, spec in changes.SECTIONS[section].fields.items()}
-    return type(f"{section.title().replace('_', '')}Form", (FlaskForm,), fields)
+    return type(f"{section.title().replace('_', '')}Form", (Form,), fields)
 
 
 ChildAuthorisationsForm = _flags("child_authorisations")
 
 
-class ChildHealthForm(FlaskForm):
+class ChildHealthForm(Form):
     allergies = TextAreaField(
         "Allergies", validators=[Length(max=1000, message="Ce champ ne doit pas dépasser 1000 caractères.")],
         description="Aliments, médicaments, piqûres… Laissez vide s'il n'y en a pas.",
@@ -182,7 +182,7 @@ class ChildHealthForm(FlaskForm):
     hearing_aid = BooleanField("Porte un appareil auditif")
 
 
-class PickupForm(FlaskForm):
+class PickupForm(Form):
     last_name = _text("Nom", 100, "Indiquez le nom.")
     first_name = _text("Prénom", 100, "Indiquez le prénom.")
     relation = _text("Lien avec l'enfant", 60, optional=True)
@@ -193,7 +193,7 @@ class PickupForm(FlaskForm):
     )
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(Form):
     photo = FileField(
         "Photo de l'enfant",
         description="Formats acceptés : .jpg, .png — 8 Mo maximum",

@@ -9,12 +9,12 @@ from flask import make_response
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
 
 from citoyen.access import public
 from citoyen.blueprints import statements
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.payments import bp
 from citoyen.blueprints.statements import StatementForm
@@ -39,7 +39,7 @@ from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
 
 
-class TopUpForm(FlaskForm):
+class TopUpForm(Form):
     amount = StringField(
         "Montant", validators=[required("Indiquez le montant."), Length(max=20)],
         render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"},
@@ -184,7 +184,7 @@ def invoice_pdf(household_id: int, invoice_id: int):
 def pay_invoice(household_id: int, invoice_id: int):
     """Payer cette facture: what is left to pay, at the bank."""
     household = _household(household_id)
-    form = FlaskForm()
+    form = Form()
     if form.validate_on_submit():
         ok, result = attempt(None, payments.start_invoice_payment, get_session(), settings(),
                              current_user, household, invoice_id, _bank_urls())

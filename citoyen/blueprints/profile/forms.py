@@ -1,8 +1,8 @@
 """Forms of "Mon profil"."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import confirm_password_field
 from citoyen.blueprints.fields import consent_field
 from citoyen.blueprints.fields import current_password_field
@@ -10,29 +10,29 @@ from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import new_password_field
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = current_password_field()
     new_password = new_password_field("Nouveau mot de passe")
     confirm = confirm_password_field("new_password", "Confirmer le nouveau mot de passe")
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """For an account that has no password yet."""
 
     new_password = new_password_field("Nouveau mot de passe")
     confirm = confirm_password_field("new_password", "Confirmer le nouveau mot de passe")
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     new_email = email_field("Nouvelle adresse e-mail")
     password = current_password_field("Mot de passe")
 
 
-class NotificationsForm(FlaskForm):
+class NotificationsForm(Form):
     email_notifications = BooleanField("Recevoir aussi mes messages par courriel")
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     password = current_password_field("Mot de passe")
     confirm = consent_field(
         "Je comprends que mon compte et mes messages seront supprimés définitivement",

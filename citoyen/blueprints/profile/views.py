@@ -6,9 +6,9 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
-from flask_wtf import FlaskForm
 
 from citoyen.access import public
+from citoyen.blueprints.fields import Form
 from citoyen.blueprints.profile import bp
 from citoyen.blueprints.profile.forms import ChangeEmailForm
 from citoyen.blueprints.profile.forms import ChangePasswordForm
@@ -33,7 +33,7 @@ def show():
     return render(
         "profile/show.html",
         identity=identities.for_account(get_session(), current_user),
-        action_form=FlaskForm(),
+        action_form=Form(),
     )
 
 
