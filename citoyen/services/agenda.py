@@ -8,6 +8,7 @@ transaction as the booking row, never by counting and then inserting."""
 from __future__ import annotations
 
 import calendar
+import re
 from collections import Counter
 from collections import defaultdict
 from collections.abc import Iterable
@@ -159,8 +160,15 @@ def check_day(day: date | None, field: str | None = None) -> date:
     return day
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def parse_day(value: str) -> date:
+    """A day written as in the portal's addresses, 2026-09-14 (and only so:
+    one address per day, not « 20260914 » or « 2026-W38-1 »)."""
     try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         return check_day(date.fromisoformat(value))
     except (TypeError, ValueError):
         raise DomainError("Cette date n'est pas valide : choisissez un jour de l'année scolaire.") from None

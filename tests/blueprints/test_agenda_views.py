@@ -142,7 +142,8 @@ def test_double_click_books_once(client, auth, town, monday, db, hx):
     assert len(booked(db)) == 1
 
 
-@pytest.mark.parametrize("day", ["1900-01-01", "3000-01-01", "x", "2026-02-30"])
+@pytest.mark.parametrize("day", ["1900-01-01", "3000-01-01", "x", "2026-02-30", "20261207", "2026-W50-1",
+                                 "２０２６-１２-０７"])
 def test_absurd_dates_get_a_french_message(client, auth, town, day, hx, db):
     auth.sign_in(town.parent.email)
     url = f"/agenda/{town.leo.id}/{day}/{town.canteen.id}/reservation"
