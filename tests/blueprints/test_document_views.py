@@ -410,19 +410,20 @@ def test_agent_adds_and_changes_a_document_type(staff, family, db):
 
 def test_the_daily_reminder_command(app, client, auth, parent, family, staff, db, outbox,
                                     monkeypatch):
+    today = documents.today()  # the commune's day: between 23:00 and 00:00 UTC, not the machine's
     auth.sign_in(parent.email)
     sent(client, family, db, "a.pdf", samples.pdf())
     document = fresh(db).scalar(select(Document))
     staff.post(f"/agent/justificatifs/{document.id}/valider",
-               data={"valid_until": (documents.today() + timedelta(days=40)).isoformat()})
-    frozen = documents.today() + timedelta(days=15)
+               data={"valid_until": (today + timedelta(days=40)).isoformat()})
+    frozen = today + timedelta(days=15)
     monkeypatch.setattr(documents, "today", lambda: frozen)
     result = app.test_cli_runner().invoke(args=["documents", "remind"])
     assert result.exit_code == 0, result.output
     assert "1 rappel(s)" in result.output
     assert outbox.last(parent.email).subject == "Justificatif bientôt périmé : Justificatif de domicile"
     assert "0 rappel(s)" in app.test_cli_runner().invoke(args=["documents", "remind"]).output
-    monkeypatch.setattr(documents, "today", lambda: date.today() + timedelta(days=41))
+    monkeypatch.setattr(documents, "today", lambda: today + timedelta(days=41))
     assert "Périmé" in text(client.get("/justificatifs"))
 
 
