@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import abort
 from flask import current_app
 from flask import request
 from flask_wtf import FlaskForm
@@ -16,6 +17,19 @@ from citoyen.services.errors import DomainError
 def base_url() -> str:
     """The portal's address for links in mails."""
     return current_app.config.get("BASE_URL") or request.host_url
+
+
+def id_arg(name: str) -> int | None:
+    """A filter of the query string: absent or empty for all, an id, or not found."""
+    from citoyen.services.documents import parse_id
+
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    number = parse_id(value)
+    if number is None:
+        abort(404)
+    return number
 
 
 def settings():

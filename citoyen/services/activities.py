@@ -30,9 +30,13 @@ from citoyen.models.base import utcnow
 from citoyen.services import audit
 from citoyen.services.agenda import _release_place
 from citoyen.services.agenda import _take_place
+from citoyen.services.agenda import activity_closures
 from citoyen.services.agenda import check_day
 from citoyen.services.agenda import check_period
 from citoyen.services.agenda import ensure_slots
+from citoyen.services.agenda import local_now
+from citoyen.services.booking_rules import format_day
+from citoyen.services.documents import MAX_ID
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
@@ -103,7 +107,8 @@ def _clean(session: Session, values: dict) -> dict:
     if len(name) > 150:
         raise DomainError("Le nom ne doit pas dépasser 150 caractères.", "name")
     out["name"] = name
-    if session.get(Site, out.get("site_id") or 0) is None:
+    site_id = out.get("site_id")
+    if not isinstance(site_id, int) or not 1 <= site_id <= MAX_ID or session.get(Site, site_id) is None:
         raise DomainError("Choisissez le lieu.", "site_id")
     weekdays = "".join(sorted({d for d in str(out.get("weekdays") or "") if d in "0123456"}))
     if not weekdays:
@@ -156,23 +161,55 @@ def create_activity(session: Session, actor: Account, values: dict) -> Activity:
     return activity
 
 
-def update_activity(session: Session, actor: Account, activity_id: int, values: dict) -> Activity:
-    """Modifier une activité; a new default capacity applies to every day
-    whose capacity an agent did not set."""
+def update_activity(session: Session, actor: Account, activity_id: int, values: dict, base_url: str,
+                    confirmed: bool = False) -> Activity:
+    """Modifier une activité. A new default capacity applies from today on to
+    every day whose capacity an agent did not set (past days keep theirs).
+    Lowering it below the bookings already made needs confirmation (the
+    bookings stay); raising it gives the new places to the waiting lists."""
     _require_agent(actor)
     begin_write(session)
     activity = get(session, actor, activity_id)
     clean = _clean(session, values)
+    today = local_now().date()
+    following = (Slot.activity_id == activity.id, Slot.capacity_overridden.is_(False), Slot.day >= today)
+    capacity = clean["default_capacity"]
+    over, days = session.execute(
+        select(func.coalesce(func.sum(Slot.booked - capacity), 0), func.count())
+        .where(*following, Slot.booked > capacity)).one()
+    if over and not confirmed:
+        session.rollback()
+        raise DomainError(
+            f"{over} réservation(s) sur {days} jour(s) dépassent cette capacité : elles seront gardées, "
+            "mais plus personne ne pourra réserver ces jours-là tant que le nombre de réservations ne sera "
+            "pas redescendu. Cochez la confirmation pour continuer.", "confirm")
     before = _describe(activity)
     for key, value in clean.items():
         setattr(activity, key, value)
     session.flush()
-    session.execute(update(Slot).where(Slot.activity_id == activity.id, Slot.capacity_overridden.is_(False))
-                    .values(capacity=activity.default_capacity).execution_options(synchronize_session=False))
+    session.execute(update(Slot).where(*following).values(capacity=capacity)
+                    .execution_options(synchronize_session=False))
+    waiting = session.scalars(
+        select(Slot.id).where(*following, Slot.booked < Slot.capacity,
+                              select(Booking.id).where(Booking.slot_id == Slot.id,
+                                                       Booking.status == BOOKING_WAITING).exists())
+        .order_by(Slot.day)).all()
+    for slot_id in waiting:
+        _fill_from_waiting_list(session, slot_id, base_url)
     audit.record(session, actor, "activity.update", "activity", activity.id, activity.name,
                  f"{before} → {_describe(activity)}")
     session.commit()
     return activity
+
+
+def _fill_from_waiting_list(session: Session, slot_id: int, base_url: str) -> None:
+    """The free places of a day go to the first in line, in order (each family is told)."""
+    while session.scalar(select(Booking.id).where(Booking.slot_id == slot_id,
+                                                  Booking.status == BOOKING_WAITING).limit(1)):
+        if not _take_place(session, slot_id):
+            break
+        if _release_place(session, slot_id, base_url) is None:
+            break
 
 
 def set_archived(session: Session, actor: Account, activity_id: int, archived: bool) -> Activity:
@@ -217,13 +254,7 @@ def set_day_capacity(session: Session, actor: Account, activity_id: int, day: da
     slot.capacity = capacity
     slot.capacity_overridden = True
     session.flush()
-    # New places go to the first in line.
-    while session.scalar(select(Booking.id).where(Booking.slot_id == slot.id,
-                                                  Booking.status == BOOKING_WAITING).limit(1)):
-        if not _take_place(session, slot.id):
-            break
-        if _release_place(session, slot.id, base_url) is None:
-            break
+    _fill_from_waiting_list(session, slot.id, base_url)
     audit.record(session, actor, "activity.capacity", "activity", activity.id, activity.name,
                  f"{day:%d/%m/%Y} : {before} → {capacity} places")
     session.commit()
@@ -235,7 +266,8 @@ def closures(session: Session, actor: Account, activity: Activity | None = None)
     query = select(Closure).order_by(Closure.start_date.desc())
     if activity is not None:
         query = query.where(Closure.organisation_id == activity.organisation_id,
-                            (Closure.activity_id == activity.id) | Closure.activity_id.is_(None))
+                            (Closure.activity_id == activity.id) | Closure.activity_id.is_(None),
+                            (Closure.site_id == activity.site_id) | Closure.site_id.is_(None))
     return list(session.scalars(query.limit(200)))
 
 
@@ -326,15 +358,17 @@ def pickup_notes(child: Child) -> str:
 
 
 def occupancy(session: Session, actor: Account, activity: Activity, start: date, weeks: int = 4) -> list[tuple[date, int, int]]:
-    """(day, booked, capacity) over the coming weeks, opening days only."""
+    """(day, booked, capacity) over the coming weeks, opening days only (not
+    the days it is closed: public and school holidays, closures)."""
     _require_agent(actor)
     end = start + timedelta(days=7 * weeks)
     slots = {s.day: s for s in session.scalars(select(Slot).where(
         Slot.activity_id == activity.id, Slot.day >= start, Slot.day < end))}
+    closed = activity_closures(session, activity, start, end)
     out = []
     day = start
     while day < end:
-        if activity.opens_on(day):
+        if activity.opens_on(day) and day not in closed:
             slot = slots.get(day)
             out.append((day, slot.booked if slot else 0, slot.capacity if slot else activity.default_capacity))
         day += timedelta(days=1)
@@ -379,6 +413,12 @@ def unbooked_presence(session: Session, actor: Account, activity_id: int, child_
     household = session.get(Household, child.household_id)
     if household.organisation_id != activity.organisation_id:
         raise DomainError("Cet enfant ne dépend pas de cette commune.", "child")
+    _check_attendance_day(activity, day)
+    if not activity.opens_on(day):
+        raise DomainError(f"L'activité « {activity.name} » n'ouvre pas le {format_day(day)}.", "child")
+    closed = activity_closures(session, activity, day, day).get(day)
+    if closed:
+        raise DomainError(f"L'activité « {activity.name} » est fermée le {format_day(day)} : {closed}.", "child")
     slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
     booking = session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
     if booking is not None and booking.status in HOLDS_A_PLACE:
@@ -395,6 +435,13 @@ def unbooked_presence(session: Session, actor: Account, activity_id: int, child_
                  f"{child.full_name} le {day:%d/%m/%Y} : présent sans réservation")
     session.commit()
     return booking
+
+
+def _check_attendance_day(activity: Activity, day: date) -> None:
+    """A child is marked present or absent on the day itself, or after."""
+    if day > local_now().date():
+        raise DomainError(f"Le pointage se fait le jour même ou après : pour « {activity.name} », "
+                          f"à partir du {format_day(day)}.", "status")
 
 
 def unbooked_candidates(session: Session, activity: Activity, day: date) -> list[Child]:
@@ -424,6 +471,8 @@ def mark_attendance(session: Session, actor: Account, booking_id: int, status: s
     before = booking.status
     if before == status:
         return booking
+    activity = session.get(Activity, booking.activity_id)
+    _check_attendance_day(activity, booking.day)
     holds_before, holds_after = before in HOLDS_A_PLACE, status in HOLDS_A_PLACE
     if holds_before and not holds_after:
         session.execute(update(Slot).where(Slot.id == booking.slot_id, Slot.booked > 0)
@@ -434,7 +483,6 @@ def mark_attendance(session: Session, actor: Account, booking_id: int, status: s
                         .execution_options(synchronize_session=False))
     booking.status = status
     child = session.get(Child, booking.child_id)
-    activity = session.get(Activity, booking.activity_id)
     audit.record(session, actor, "activity.attendance", "activity", activity.id, activity.name,
                  f"{child.full_name} le {booking.day:%d/%m/%Y} : {ATTENDANCE_LABELS[before]} → "
                  f"{ATTENDANCE_LABELS[status]}")

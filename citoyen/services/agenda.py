@@ -435,6 +435,28 @@ def closure_reason(ctx: Context, child: Child, activity: Activity, day: date) ->
     return None
 
 
+def activity_closures(session: Session, activity: Activity, start: date, end: date) -> dict[date, str]:
+    """Why the activity is closed, for each closed day from ``start`` to ``end``:
+    public holidays, the closures agents added, and the school holidays of the
+    commune's zone."""
+    zone = session.scalar(select(Organisation.school_zone).where(Organisation.id == activity.organisation_id))
+    ctx = Context(now=local_now(), zones={0: zone or "B"})
+    ctx.closures = session.execute(
+        select(Closure.organisation_id, Closure.site_id, Closure.activity_id, Closure.start_date,
+               Closure.end_date, Closure.reason)
+        .where(Closure.organisation_id == activity.organisation_id, Closure.start_date <= end,
+               Closure.end_date >= start)).all()
+    anyone = Snapshot(id=0, household_id=0, first_name="")
+    closed = {}
+    day = start
+    while day <= end:
+        reason = closure_reason(ctx, anyone, activity, day)
+        if reason:
+            closed[day] = reason
+        day += timedelta(days=1)
+    return closed
+
+
 def enrolment_on(ctx: Context, child: Child, activity: Activity, day: date) -> Enrolment | None:
     found = None
     for enrolment in ctx.enrolments.get(child.id, ()):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+from datetime import datetime
+from datetime import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +13,7 @@ from sqlalchemy import select
 
 from citoyen.models import Activity
 from citoyen.models import AuditEntry
+from citoyen.models import Booking
 from citoyen.models import Closure
 from citoyen.models import Enrolment
 from citoyen.models import Notification
@@ -30,6 +35,16 @@ def town(db, parent, agent):
 @pytest.fixture
 def monday():
     return next_weekday(0)
+
+
+@pytest.fixture
+def on_the_day(monkeypatch):
+    """Puts the agents' clock on a day at noon (attendance is marked on the day, or after)."""
+    from citoyen.services import activities as activity_service
+
+    def put(day):
+        monkeypatch.setattr(activity_service, "local_now", lambda: datetime.combine(day, time(12, 0)))
+    return put
 
 
 def actions(db):
@@ -140,10 +155,11 @@ def test_daily_list_says_pai_allergies_and_who_may_collect(client, auth, town, d
     assert "PAI ; Allergies : Arachide" in csv and "Jeanne Roux" in csv
 
 
-def test_attendance_keeps_the_counters_right(client, auth, town, db, monday):
+def test_attendance_keeps_the_counters_right(client, auth, town, db, monday, on_the_day):
     from citoyen.services import activities as activity_service
 
     booking = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    on_the_day(monday)
     auth.sign_in(town.agent.email)
     for status, counter in (("present", 1), ("absent_justified", 0), ("absent_unjustified", 1), ("booked", 1)):
         response = client.post(f"/agent/reservations/{booking.id}/pointage", data={"status": status})
@@ -157,7 +173,8 @@ def test_attendance_keeps_the_counters_right(client, auth, town, db, monday):
     assert "activity.attendance" in actions(db)
 
 
-def test_unbooked_presence_from_the_daily_list(client, auth, town, db, monday):
+def test_unbooked_presence_from_the_daily_list(client, auth, town, db, monday, on_the_day):
+    on_the_day(monday)
     auth.sign_in(town.agent.email)
     page = text(client.get(f"/agent/listes?jour={monday.isoformat()}&activite={town.canteen.id}"))
     assert "Enfant présent sans réservation" in page
@@ -195,3 +212,195 @@ def test_unbooked_presence_with_a_bad_day_or_child_says_so(client, auth, town, d
                            follow_redirects=True)
     assert response.status_code == 200
     assert "Choisissez l'enfant présent." in text(response)
+
+
+def _canteen_form(town, **changes) -> dict:
+    canteen = town.canteen
+    values = {**ACTIVITY, "name": canteen.name, "site_id": town.site.id, "weekdays": list(canteen.weekdays),
+              "start_time": "11:45", "end_time": "13:30", "school_holidays": "ignore", "needs_validation": "",
+              "default_capacity": str(canteen.default_capacity)}
+    values.update(changes)
+    return values
+
+
+def test_lowering_the_default_capacity_below_the_bookings_asks_first(client, auth, town, db, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.ines.id, town.canteen.id, monday)
+    past = Slot(activity_id=town.canteen.id, day=date.today() - timedelta(days=14), capacity=10, booked=0,
+                capacity_overridden=False)
+    db.add(past)
+    db.commit()
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/activites/{town.canteen.id}", data=_canteen_form(town, default_capacity="1"))
+    assert response.status_code == 422
+    page = text(response)
+    assert "1 réservation(s) sur 1 jour(s) dépassent cette capacité" in page
+    assert 'name="confirm"' in page and 'value="1"' in page  # the box to confirm, what was typed kept
+    fresh(db)
+    assert db.get(Activity, town.canteen.id).default_capacity == 10
+    assert db.scalar(select(Slot.capacity).where(Slot.activity_id == town.canteen.id, Slot.day == monday)) == 10
+    assert "activity.update" not in actions(db)
+    response = client.post(f"/agent/activites/{town.canteen.id}",
+                           data=_canteen_form(town, default_capacity="1", confirm="y"))
+    assert response.status_code == 303
+    fresh(db)
+    assert db.scalar(select(Slot.capacity).where(Slot.activity_id == town.canteen.id, Slot.day == monday)) == 1
+    assert db.get(Slot, past.id).capacity == 10  # a past day keeps the capacity it had
+    assert set(db.scalars(select(Booking.status).where(Booking.day == monday))) == {"booked"}  # they stay
+    assert actions(db)[-1] == "activity.update"
+
+
+def test_raising_the_default_capacity_gives_the_places_to_the_waiting_list(client, auth, town, db, monday):
+    town.canteen.default_capacity = 1
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.join_waiting_list(db, town.parent, town.ines.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/activites/{town.canteen.id}", data=_canteen_form(town, default_capacity="5"))
+    assert response.status_code == 303
+    fresh(db)
+    slot = db.scalar(select(Slot).where(Slot.activity_id == town.canteen.id, Slot.day == monday))
+    assert (slot.capacity, slot.booked) == (5, 2)
+    assert set(db.scalars(select(Booking.status).where(Booking.slot_id == slot.id))) == {"booked"}
+    assert db.scalar(select(Notification).where(Notification.subject.like("Place libérée%"))) is not None
+
+
+def test_the_csv_list_keeps_a_formula_typed_as_a_name_as_text(client, auth, town, db, monday):
+    from citoyen.models import Child
+    from citoyen.models import Household
+
+    leo = db.get(Child, town.leo.id)
+    leo.first_name, leo.class_name = '=HYPERLINK("http://evil.example";"x")', "-2+3"
+    db.get(Household, town.household.id).name = "@SUM(1+1)"
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    body = client.get(f"/agent/listes.csv?jour={monday.isoformat()}").get_data(as_text=True)
+    assert "'=HYPERLINK" in body and "'-2+3" in body and "'@SUM(1+1)" in body
+    assert ";=" not in body and ";@" not in body and ";-2" not in body
+
+
+@pytest.mark.parametrize("site_id", ["99999999999999999999999", "0", "abc", ""])
+def test_an_activity_on_a_site_not_offered_is_refused_at_the_field(client, auth, town, db, site_id):
+    auth.sign_in(town.agent.email)
+    response = client.post("/agent/activites/nouvelle", data={**ACTIVITY, "site_id": site_id})
+    assert response.status_code == 422
+    page = text(response)
+    assert "Choisissez le lieu." in page or "Choisissez dans la liste." in page
+    assert 'value="Accueil soir 1"' in page
+    assert db.scalar(select(Activity).where(Activity.name == "Accueil soir 1")) is None
+
+
+@pytest.mark.parametrize("commune", ["99999999999999999999999", "9223372036854775808", "x"])
+def test_the_absences_of_a_commune_that_cannot_exist_are_not_found(client, auth, town, commune):
+    auth.sign_in(town.agent.email)
+    assert client.get(f"/agent/absences?commune={commune}").status_code == 404
+    assert client.get(f"/agent/absences?commune={town.organisation.id}").status_code == 200
+
+
+def test_a_new_site_goes_to_the_commune_chosen(client, auth, town, db):
+    from citoyen.models import Site
+    from tests import factories
+
+    other = factories.organisation(db, name="Autreville", slug="autreville")
+    auth.sign_in(town.agent.email)
+    page = text(client.get("/agent/activites"))
+    assert 'name="organisation_id"' in page and "Autreville" in page
+    response = client.post("/agent/lieux", data={"name": "École Pasteur", "organisation_id": "999999"})
+    assert response.status_code == 422 and "Choisissez la commune." in text(response)
+    assert 'value="École Pasteur"' in text(response)
+    response = client.post("/agent/lieux", data={"name": "École Pasteur", "organisation_id": str(other.id)})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.scalar(select(Site.organisation_id).where(Site.name == "École Pasteur")) == other.id
+
+
+def test_a_single_commune_is_not_asked_for(client, auth, town, db):
+    from citoyen.models import Site
+
+    auth.sign_in(town.agent.email)
+    assert 'name="organisation_id"' not in text(client.get("/agent/activites"))
+    assert client.post("/agent/lieux", data={"name": "École Pasteur"}).status_code == 303
+    fresh(db)
+    assert db.scalar(select(Site.organisation_id).where(Site.name == "École Pasteur")) == town.organisation.id
+
+
+def test_archiving_says_what_was_done(client, auth, town, db):
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/activites/{town.canteen.id}/archiver", follow_redirects=True)
+    assert "L'activité n'est plus proposée aux familles." in text(response)
+    response = client.post(f"/agent/activites/{town.canteen.id}/archiver", follow_redirects=True)
+    assert "L'activité est de nouveau proposée." in text(response)
+
+
+def test_attendance_of_a_day_to_come_is_refused(client, auth, town, db, monday):
+    booking = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/reservations/{booking.id}/pointage",
+                           data={"status": "absent_justified", "jour": monday.isoformat()})
+    assert response.status_code == 303 and f"jour={monday.isoformat()}" in response.location
+    assert "Le pointage se fait le jour même ou après" in text(client.get(response.location))
+    fresh(db)
+    assert db.get(Booking, booking.id).status == "booked"
+    assert db.scalar(select(Slot.booked).where(Slot.id == booking.slot_id)) == 1
+
+
+def test_unbooked_presence_on_a_day_the_activity_does_not_open_is_refused(client, auth, town, db, monday,
+                                                                          on_the_day):
+    wednesday = monday + timedelta(days=2)  # the canteen opens Monday, Tuesday, Thursday, Friday
+    tuesday = monday + timedelta(days=1)
+    db.add(Closure(organisation_id=town.organisation.id, start_date=tuesday, end_date=tuesday, reason="Grève"))
+    db.commit()
+    auth.sign_in(town.agent.email)
+    for day, message in ((wednesday, "n'ouvre pas le mercredi"), (tuesday, "est fermée le mardi")):
+        on_the_day(day)
+        response = client.post(f"/agent/activites/{town.canteen.id}/presence",
+                               data={"jour": day.isoformat(), "enfant": str(town.leo.id)}, follow_redirects=True)
+        assert message in text(response)
+    fresh(db)
+    assert db.scalar(select(Booking).where(Booking.child_id == town.leo.id)) is None
+    on_the_day(monday - timedelta(days=7))
+    response = client.post(f"/agent/activites/{town.canteen.id}/presence",
+                           data={"jour": monday.isoformat(), "enfant": str(town.leo.id)}, follow_redirects=True)
+    assert "Le pointage se fait le jour même ou après" in text(response)
+
+
+def test_the_daily_lists_take_a_typed_day(client, auth, town, db, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/listes?jour={monday:%d/%m/%Y}"))
+    assert "Martin" in page and f"Listes du lundi {monday.day} " in page
+    csv = client.get(f"/agent/listes.csv?jour={monday:%d/%m/%Y}")
+    assert f"liste-{monday.isoformat()}.csv" in csv.headers["Content-Disposition"]
+    response = client.get("/agent/listes?jour=31/02/2026")
+    assert response.status_code == 422
+    page = text(response)
+    assert "Indiquez une date valide, par exemple 14/09/2026." in page and 'value="31/02/2026"' in page
+    assert 'aria-describedby="jour-error"' in page
+    assert client.get("/agent/listes.csv?jour=zzz").status_code == 303
+
+
+def test_another_sites_closure_is_not_on_this_activitys_page(client, auth, town, db, monday):
+    from citoyen.models import Site
+
+    other = Site(organisation_id=town.organisation.id, name="École Pasteur")
+    db.add(other)
+    db.flush()
+    db.add(Closure(organisation_id=town.organisation.id, site_id=other.id, start_date=monday, end_date=monday,
+                   reason="Travaux Pasteur"))
+    db.add(Closure(organisation_id=town.organisation.id, site_id=town.site.id, start_date=monday,
+                   end_date=monday, reason="Travaux Jules-Ferry"))
+    db.commit()
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/activites/{town.canteen.id}"))
+    assert "Travaux Jules-Ferry" in page and "Travaux Pasteur" not in page
+
+
+def test_the_occupancy_leaves_out_closed_days(client, auth, town, db, monday):
+    db.add(Closure(organisation_id=town.organisation.id, start_date=monday, end_date=monday, reason="Grève"))
+    db.commit()
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/activites/{town.canteen.id}"))
+    tuesday = monday + timedelta(days=1)
+    assert re.search(rf"(?<!\d){tuesday.day}/{tuesday.month} : 0 sur 10\.", page)
+    assert not re.search(rf"(?<!\d){monday.day}/{monday.month} : ", page)

@@ -3,11 +3,12 @@ validate, and the daily lists (printable, or as CSV)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
+from datetime import datetime
 from datetime import time
 
+from defusedcsv import csv
 from flask import Response
 from flask import abort
 from flask import flash
@@ -25,6 +26,7 @@ from citoyen.blueprints.agent.activity_forms import DecisionForm
 from citoyen.blueprints.agent.activity_forms import SiteForm
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import id_arg
 from citoyen.db import get_session
 from citoyen.htmx import redirect
 from citoyen.htmx import render
@@ -46,29 +48,45 @@ def activity_or_404(activity_id: int):
         abort(404)
 
 
+def _site_form(towns, submitted: bool = True) -> SiteForm:
+    """The site's form; its commune is asked only when there are several."""
+    form = SiteForm() if submitted else SiteForm(formdata=None)
+    if len(towns) > 1:
+        form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in towns]
+    else:
+        del form.organisation_id
+    return form
+
+
+def _activities_page(form: SiteForm, towns, status: int = 200):
+    session = get_session()
+    return render("agent/activities.html", activities=activities.activities(session, current_user),
+                  sites=activities.sites(session, current_user), site_form=form,
+                  communes={o.id: o.name for o in towns} if len(towns) > 1 else None,
+                  pending=len(agenda.pending_enrolments(session, current_user)), status=status)
+
+
 @bp.route("/activites")
 def activities_list():
     """Activités: every activity with its site and capacity; add a site."""
-    session = get_session()
-    return render("agent/activities.html", activities=activities.activities(session, current_user),
-                  sites=activities.sites(session, current_user), site_form=SiteForm(formdata=None),
-                  pending=len(agenda.pending_enrolments(session, current_user)))
+    towns = organisations.all_organisations(get_session())
+    return _activities_page(_site_form(towns, submitted=False), towns)
 
 
 @bp.route("/lieux", methods=["POST"])
 def create_site():
-    """Ajouter un lieu (école, centre de loisirs)."""
+    """Ajouter un lieu (école, centre de loisirs), in its commune."""
     session = get_session()
-    form = SiteForm()
     towns = organisations.all_organisations(session)
+    form = _site_form(towns)
     if form.validate_on_submit() and towns:
-        ok, result = attempt(form, activities.create_site, session, current_user, towns[0], form.name.data)
+        chosen = form.organisation_id.data if "organisation_id" in form else towns[0].id
+        town = next(o for o in towns if o.id == chosen)
+        ok, result = attempt(form, activities.create_site, session, current_user, town, form.name.data)
         if ok:
             flash(f"Le lieu « {result.name} » est ajouté.", "success")
             return redirect(url_for("agent.activities_list"))
-    return render("agent/activities.html", activities=activities.activities(session, current_user),
-                  sites=activities.sites(session, current_user), site_form=form,
-                  pending=len(agenda.pending_enrolments(session, current_user)), status=422)
+    return _activities_page(form, towns, status=422)
 
 
 def _activity_form(form: ActivityForm) -> ActivityForm:
@@ -126,7 +144,8 @@ def activity(activity_id: int):
         return _activity_page(found)
     form = _activity_form(ActivityForm())
     if form.validate_on_submit():
-        ok, _ = attempt(form, activities.update_activity, get_session(), current_user, activity_id, _values(form))
+        ok, _ = attempt(form, activities.update_activity, get_session(), current_user, activity_id, _values(form),
+                        base_url(), confirmed=form.confirm.data)
         if ok:
             flash("L'activité est modifiée.", "success")
             return redirect(url_for("agent.activity", activity_id=activity_id))
@@ -137,8 +156,8 @@ def activity(activity_id: int):
 def archive_activity(activity_id: int):
     """Ne plus proposer l'activité (or propose it again)."""
     found = activity_or_404(activity_id)
-    activities.set_archived(get_session(), current_user, activity_id, not found.archived)
-    flash("L'activité n'est plus proposée aux familles." if not found.archived
+    changed = activities.set_archived(get_session(), current_user, activity_id, not found.archived)
+    flash("L'activité n'est plus proposée aux familles." if changed.archived
           else "L'activité est de nouveau proposée.", "success")
     return redirect(url_for("agent.activity", activity_id=activity_id))
 
@@ -222,23 +241,30 @@ def _decide(enrolment_id: int, accept: bool):
     return redirect(url_for("agent.enrolments_queue"))
 
 
-def _list_day() -> date:
-    try:
-        return agenda.parse_day(request.args.get("jour", ""))
-    except DomainError:
-        return agenda.local_now().date()
+def _list_day() -> tuple[date, str]:
+    """The day of the lists, as picked (2026-09-14) or typed (14/09/2026), and
+    the message when what was typed is not a day: today's lists then."""
+    typed = request.args.get("jour", "").strip()
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return agenda.check_day(datetime.strptime(typed, pattern).date()), ""
+        except (ValueError, DomainError):
+            continue
+    today = agenda.local_now().date()
+    return today, "Indiquez une date valide, par exemple 14/09/2026." if typed else ""
 
 
 @bp.route("/listes")
 def daily_lists():
     """Listes du jour: who is booked on each activity that day, printable."""
     session = get_session()
-    day = _list_day()
+    day, day_error = _list_day()
     all_activities = [a for a in activities.activities(session, current_user) if not a.archived]
     chosen = request.args.get("activite", type=int)
     shown = [a for a in all_activities if a.id == chosen] or all_activities
     lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
     return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
+                  day_error=day_error, typed_day=request.args.get("jour", ""), status=422 if day_error else 200,
                   activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS,
                   care_notes=activities.care_notes, pickup_notes=activities.pickup_notes,
                   candidates={a.id: activities.unbooked_candidates(session, a, day) for a, _, _ in lists})
@@ -278,7 +304,7 @@ def mark_attendance(booking_id: int):
     except DomainError as error:
         get_session().rollback()
         flash(error.message, "error")
-        return redirect(url_for("agent.daily_lists"))
+        return redirect(url_for("agent.daily_lists", jour=request.form.get("jour") or None))
     return redirect(url_for("agent.daily_lists", jour=booking.day.isoformat(), activite=booking.activity_id))
 
 
@@ -286,9 +312,13 @@ def mark_attendance(booking_id: int):
 def daily_list_csv():
     """The daily list as CSV (one line per child booked)."""
     session = get_session()
-    day = _list_day()
+    day, day_error = _list_day()
+    if day_error:
+        flash(day_error, "error")
+        return redirect(url_for("agent.daily_lists", jour=request.args.get("jour"),
+                                activite=request.args.get("activite")))
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv.writer(out, delimiter=";")  # a name typed as =formula stays text
     writer.writerow(["Activité", "Lieu", "Jour", "Nom", "Prénom", "Classe", "Foyer", "État", "Santé",
                      "Qui peut récupérer l'enfant"])
     for a in activities.activities(session, current_user):
@@ -310,7 +340,7 @@ def absences():
     """Absences déclarées: the last month and to come, with the motive and the certificate."""
     session = get_session()
     orgs = organisations.all_organisations(session)
-    organisation_id = request.args.get("commune", type=int)
+    organisation_id = id_arg("commune")
     return render("agent/absences.html",
                   absences=agenda.recent_absences(session, current_user, agenda.local_now().date(),
                                                   organisation_id),

@@ -12,6 +12,7 @@ from wtforms.validators import Length
 from citoyen.blueprints.fields import Checkboxes
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import ListChoice
 from citoyen.blueprints.fields import required
 from citoyen.services.activities import RULE_LABELS
 from citoyen.services.activities import SCHOOL_HOLIDAYS
@@ -43,7 +44,8 @@ def _choices(mapping):
 class ActivityForm(Form):
     name = StringField("Nom de l'activité", validators=[required("Indiquez le nom de l'activité."), Length(max=150)],
                        render_kw={"maxlength": 150})
-    site_id = SelectField("Lieu", coerce=int, validate_choice=False)
+    site_id = ListChoice("Lieu", coerce=int, message="Choisissez le lieu.",
+                         validators=[required("Choisissez le lieu.")])
     weekdays = Checkboxes("Jours d'ouverture", coerce=str, message="Choisissez les jours d'ouverture dans la liste.",
                           choices=[SelectChoice(str(i), d.capitalize()) for i, d in enumerate(WEEKDAYS)])
     start_time = Clock("Heure de début", validators=[required("Indiquez l'heure de début.")])
@@ -64,11 +66,14 @@ class ActivityForm(Form):
     cancel_time = Clock("Heure limite (annulation)")
     working_days = BooleanField("Compter en jours ouvrés (sans week-ends ni jours fériés)")
     opens_days_ahead = Number("La réservation ouvre combien de jours à l'avance", default=365)
+    confirm = BooleanField("Je confirme la capacité, même si des réservations la dépassent")
 
 
 class SiteForm(Form):
     name = StringField("Nom du lieu", validators=[required("Indiquez le nom du lieu."), Length(max=150)],
                        render_kw={"maxlength": 150})
+    organisation_id = ListChoice("Commune", coerce=int, message="Choisissez la commune.",
+                                 validators=[required("Choisissez la commune.")])
 
 
 class ClosureForm(Form):

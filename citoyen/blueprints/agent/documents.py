@@ -23,6 +23,7 @@ from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
+from citoyen.blueprints.util import id_arg
 from citoyen.db import get_session
 from citoyen.htmx import redirect
 from citoyen.htmx import render
@@ -78,22 +79,11 @@ class TypeForm(Form):
     active = BooleanField("En usage")
 
 
-def _int_arg(name: str) -> int | None:
-    """A filter of the query string: absent or empty for all, an id, or not found."""
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    number = documents.parse_id(value)
-    if number is None:
-        abort(404)
-    return number
-
-
 @bp.route("/justificatifs")
 def documents_queue():
     """Justificatifs à vérifier, the oldest first, by type and commune."""
     orgs = organisations.all_organisations(get_session())
-    type_id, organisation_id = _int_arg("type"), _int_arg("commune")
+    type_id, organisation_id = id_arg("type"), id_arg("commune")
     all_types = [t for o in orgs for t in documents.types_of(get_session(), o.id, active_only=False)]
     return render(
         "agent/documents.html",
