@@ -241,6 +241,8 @@ def set_day_capacity(session: Session, actor: Account, activity_id: int, day: da
         raise DomainError("Indiquez une capacité entre 0 et 10 000 places.", "capacity")
     begin_write(session)
     activity = get(session, actor, activity_id)
+    if not activity.opens_on(day):
+        raise DomainError(f"L'activité « {activity.name} » n'ouvre pas le {format_day(day)}.", "day")
     slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
     slot = session.get(Slot, slot_id)
     session.refresh(slot)
@@ -291,6 +293,14 @@ def add_closure(session: Session, actor: Account, organisation: Organisation, st
                  activity_id or organisation.id, reason, f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
     session.commit()
     return closure
+
+
+def closure(session: Session, actor: Account, closure_id: int) -> Closure:
+    _require_agent(actor)
+    found = session.get(Closure, closure_id) if 0 < closure_id <= MAX_ID else None
+    if found is None:
+        raise NotFound("Cette fermeture n'existe pas.")
+    return found
 
 
 def delete_closure(session: Session, actor: Account, closure_id: int) -> None:

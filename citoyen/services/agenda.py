@@ -1425,9 +1425,11 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
     """Validate an enrolment (bookings open) or refuse it with a reason; the family is told."""
     if not actor.is_agent:
         raise Forbidden("Cette action est réservée aux agents.")
-    reason = " ".join((reason or "").split())[:500]
+    reason = " ".join((reason or "").split())
     if not accept and not reason:
         raise DomainError("Indiquez le motif du refus : la famille le lira.", "reason")
+    if len(reason) > 500:
+        raise DomainError("Le motif ne doit pas dépasser 500 caractères.", "reason")
     begin_write(session)
     enrolment = session.get(Enrolment, enrolment_id)
     if enrolment is None:

@@ -404,3 +404,55 @@ def test_the_occupancy_leaves_out_closed_days(client, auth, town, db, monday):
     tuesday = monday + timedelta(days=1)
     assert re.search(rf"(?<!\d){tuesday.day}/{tuesday.month} : 0 sur 10\.", page)
     assert not re.search(rf"(?<!\d){monday.day}/{monday.month} : ", page)
+
+
+def test_a_closure_is_deleted_after_a_confirmation_page(client, auth, town, db, monday):
+    db.add(Closure(organisation_id=town.organisation.id, activity_id=town.canteen.id, start_date=monday,
+                   end_date=monday, reason="Grève"))
+    db.commit()
+    closure_id = db.scalar(select(Closure.id))
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/activites/{town.canteen.id}"))
+    link = f"/agent/fermetures/{closure_id}/supprimer?back=/agent/activites/{town.canteen.id}"
+    assert f'href="{link}"' in page.replace("%2F", "/")
+    confirm = client.get(link)
+    assert confirm.status_code == 200
+    assert "Supprimer la fermeture « Grève »" in text(confirm) and 'name="back"' in text(confirm)
+    fresh(db)
+    assert db.get(Closure, closure_id) is not None  # the page alone deletes nothing
+    assert client.get("/agent/fermetures/99999999999/supprimer").status_code == 404
+    response = client.post(f"/agent/fermetures/{closure_id}/supprimer", data={"back": "https://evil.example/"})
+    assert response.status_code == 303 and response.location.endswith("/agent/activites")
+    fresh(db)
+    assert db.get(Closure, closure_id) is None
+
+
+def test_a_refusal_without_a_reason_says_so_next_to_that_enrolment(client, auth, town, db, monday):
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True)
+    first = agenda.enrol(db, town.parent, town.leo.id, study.id, monday, monday + timedelta(days=30), BASE_URL)
+    agenda.enrol(db, town.parent, town.ines.id, study.id, monday, monday + timedelta(days=30), BASE_URL)
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/inscriptions/{first.id}/refuser", data={"reason": "  "})
+    assert response.status_code == 422
+    page = text(response)
+    assert f'id="reason-{first.id}-error">Indiquez le motif du refus' in page
+    assert f'aria-describedby="reason-{first.id}-error"' in page and page.count("field-error") == 1
+    response = client.post(f"/agent/inscriptions/{first.id}/refuser", data={"reason": "Trop long. " * 60})
+    assert response.status_code == 422
+    page = text(response)
+    assert "Le motif ne doit pas dépasser 500 caractères." in page and "Trop long. Trop long." in page
+    assert client.post(f"/agent/inscriptions/{first.id}/refuser",
+                       data={"reason": "Complet.\r\n" * 50}).status_code == 303  # a line break counts once
+    fresh(db)
+    assert db.get(Enrolment, first.id).status == "refused"
+
+
+def test_a_capacity_for_a_day_the_activity_does_not_open_is_refused(client, auth, town, db, monday):
+    auth.sign_in(town.agent.email)
+    sunday = monday - timedelta(days=1)
+    response = client.post(f"/agent/activites/{town.canteen.id}/capacite",
+                           data={"day": sunday.strftime("%d/%m/%Y"), "capacity": "3"})
+    assert response.status_code == 422
+    assert "n'ouvre pas le dimanche" in text(response)
+    fresh(db)
+    assert db.scalar(select(Slot).where(Slot.day == sunday)) is None

@@ -8,6 +8,7 @@ from datetime import time
 
 import pytest
 
+from citoyen.models import Closure
 from tests.agenda_helpers import activity
 from tests.agenda_helpers import build_town
 from tests.agenda_helpers import next_weekday
@@ -116,12 +117,20 @@ def test_agent_activity_pages_are_accessible(visit, town, db, app):
     visit.goto("/agenda/absence")
     visit.check("agenda-08-absences-declarees")
     visit.page.context.clear_cookies()
+    closure = Closure(organisation_id=town.organisation.id, activity_id=town.canteen.id, reason="Grève",
+                      start_date=next_weekday(4), end_date=next_weekday(4))
+    db.add(closure)
+    db.commit()
     visit.sign_in(town.agent.email, PASSWORD)
     for path, name in [("/agent/activites", "agent-activites"),
                        (f"/agent/activites/{town.canteen.id}", "agent-activite"),
                        ("/agent/activites/nouvelle", "agent-activite-nouvelle"),
                        (f"/agent/listes?jour={next_weekday(0).isoformat()}", "agent-listes"),
                        ("/agent/inscriptions", "agent-inscriptions"),
-                       ("/agent/absences", "agent-absences")]:
+                       ("/agent/absences", "agent-absences"),
+                       (f"/agent/fermetures/{closure.id}/supprimer?back=/agent/activites/{town.canteen.id}",
+                        "agent-fermeture-supprimer")]:
         visit.goto(path)
         visit.check(name)
+    visit.goto("/agent/listes?jour=31/02/2026", status=422)
+    visit.check("agent-listes-date-invalide")

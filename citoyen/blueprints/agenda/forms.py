@@ -30,7 +30,7 @@ def _weekday(value):
     return int(text) if text in ("0", "1", "2", "3", "4", "5", "6") else None
 
 
-def _one_line_break(text):
+def one_line_break(text):
     """A line break as the browser counts it for ``maxlength`` (one
     character), not as the form sends it (CR LF, two)."""
     return text.replace("\r\n", "\n") if isinstance(text, str) else text
@@ -72,7 +72,7 @@ class AbsenceForm(Form):
                         message="Choisissez le motif de l'absence.",
                         choices=[SelectChoice("", "Choisissez…")]
                         + [SelectChoice(k, v) for k, v in ABSENCE_MOTIVES.items()])
-    comment = TextAreaField("Précisions", filters=[_one_line_break],
+    comment = TextAreaField("Précisions", filters=[one_line_break],
                             validators=[Optional(), Length(max=500, message=(
                                 "Les précisions ne doivent pas dépasser 500 caractères."))],
                             render_kw={"maxlength": 500, "rows": 3})

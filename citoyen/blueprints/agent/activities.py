@@ -179,16 +179,23 @@ def add_closure(activity_id: int):
     return _activity_page(found, closure_form=form, status=422)
 
 
-@bp.route("/fermetures/<int:closure_id>/supprimer", methods=["POST"])
+@bp.route("/fermetures/<int:closure_id>/supprimer", methods=["GET", "POST"])
 def delete_closure(closure_id: int):
-    """Supprimer une fermeture."""
+    """Supprimer une fermeture, after a confirmation page (the families see the day open again)."""
+    back = request.values.get("back") or ""
+    back = back if back.startswith("/agent/") and not back.startswith("/agent//") else url_for("agent.activities_list")
+    if request.method == "GET":
+        try:
+            closure = activities.closure(get_session(), current_user, closure_id)
+        except NotFound:
+            abort(404)
+        return render("agent/closure_delete.html", closure=closure, back=back)
     try:
         activities.delete_closure(get_session(), current_user, closure_id)
     except NotFound:
         abort(404)
     flash("La fermeture est supprimée.", "success")
-    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/agent/")
-                    else url_for("agent.activities_list"))
+    return redirect(back)
 
 
 @bp.route("/activites/<int:activity_id>/capacite", methods=["POST"])
@@ -208,8 +215,14 @@ def set_capacity(activity_id: int):
 @bp.route("/inscriptions")
 def enrolments_queue():
     """Inscriptions à valider, oldest first."""
+    return _enrolments_page()
+
+
+def _enrolments_page(refused: int | None = None, reason: str = "", error: str = "", status: int = 200):
+    """The queue; a refusal that failed shows its message next to that enrolment's reason, as typed."""
     return render("agent/activity_enrolments.html",
-                  enrolments=agenda.pending_enrolments(get_session(), current_user), form=DecisionForm(formdata=None))
+                  enrolments=agenda.pending_enrolments(get_session(), current_user),
+                  refused=refused, reason=reason, error=error, status=status)
 
 
 @bp.route("/inscriptions/<int:enrolment_id>/valider", methods=["POST"])
@@ -226,6 +239,9 @@ def refuse_enrolment(enrolment_id: int):
 
 def _decide(enrolment_id: int, accept: bool):
     form = DecisionForm()
+    if not form.validate_on_submit():
+        return _enrolments_page(enrolment_id, form.reason.data or "", " ".join(form.reason.errors)
+                                or "Le formulaire n'a pas pu être lu : réessayez.", status=422)
     try:
         agenda.decide_enrolment(get_session(), current_user, enrolment_id, accept,
                                 form.reason.data or "", base_url())
@@ -234,6 +250,8 @@ def _decide(enrolment_id: int, accept: bool):
         abort(404)
     except DomainError as error:
         get_session().rollback()
+        if error.field == "reason":
+            return _enrolments_page(enrolment_id, form.reason.data or "", error.message, status=422)
         flash(error.message, "error")
     else:
         flash("L'inscription est validée ; la famille est prévenue." if accept

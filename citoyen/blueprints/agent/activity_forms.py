@@ -9,6 +9,7 @@ from wtforms import TextAreaField
 from wtforms import TimeField
 from wtforms.validators import Length
 
+from citoyen.blueprints.agenda.forms import one_line_break
 from citoyen.blueprints.fields import Checkboxes
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
@@ -93,4 +94,6 @@ class CapacityForm(Form):
 
 
 class DecisionForm(Form):
-    reason = TextAreaField("Motif du refus", validators=[Length(max=500)], render_kw={"maxlength": 500, "rows": 2})
+    reason = TextAreaField("Motif du refus", filters=[one_line_break],
+                           validators=[Length(max=500, message="Le motif ne doit pas dépasser 500 caractères.")],
+                           render_kw={"maxlength": 500, "rows": 2})
