@@ -23,11 +23,15 @@ from citoyen.models import Household
 from citoyen.models import Organisation
 from citoyen.models import Site
 from citoyen.models import Slot
+from citoyen.models.agenda import BOOKING_BOOKED
+from citoyen.models.agenda import BOOKING_CANCELLED
 from citoyen.models.agenda import BOOKING_WAITING
 from citoyen.models.agenda import HOLDS_A_PLACE
 from citoyen.models.agenda import RULE_KINDS
 from citoyen.models.base import utcnow
 from citoyen.services import audit
+from citoyen.services import households
+from citoyen.services import notifications
 from citoyen.services.agenda import _release_place
 from citoyen.services.agenda import _take_place
 from citoyen.services.agenda import activity_closures
@@ -275,8 +279,11 @@ def closures(session: Session, actor: Account, activity: Activity | None = None)
 
 def add_closure(session: Session, actor: Account, organisation: Organisation, start: date | None,
                 end: date | None, reason: str, activity_id: int | None = None,
-                site_id: int | None = None) -> Closure:
-    """Ajouter une fermeture (grève, journée pédagogique…)."""
+                site_id: int | None = None, base_url: str = "") -> tuple[Closure, int]:
+    """Ajouter une fermeture (grève, journée pédagogique…). The bookings and
+    places in line of those days are cancelled (a closed day is not billed)
+    and the families are told. Returns the closure and the number of
+    bookings cancelled."""
     _require_agent(actor)
     start, end = check_period(start, end)
     reason = " ".join((reason or "").split())
@@ -289,10 +296,50 @@ def add_closure(session: Session, actor: Account, organisation: Organisation, st
                       activity_id=activity_id, site_id=site_id)
     session.add(closure)
     session.flush()
+    cancelled = _cancel_closed_days(session, actor, closure, base_url)
     audit.record(session, actor, "activity.closure_add", "activity" if activity_id else "organisation",
-                 activity_id or organisation.id, reason, f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}")
+                 activity_id or organisation.id, reason, f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}"
+                 + (f" — {cancelled} réservation(s) annulée(s)" if cancelled else ""))
     session.commit()
-    return closure
+    return closure, cancelled
+
+
+def _cancel_closed_days(session: Session, actor: Account, closure: Closure, base_url: str) -> int:
+    """Cancel the bookings (and places in line) a new closure falls on; tell each family once."""
+    query = (select(Booking, Activity.name).join(Activity, Activity.id == Booking.activity_id)
+             .where(Activity.organisation_id == closure.organisation_id, Booking.day >= closure.start_date,
+                    Booking.day <= closure.end_date, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+             .order_by(Booking.day, Booking.id))
+    if closure.activity_id is not None:
+        query = query.where(Booking.activity_id == closure.activity_id)
+    if closure.site_id is not None:
+        query = query.where(Activity.site_id == closure.site_id)
+    told: dict[int, list[str]] = {}
+    cancelled = 0
+    for booking, activity_name in session.execute(query).all():
+        held = booking.status == BOOKING_BOOKED
+        done = session.execute(
+            update(Booking).where(Booking.id == booking.id, Booking.status == booking.status)
+            .values(status=BOOKING_CANCELLED, waiting_since=None, author_id=actor.id, updated_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if not done:
+            continue
+        if held:
+            cancelled += 1
+            session.execute(update(Slot).where(Slot.id == booking.slot_id, Slot.booked > 0)
+                            .values(booked=Slot.booked - 1).execution_options(synchronize_session=False))
+        child = session.get(Child, booking.child_id)
+        what = "la réservation" if held else "la place sur la liste d'attente"
+        told.setdefault(child.household_id, []).append(
+            f"{child.first_name}, {activity_name} le {format_day(booking.day)} : {what} est annulée.")
+    for household_id, lines in told.items():
+        for account in households.linked_accounts(session, session.get(Household, household_id)):
+            notifications.notify(
+                session, account, f"Fermeture : {closure.reason}",
+                f"La mairie a fermé ces jours-là ({closure.reason}). Ils ne seront pas facturés.\n"
+                + "\n".join(lines), base_url, link="/agenda")
+    session.expire_all()
+    return cancelled
 
 
 def closure(session: Session, actor: Account, closure_id: int) -> Closure:

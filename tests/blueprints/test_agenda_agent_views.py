@@ -88,8 +88,9 @@ def test_closures_and_day_capacity(client, auth, town, db, monday):
     agenda.book(db, town.parent, town.ines.id, town.canteen.id, monday)
     auth.sign_in(town.agent.email)
     day = monday.strftime("%d/%m/%Y")
+    closed = (monday + timedelta(days=1)).strftime("%d/%m/%Y")
     response = client.post(f"/agent/activites/{town.canteen.id}/fermetures",
-                           data={"start_date": day, "end_date": day, "reason": "Grève"})
+                           data={"start_date": closed, "end_date": closed, "reason": "Grève"})
     assert response.status_code == 303
     fresh(db)
     closure = db.scalar(select(Closure))
@@ -456,3 +457,39 @@ def test_a_capacity_for_a_day_the_activity_does_not_open_is_refused(client, auth
     assert "n'ouvre pas le dimanche" in text(response)
     fresh(db)
     assert db.scalar(select(Slot).where(Slot.day == sunday)) is None
+
+
+def test_a_closure_cancels_the_bookings_of_its_days_and_tells_the_families(client, auth, town, db, monday):
+    from citoyen.models import Site
+    from citoyen.services import activities as activity_service
+
+    town.canteen.default_capacity = 1
+    db.commit()
+    booked = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    waiting = agenda.join_waiting_list(db, town.parent, town.ines.id, town.canteen.id, monday)
+    kept = agenda.book(db, town.parent, town.leo.id, town.morning.id, monday)  # another activity
+    other_site = Site(organisation_id=town.organisation.id, name="École Pasteur")
+    db.add(other_site)
+    db.commit()
+    activity_service.add_closure(db, town.agent, town.organisation, monday, monday, "Travaux Pasteur",
+                                 site_id=other_site.id)
+    fresh(db)
+    assert db.get(Booking, booked.id).status == "booked"  # another site's closure leaves it
+    auth.sign_in(town.agent.email)
+    day = monday.strftime("%d/%m/%Y")
+    response = client.post(f"/agent/activites/{town.canteen.id}/fermetures",
+                           data={"start_date": day, "end_date": day, "reason": "Grève"}, follow_redirects=True)
+    assert "1 réservation(s) de ces jours sont annulées ; les familles sont prévenues." in text(response)
+    fresh(db)
+    assert db.get(Booking, booked.id).status == "cancelled"
+    assert db.get(Booking, waiting.id).status == "cancelled"
+    assert db.get(Booking, kept.id).status == "booked"
+    assert db.scalar(select(Slot.booked).where(Slot.id == booked.slot_id)) == 0
+    assert activity_service.counters_match(db) == []
+    notes = list(db.scalars(select(Notification).where(Notification.subject == "Fermeture : Grève")))
+    assert len(notes) == 1  # one message per family
+    assert "Léo, Restauration scolaire le lundi" in notes[0].body and "Inès" in notes[0].body
+    assert "ne seront pas facturés" in notes[0].body
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "activity.closure_add")
+                      .order_by(AuditEntry.id.desc()))
+    assert "1 réservation(s) annulée(s)" in entry.details

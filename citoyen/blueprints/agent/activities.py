@@ -169,12 +169,15 @@ def add_closure(activity_id: int):
     form = ClosureForm()
     if form.validate_on_submit():
         town = organisations.get(get_session(), found.organisation_id)
-        ok, _ = attempt(form, activities.add_closure, get_session(), current_user, town, form.start_date.data,
-                        form.end_date.data, form.reason.data,
-                        activity_id=None if form.whole_site.data else found.id,
-                        site_id=found.site_id if form.whole_site.data else None)
+        ok, result = attempt(form, activities.add_closure, get_session(), current_user, town,
+                             form.start_date.data, form.end_date.data, form.reason.data,
+                             activity_id=None if form.whole_site.data else found.id,
+                             site_id=found.site_id if form.whole_site.data else None, base_url=base_url())
         if ok:
-            flash("La fermeture est enregistrée : les familles voient « Fermé » avec le motif.", "success")
+            cancelled = result[1]
+            flash("La fermeture est enregistrée : les familles voient « Fermé » avec le motif."
+                  + (f" {cancelled} réservation(s) de ces jours sont annulées ; les familles sont prévenues."
+                     if cancelled else ""), "success")
             return redirect(url_for("agent.activity", activity_id=activity_id))
     return _activity_page(found, closure_form=form, status=422)
 
