@@ -32,6 +32,12 @@ def id_arg(name: str) -> int | None:
     return number
 
 
+def search_text(name: str = "q", limit: int = 100) -> str:
+    """What was typed in a search box, without control characters (a NUL
+    cannot even reach PostgreSQL), at most ``limit`` characters."""
+    return "".join(ch for ch in request.args.get(name, "") if ch >= " " and ch != "\x7f")[:limit]
+
+
 def settings():
     return current_app.config
 

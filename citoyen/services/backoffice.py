@@ -31,6 +31,9 @@ ROLE_LABELS = {ROLE_PARENT: "Famille", ROLE_AGENT: "Agent", ROLE_ADMIN: "Adminis
 SEARCH_LIMIT = 50
 
 
+_ACCOUNT_EXISTS = ("Un compte existe déjà avec cette adresse e-mail : retrouvez-le avec « Rechercher un compte » "
+                   "pour changer son rôle depuis sa fiche.")
+
 def _require_agent(actor: Account) -> None:
     if not actor.is_agent:
         raise Forbidden("Cette action est réservée aux agents.")
@@ -147,7 +150,7 @@ def create_agent(
     password_hash = passwords.hash_password(password) if password else None
     begin_write(session)
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
-        raise accounts.EmailTaken()
+        raise DomainError(_ACCOUNT_EXISTS, "email")
 
     account = Account(
         email=email,
@@ -162,7 +165,7 @@ def create_agent(
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise accounts.EmailTaken() from None
+        raise DomainError(_ACCOUNT_EXISTS, "email") from None
     if password is None:
         token = accounts.issue_token(
             session, settings, account, TOKEN_INVITATION, settings["INVITATION_HOURS"]

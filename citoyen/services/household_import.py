@@ -250,6 +250,9 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str, str,
                     "file",
                 )
             if len(cells) != len(keys):
+                # Which household the line belongs to cannot be known for sure:
+                # its cells read from the start and read from the end both
+                # name one, and both are left out with it.
                 rows.append(
                     (
                         number,
@@ -257,7 +260,12 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str, str,
                             "__error__": (
                                 f"La ligne compte {len(cells)} colonnes au lieu de {len(keys)} : vérifiez "
                                 "les séparateurs et les guillemets."
-                            )
+                            ),
+                            "__readings__": [
+                                {key: " ".join(cell.split())
+                                 for key, cell in zip(ends, parts, strict=False) if key in COLUMNS}
+                                for ends, parts in ((keys, cells), (keys[::-1], cells[::-1]))
+                            ],
                         },
                     )
                 )
@@ -443,14 +451,15 @@ def _plan(session: Session, organisation: Organisation, data: bytes) -> Report:
         except _Refused as refusal:
             refused[number] = refusal.reason
             # Still tie the line to its household if it can be told, to refuse it too.
-            key = _key(
-                values.get("identifiant_famille", ""),
-                values.get("nom_foyer", ""),
-                values.get("responsable_nom", ""),
-                values.get("responsable_prenom", ""),
-            )
-            if key is not None:
-                lines_of.setdefault(key, []).append(number)
+            for reading in values.get("__readings__", [values]):
+                key = _key(
+                    reading.get("identifiant_famille", ""),
+                    reading.get("nom_foyer", ""),
+                    reading.get("responsable_nom", ""),
+                    reading.get("responsable_prenom", ""),
+                )
+                if key is not None and number not in lines_of.get(key, []):
+                    lines_of.setdefault(key, []).append(number)
             continue
         key = _key(family_number, household["nom_foyer"], guardian.last_name, guardian.first_name)
         lines_of.setdefault(key, []).append(number)

@@ -127,3 +127,11 @@ def test_admin_edits_the_contact_page(client, auth, admin, db):
     body = text(client.get("/contact"))
     assert "Guichet unique" in body and "01 02 03 04 05" in body and "Tous les matins" in body
     assert db.scalar(select(AuditEntry.action)) == "organisation.update"
+
+
+def test_a_search_with_a_control_character_finds_without_failing(client, auth, agent):
+    auth.sign_in(agent.email)
+    for path in ("/agent/comptes?q=%00martin", "/agent/foyers?q=mar%00tin%1b"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "\x00" not in response.get_data(as_text=True)

@@ -279,8 +279,11 @@ def test_create_agent_from_the_command_line_writes_no_audit_row(app, db, outbox)
 def test_create_agent_refuses_an_address_taken_in_any_case(app, db, admin, make_account):
     make_account(email="lea.petit@example.org")
 
-    with pytest.raises(accounts.EmailTaken):
+    with pytest.raises(DomainError) as caught:
         create_agent(db, app, admin, email="LEA.PETIT@example.org")
+
+    assert caught.value.field == "email"
+    assert "Rechercher un compte" in caught.value.message and "Mot de passe" not in caught.value.message
 
 
 def test_create_agent_refuses_a_parent_role(app, db, admin):

@@ -257,6 +257,23 @@ def test_a_refused_line_refuses_its_household_but_not_the_others(db, agent, town
     assert sorted(reasons(report)) == [2, 3]
 
 
+def test_a_line_with_too_many_columns_refuses_its_household_too(db, agent, town):
+    report = household_import.check(
+        db,
+        agent,
+        town,
+        csv_bytes(
+            "F1;Martin;1 rue A;;45990;Testville;Martin;Camille;;;Martin;Léo;08/03/2017;;",
+            "F1;Martin;1 rue A;Bât; B;45990;Testville;Martin;Camille;;;Martin;Zoé;14/09/2019;;",  # 16 columns
+            ";Durand;;;;;Durand;Zoé;;;Durand;Lou;01/01/2020;;",
+            "F3;Petit;;;;;Petit;Anne;;;Petit;Noé;01/01/2020",  # 13 columns, read from the end: no household
+        ),
+    )
+    assert [h.name for h in report.households] == ["Durand"]  # neither half of Martin is created
+    assert sorted(reasons(report)) == [2, 3, 5]
+    assert "16 colonnes au lieu de 15" in reasons(report)[3]
+
+
 def test_an_identifier_used_in_the_organisation_is_refused(db, agent, town):
     households.create_household(
         db,

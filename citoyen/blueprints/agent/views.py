@@ -2,7 +2,6 @@
 
 from flask import abort
 from flask import flash
-from flask import request
 from flask import url_for
 from flask_login import current_user
 
@@ -24,6 +23,7 @@ from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
 from citoyen.blueprints.util import page_number
+from citoyen.blueprints.util import search_text
 from citoyen.blueprints.util import settings
 from citoyen.db import get_session
 from citoyen.htmx import redirect
@@ -46,7 +46,7 @@ def index():
 @bp.route("/comptes")
 def accounts():
     """Accounts matching the search, with their state (live results with htmx)."""
-    query = request.args.get("q", "")[:100]
+    query = search_text()
     found = backoffice.search_accounts(get_session(), current_user, query) if query.strip() else []
     return render(
         "agent/accounts.html",
@@ -219,7 +219,7 @@ def audit_log():
 @bp.route("/foyers")
 def households_list():
     """Foyers: search by name or family number."""
-    query = request.args.get("q", "")[:100]
+    query = search_text()
     found = households.search(get_session(), current_user, query)
     return render("agent/households.html", query=query, found=found)
 
