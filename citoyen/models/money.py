@@ -62,6 +62,10 @@ class LedgerEntry(Base):
     child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id", ondelete="SET NULL"))
     service_month: Mapped[date | None] = mapped_column(Date)
     under_six: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The agent's form that recorded it (cash, refund, avoir): a random key made
+    # when the form is shown, so the same submission sent twice (a double
+    # click, a reload) records once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class Payment(Base):

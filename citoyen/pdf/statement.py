@@ -22,6 +22,8 @@ from reportlab.platypus import Spacer
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle
 
+from citoyen.timefmt import local
+
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
           "octobre", "novembre", "décembre")
 
@@ -63,9 +65,14 @@ class Period:
 
 @dataclass(frozen=True)
 class Movement:
+    """``when``: as stored (naive UTC) or aware; read in the commune's time, like the pages."""
+
     when: datetime
     label: str
     cents: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "when", local(self.when))
 
 
 def build(*, town: str, service: str, family: str, family_number: str, address: str,

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -44,7 +46,14 @@ from citoyen.models.agenda import Absence
 from citoyen.models.agenda import Activity
 from citoyen.models.agenda import Booking
 from citoyen.models.base import utcnow
+from citoyen.models.households import CHILD_VALIDATED
+from citoyen.models.money import ENTRY_ADVANCE_USED
+from citoyen.models.money import ENTRY_CASH
 from citoyen.models.money import ENTRY_CONSUMPTION
+from citoyen.models.money import ENTRY_CREDIT_NOTE
+from citoyen.models.money import ENTRY_INVOICE_PAYMENT
+from citoyen.models.money import ENTRY_REFUND
+from citoyen.models.money import ENTRY_TOPUP
 from citoyen.models.money import RUN_DONE
 from citoyen.models.money import RUN_FAILED
 from citoyen.models.money import RUN_RUNNING
@@ -57,6 +66,8 @@ from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
 from citoyen.timefmt import MONTHS
+from citoyen.timefmt import PARIS
+from citoyen.timefmt import local
 from citoyen.transactions import begin_write
 
 NEGATIVE_GRACE_DAYS = 15
@@ -368,13 +379,29 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
     return documents, amount
 
 
-def start_run(session: Session, actor: Account | None, organisation_id: int, month: date) -> BillingRun:
-    """Open (or reopen) the month's run of a commune."""
+def commune_today() -> date:
+    """Today in the commune's time zone (the server's may differ)."""
+    return datetime.now(PARIS).date()
+
+
+def unfinished_month(month: date, today: date | None = None) -> str | None:
+    """Why this month cannot be billed yet, or None: only an ended month is
+    billed, else its days still to come would be charged and then never again."""
+    end = date.max if month >= date(9999, 12, 1) else month_end(month)
+    if end < (today or commune_today()):
+        return None
+    return f"Facturez un mois terminé : {month_label(month)} se termine le {end:%d/%m/%Y}."
+
+
+def start_run(session: Session, actor: Account | None, organisation_id: int, month: date,
+              today: date | None = None) -> BillingRun:
+    """Open (or reopen) the month's run of a commune: a month that has ended."""
     if actor is not None and not actor.is_agent:
         raise Forbidden("Cette action est réservée aux agents.")
     month = month_start(month)
-    if month > month_start(date.today()):
-        raise DomainError("Un mois ne se facture qu'une fois commencé.", "month")
+    reason = unfinished_month(month, today)
+    if reason:
+        raise DomainError(reason, "month")
     begin_write(session)
     run = session.scalar(select(BillingRun).where(BillingRun.organisation_id == organisation_id,
                                                   BillingRun.month == month))
@@ -452,7 +479,7 @@ def runs_of(session: Session, organisation_ids: Sequence[int]) -> list[BillingRu
 
 def default_month(today: date | None = None) -> date:
     """The month an agent most likely bills: the previous one."""
-    today = today or date.today()
+    today = today or commune_today()
     return month_start(month_start(today) - timedelta(days=1))
 
 
@@ -467,47 +494,165 @@ def tax_eligibility(child: Child, year: int) -> str | None:
     return None
 
 
-def tax_amount(session: Session, child: Child, year: int) -> int:
-    """Childcare costs paid in ``year`` for the child's days under 6: prepaid
-    debits, and invoice lines in proportion to what was paid of each invoice."""
+# Rows that are money received from the family: the only ones an attestation
+# may certify (a credit note reduces a debt, it is not a payment).
+MONEY_IN = (ENTRY_TOPUP, ENTRY_CASH, ENTRY_INVOICE_PAYMENT)
+
+
+class _Pool:
+    """The family's money not spent yet, as lots (cents, year received), oldest first."""
+
+    def __init__(self) -> None:
+        self.lots: deque[list] = deque()
+
+    def add(self, cents: int, year: int | None) -> None:
+        if cents > 0:
+            self.lots.append([cents, year])
+
+    def take(self, cents: int, newest_first: bool = False) -> list[tuple[int, int | None]]:
+        """Up to ``cents`` of the lots, as (cents, year received) pieces."""
+        pieces = []
+        while cents > 0 and self.lots:
+            lot = self.lots[-1] if newest_first else self.lots[0]
+            used = min(lot[0], cents)
+            pieces.append((used, lot[1]))
+            lot[0] -= used
+            cents -= used
+            if not lot[0]:
+                self.lots.pop() if newest_first else self.lots.popleft()
+        return pieces
+
+
+def childcare_paid(session: Session, household_id: int) -> dict[tuple[int, int], int]:
+    """What was paid for each child's days under 6, by calendar year of payment:
+    {(child id, year): cents}. Only money actually received counts (top-ups,
+    cash, payments online), in the year it was received (Paris time); a credit
+    note is not a payment, and a debit the money has not covered is not paid.
+
+    The household's rows are read in order. Money received becomes lots; a
+    prepaid debit of a month's days takes from the oldest lots (what no lot
+    covers waits for the next money); an invoice is paid by the money linked to
+    it (paid online, or the compte d'avance through a pair of rows), each
+    invoice line receiving its share; a refund gives back the newest money."""
     from citoyen.models import Invoice
     from citoyen.models import InvoiceLine
 
-    prepaid = -sum(session.scalars(
-        select(LedgerEntry.amount_cents).where(
-            LedgerEntry.child_id == child.id, LedgerEntry.kind == ENTRY_CONSUMPTION,
-            LedgerEntry.under_six.is_(True), LedgerEntry.service_month >= date(year, 1, 1),
-            LedgerEntry.service_month <= date(year, 12, 31))))
-    lines = session.execute(
-        select(Invoice, InvoiceLine.amount_cents).join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(InvoiceLine.child_id == child.id, InvoiceLine.under_six.is_(True),
-               Invoice.kind == "invoice", Invoice.period_start >= date(year, 1, 1),
-               Invoice.period_start <= date(year, 12, 31))).all()
-    paid = invoices.paid_on(session, [i.id for i, _ in lines])
-    postpaid = 0
-    for invoice, amount in lines:
-        if invoice.amount_cents:
-            postpaid += amount * min(paid.get(invoice.id, 0), invoice.amount_cents) // invoice.amount_cents
-    return prepaid + postpaid
+    amounts = dict(session.execute(select(Invoice.id, Invoice.amount_cents).where(
+        Invoice.household_id == household_id, Invoice.kind == "invoice")).all())
+    shares: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for invoice_id, child_id, cents in session.execute(
+            select(InvoiceLine.invoice_id, InvoiceLine.child_id, InvoiceLine.amount_cents)
+            .where(InvoiceLine.invoice_id.in_(list(amounts) or [0]), InvoiceLine.under_six.is_(True),
+                   InvoiceLine.child_id.is_not(None))):
+        shares[invoice_id].append((child_id, cents))
+    owed = dict(amounts)  # what each invoice still asks
+    paid_invoices: dict[tuple[int, int], int] = defaultdict(int)  # (invoice, year) → money
+    paid: dict[tuple[int, int], int] = defaultdict(int)
+    pool, debts, moving = _Pool(), deque(), []
+
+    def pay_invoice(invoice_id: int, pieces) -> list:
+        """Apply money to an invoice, up to what it asks; what it does not need comes back."""
+        back = []
+        for cents, year in pieces:
+            used = min(cents, max(owed.get(invoice_id, 0), 0))
+            if used:
+                owed[invoice_id] -= used
+                if year is not None:
+                    paid_invoices[invoice_id, year] += used
+            if cents - used:
+                back.append((cents - used, year))
+        return back
+
+    def pay_days(debt: list, pieces) -> None:
+        child_id, young = debt[1], debt[2]
+        for cents, year in pieces:
+            debt[0] -= cents
+            if young and child_id is not None and year is not None:
+                paid[child_id, year] += cents
+
+    def receive(cents: int, year: int) -> None:
+        """Money in: the days already debited and not covered first, then the pool."""
+        while cents and debts:
+            used = min(cents, debts[0][0])
+            pay_days(debts[0], [(used, year)])
+            cents -= used
+            if not debts[0][0]:
+                debts.popleft()
+        pool.add(cents, year)
+
+    rows = session.execute(
+        select(LedgerEntry.amount_cents, LedgerEntry.kind, LedgerEntry.invoice_id, LedgerEntry.child_id,
+               LedgerEntry.under_six, LedgerEntry.created_at)
+        .where(LedgerEntry.household_id == household_id)
+        .order_by(LedgerEntry.created_at, LedgerEntry.id))
+    for cents, kind, invoice_id, child_id, young, when in rows:
+        year = local(when).year
+        if kind in MONEY_IN and cents > 0:
+            if invoice_id is not None:
+                for rest, _ in pay_invoice(invoice_id, [(cents, year)]):
+                    receive(rest, year)
+            else:
+                receive(cents, year)
+        elif kind == ENTRY_REFUND:
+            pool.take(-cents, newest_first=True)
+        elif kind == ENTRY_CONSUMPTION and cents < 0:
+            debt = [-cents, child_id, bool(young)]
+            pay_days(debt, pool.take(-cents))
+            if debt[0]:
+                debts.append(debt)
+        elif kind == ENTRY_CREDIT_NOTE and invoice_id is not None:
+            owed[invoice_id] = owed.get(invoice_id, 0) - cents
+        elif kind == ENTRY_ADVANCE_USED and cents < 0 and invoice_id is None:
+            taken = pool.take(-cents)
+            short = -cents - sum(c for c, _ in taken)
+            moving += taken + ([(short, None)] if short else [])
+        elif kind == ENTRY_ADVANCE_USED and cents > 0 and invoice_id is not None:
+            pieces, needed = [], cents
+            while needed and moving:
+                piece_cents, piece_year = moving.pop(0)
+                used = min(piece_cents, needed)
+                pieces.append((used, piece_year))
+                needed -= used
+                if piece_cents - used:
+                    moving.insert(0, (piece_cents - used, piece_year))
+            for rest, rest_year in pay_invoice(invoice_id, pieces):
+                pool.add(rest, rest_year)
+    for (invoice_id, year), money in paid_invoices.items():
+        total = amounts[invoice_id]
+        for child_id, cents in shares.get(invoice_id, []):
+            if total:
+                paid[child_id, year] += cents * money // total
+    return dict(paid)
+
+
+def tax_amount(session: Session, child: Child, year: int) -> int:
+    """Childcare costs of the child's days under 6 paid in ``year``: money
+    received that year, never a credit note nor a debit left unpaid."""
+    return childcare_paid(session, child.household_id).get((child.id, year), 0)
 
 
 def tax_certificate(session: Session, household: Household, child_id: int, year: int) -> bytes:
     """The attestation fiscale of a child of this household, as a PDF."""
+    from citoyen.models import Guardian
     from citoyen.pdf import tax
 
     child = session.get(Child, child_id)
     if child is None or child.household_id != household.id:
         raise NotFound("Cet enfant n'existe pas.")
-    if not 2000 <= year <= date.today().year:
+    if not 2000 <= year <= commune_today().year:
         raise DomainError("Choisissez une année passée ou l'année en cours.", "year")
+    amount = tax_amount(session, child, year)
     reason = tax_eligibility(child, year)
-    if reason:
+    # Days under 6 of the year before, paid this year, count this year even
+    # though the child turned 6 meanwhile.
+    if reason and not (amount and child.birth_date.year <= year and under_six(child, date(year - 1, 12, 31))):
         raise DomainError(reason, "child")
+    guardians = session.scalars(select(Guardian).where(
+        Guardian.household_id == household.id, Guardian.status == CHILD_VALIDATED).order_by(Guardian.id))
     town = session.get(Organisation, household.organisation_id)
     return tax.build(town=town.name, siret=town.siret, address=town.address, family=household.name,
-                     guardians=", ".join(g.full_name for g in household.guardians), child=child.full_name,
-                     born=child.birth_date, year=year, amount=tax_amount(session, child, year),
-                     issued=date.today())
+                     guardians=", ".join(g.full_name for g in guardians), child=child.full_name,
+                     born=child.birth_date, year=year, amount=amount, issued=commune_today())
 
 
 # ---------------------------------------------------------------- the commune's billing settings

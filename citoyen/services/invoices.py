@@ -32,7 +32,11 @@ from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
+from citoyen.services.ledger import add_once
 from citoyen.services.ledger import parse_euros
+from citoyen.services.ledger import replayed
+from citoyen.services.ledger import usable_key
+from citoyen.timefmt import local
 from citoyen.transactions import begin_write
 
 PREFIX = {INVOICE: "F", CREDIT_NOTE: "A"}
@@ -153,15 +157,21 @@ def get_for(session: Session, household: Household, invoice_id: int) -> Invoice:
 
 
 def credit_note(session: Session, actor: Account, household: Household, invoice_id: int,
-                amount: str, reason: str, today: date | None = None) -> Invoice:
-    """Créer un avoir: reduce what an invoice asks, never edit it."""
+                amount: str, reason: str, today: date | None = None, key: str | None = None) -> Invoice:
+    """Créer un avoir: reduce what an invoice asks, never edit it. ``key``: the
+    form's idempotency key; the same submission twice makes one avoir."""
     if not actor.is_agent:
         raise Forbidden("Cette action est réservée aux agents.")
     cents = parse_euros(amount, "amount")
     reason = " ".join((reason or "").split())[:150]
     if not reason:
         raise DomainError("Indiquez le motif de l'avoir : il figure sur le document.", "reason")
+    key = usable_key(key)
     begin_write(session)
+    household_id = household.id
+    earlier = replayed(session, key, household_id, ENTRY_CREDIT_NOTE, cents, invoice_id)
+    if earlier is not None:
+        return _note_of(session, earlier)
     invoice = get_for(session, household, invoice_id)
     if invoice.kind != INVOICE:
         raise DomainError("Un avoir corrige une facture, pas un autre avoir.", "amount")
@@ -179,13 +189,25 @@ def credit_note(session: Session, actor: Account, household: Household, invoice_
     )
     session.add(note)
     session.flush()
-    session.add(LedgerEntry(household_id=household.id, amount_cents=cents, kind=ENTRY_CREDIT_NOTE,
-                            label=f"Avoir {note.number} sur la facture {invoice.number}",
-                            invoice_id=invoice.id, recorded_by_id=actor.id))
-    audit.record(session, actor, "money.credit_note", "household", household.id, household.name,
-                 f"{note.number} : {format_cents(cents)} sur {invoice.number} — {reason}")
+    name, number, corrected = household.name, note.number, invoice.number
+    earlier = add_once(session, LedgerEntry(
+        household_id=household_id, amount_cents=cents, kind=ENTRY_CREDIT_NOTE,
+        label=f"Avoir {number} sur la facture {corrected}", invoice_id=invoice_id,
+        recorded_by_id=actor.id, idempotency_key=key), key, household_id, ENTRY_CREDIT_NOTE, cents, invoice_id)
+    if earlier is not None:  # the same form, sent at the same moment: its avoir
+        return _note_of(session, earlier)
+    audit.record(session, actor, "money.credit_note", "household", household_id, name,
+                 f"{number} : {format_cents(cents)} sur {corrected} — {reason}")
     session.commit()
     return note
+
+
+def _note_of(session: Session, entry: LedgerEntry) -> Invoice:
+    """The avoir whose ledger row this is: its label names it."""
+    notes = session.scalars(select(Invoice).where(
+        Invoice.household_id == entry.household_id, Invoice.kind == CREDIT_NOTE,
+        Invoice.corrects_id == entry.invoice_id, Invoice.amount_cents == entry.amount_cents))
+    return next(n for n in notes if entry.label.startswith(f"Avoir {n.number} "))
 
 
 def pdfs(session: Session, invoice_ids: Sequence[int]):
@@ -223,7 +245,7 @@ def pdf(session: Session, invoice: Invoice, household: Household | None = None, 
         town=town.name, siret=town.siret, service=town.service_name, contact=contact,
         family=household.name, family_number=household.family_number, address=address,
         subscription_code=household.subscription_code, number=invoice.number,
-        is_credit_note=invoice.kind == CREDIT_NOTE, label=invoice.label, issued=invoice.issued_at.date(),
+        is_credit_note=invoice.kind == CREDIT_NOTE, label=invoice.label, issued=local(invoice.issued_at).date(),
         period=(invoice.period_start, invoice.period_end),
         lines=[(line.label, line.quantity, line.unit_cents, line.amount_cents) for line in invoice.lines],
         total=invoice.amount_cents, left=remaining(session, invoice) if left is None else left,
@@ -231,12 +253,21 @@ def pdf(session: Session, invoice: Invoice, household: Household | None = None, 
     )
 
 
+def lock_household(session: Session, household_id: int) -> None:
+    """Take the household's row lock (PostgreSQL; SQLite's write lock already
+    serialises writers), so two payments arriving at once read what the other
+    allocated. In the caller's transaction."""
+    session.execute(select(Household.id).where(Household.id == household_id).with_for_update(key_share=True))
+
+
 def allocate(session: Session, household_id: int, cents: int) -> int:
-    """Money just received without a target (a top-up, cash) pays the household's
-    open invoices, oldest first, through pairs of rows that cancel out. Returns
-    how much was allocated. In the caller's transaction."""
+    """Money just received without a target (a top-up, cash, what an invoice
+    already settled no longer needs) pays the household's open invoices, oldest
+    first, through pairs of rows that cancel out. Returns how much was
+    allocated. In the caller's transaction."""
     if cents <= 0:
         return 0
+    lock_household(session, household_id)
     open_invoices = list(session.scalars(
         select(Invoice).where(Invoice.household_id == household_id, Invoice.kind == INVOICE)
         .order_by(Invoice.issued_at, Invoice.id)))

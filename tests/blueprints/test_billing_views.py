@@ -58,7 +58,8 @@ def test_run_from_the_back_office(app, client, auth, db):
     auth.sign_in(town.agent.email)
     assert "Lancer la facturation" in text(client.get("/agent/facturation"))
     future = client.post("/agent/facturation", data={"month": "2099-01-01"})
-    assert future.status_code == 422 and "une fois commencé" in text(future)
+    assert future.status_code == 422
+    assert "Facturez un mois terminé : janvier 2099 se termine le 31/01/2099." in text(future)
     response = client.post("/agent/facturation", data={"month": month.isoformat()})
     assert response.status_code == 303
     for _ in range(50):
@@ -128,3 +129,36 @@ def test_billing_settings_by_an_administrator(app, client, auth, db, admin):
     fresh(db)
     town = db.get(Organisation, town.id)
     assert (town.billing_mode, town.siret, town.free_absence_motives) == ("postpaid", "21450999900017", "illness")
+
+
+def test_the_run_refuses_a_month_not_ended_or_not_offered(client, auth, db):
+    import re
+
+    from citoyen.services import billing
+
+    town = build_town(db)
+    auth.sign_in(town.agent.email)
+    page = text(client.get("/agent/facturation"))
+    offered = re.findall(r'<option[^>]*value="([^"]+)"', page)
+    from datetime import datetime
+
+    from citoyen.timefmt import PARIS
+
+    this_month = datetime.now(PARIS).date().replace(day=1)
+    assert this_month.isoformat() not in offered and billing.default_month().isoformat() in offered
+    end = billing.month_end(this_month)
+    for asked, said in [
+        (this_month.isoformat(), f"Facturez un mois terminé : {billing.month_label(this_month)} se termine le "
+                                 f"{end:%d/%m/%Y}."),
+        (this_month.strftime("%Y-%m"), "Facturez un mois terminé"),
+        ("0001-01-01", "Choisissez le mois à facturer dans la liste."),
+        ("2026-01-15", "Choisissez le mois à facturer dans la liste."),
+        ("9999-12-01", "Choisissez le mois à facturer dans la liste."),
+        ("n'importe quoi", "Choisissez le mois à facturer dans la liste."),
+    ]:
+        response = client.post("/agent/facturation", data={"month": asked})
+        assert response.status_code == 422, asked
+        error = re.search(r'<p class="field-error" id="month-error">([^<]*)</p>', text(response))
+        assert error and error.group(1).startswith(said), (asked, error and error.group(1))
+    fresh(db)
+    assert db.scalar(select(BillingRun)) is None

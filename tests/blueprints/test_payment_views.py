@@ -190,9 +190,151 @@ def test_agent_balances_and_export(client, auth, agent, family, db):
     assert "Aucun compte" in text(client.get("/agent/soldes?filtre=negatifs"))
     bad = client.get("/agent/soldes/export.csv?start=31/02/2026&end=01/03/2026")
     assert bad.status_code == 422 and 'value="31/02/2026"' in text(bad)
-    from datetime import date
+    from datetime import datetime
 
-    today = date.today().strftime("%d/%m/%Y")
+    from citoyen.timefmt import PARIS
+
+    today = datetime.now(PARIS).strftime("%d/%m/%Y")
     csv = client.get(f"/agent/soldes/export.csv?start={today}&end={today}")
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert "12,50" in csv.data.decode("utf-8-sig")
+
+
+def test_paying_an_invoice_already_being_paid_says_so(client, auth, parent, family, db):
+    from datetime import date
+
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(parent.email)
+    first = client.post(f"/paiements/{family.id}/factures/{invoice.id}/payer")
+    assert first.status_code == 200 and "35,00" in text(first)
+    second = client.post(f"/paiements/{family.id}/factures/{invoice.id}/payer")
+    assert second.status_code == 303
+    page = text(client.get("/paiements/factures"))
+    assert ("Un paiement de cette facture est déjà en cours. Attendez quelques minutes avant de "
+            "réessayer.") in page
+
+
+def _field_error(body: str, field_id: str) -> str:
+    import re
+
+    found = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', body)
+    return found.group(1) if found else ""
+
+
+def test_huge_or_odd_amounts_are_refused_at_their_field(client, auth, parent, agent, family, db):
+    from datetime import date
+
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(parent.email)
+    for amount in ("1e999999", "NaN", "Infinity"):
+        response = client.post(f"/paiements/{family.id}/recharger", data={f"h{family.id}-amount": amount})
+        body = text(response)
+        assert response.status_code == 422 and f'value="{amount}"' in body
+        assert _field_error(body, f"h{family.id}-amount") == "Indiquez un montant en euros, par exemple 20 ou 42,50."
+    response = client.post(f"/paiements/{family.id}/recharger", data={f"h{family.id}-amount": "1000000000"})
+    assert "de 1,00\u00a0€ à 1\u202f000,00\u00a0€" in text(response)  # the hint and the error agree
+    assert _field_error(text(response), f"h{family.id}-amount") == (
+        "Le montant doit être compris entre 1,00\u00a0€ et 1\u202f000,00\u00a0€.")
+    auth.sign_out()
+    auth.sign_in(agent.email)
+    url = f"/agent/foyers/{family.id}"
+    for path, data, field_id in [
+        ("/compte/especes", {"cash-amount": "1e999999", "cash-note": "guichet"}, "cash-amount"),
+        ("/compte/remboursement", {"refund-amount": "1e999999", "refund-reason": "trop-perçu"}, "refund-amount"),
+        ("/avoir", {"avoir-invoice": str(invoice.id), "avoir-amount": "1e999999", "avoir-reason": "erreur"},
+         "avoir-amount"),
+    ]:
+        response = client.post(url + path, data=data)
+        assert response.status_code == 422, path
+        assert _field_error(text(response), field_id) == "Indiquez un montant en euros, par exemple 20 ou 42,50."
+        assert 'value="1e999999"' in text(response)
+    for made_up in ("10000000000000000000000000", "abc", "-1"):
+        response = client.post(url + "/avoir", data={"avoir-invoice": made_up, "avoir-amount": "5",
+                                                     "avoir-reason": "Erreur de saisie"})
+        assert response.status_code == 422
+        assert _field_error(text(response), "avoir-invoice") == "Choisissez la facture à corriger."
+        assert 'value="Erreur de saisie"' in text(response)
+    response = client.get("/agent/soldes/export.csv?start=31/12/9999&end=31/12/9999")
+    assert response.status_code == 422 and 'value="31/12/9999"' in text(response)
+    assert _field_error(text(response), "start") == "Indiquez une date entre le 01/01/2000 et le 31/12/2099."
+    assert len(list(db.scalars(select(LedgerEntry)))) == 1  # the invoice only
+
+
+def test_a_double_click_on_the_agent_money_forms_records_once(client, auth, agent, family, db):
+    import re
+    from datetime import date
+
+    from citoyen.models import AuditEntry
+    from citoyen.models import Invoice
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(agent.email)
+    url = f"/agent/foyers/{family.id}/compte"
+
+    def keys():
+        page = text(client.get(url))
+        return dict(re.findall(r'name="(\w+)-idempotency_key" type="hidden" value="([^"]+)"', page))
+
+    key = keys()["avoir"]
+    for _ in range(2):
+        response = client.post(f"/agent/foyers/{family.id}/avoir", data={
+            "avoir-invoice": str(invoice.id), "avoir-amount": "5", "avoir-reason": "Erreur",
+            "avoir-idempotency_key": key})
+        assert response.status_code == 303
+        assert "Avoir A" in text(client.get(url))
+    for form, path, data, said in [
+        ("cash", "/especes", {"cash-amount": "40", "cash-note": "guichet"}, "Paiement en espèces de 40,00"),
+        ("refund", "/remboursement", {"refund-amount": "2", "refund-reason": "Trop-perçu"},
+         "Remboursement de 2,00"),
+    ]:
+        key = keys()[form]
+        for _ in range(2):
+            response = client.post(url + path, data={**data, f"{form}-idempotency_key": key})
+            assert response.status_code == 303
+            assert said in text(client.get(url))
+    db.expire_all()
+    assert sorted(e.kind for e in db.scalars(select(LedgerEntry))) == [
+        "advance_used", "advance_used", "cash", "credit_note", "invoice", "refund"]
+    assert len(list(db.scalars(select(Invoice).where(Invoice.kind == "credit_note")))) == 1
+    assert len(list(db.scalars(select(AuditEntry).where(AuditEntry.action.like("money.%"))))) == 3
+    # A new page, a new key: a second payment is a new one.
+    assert keys()["cash"] != key
+
+
+def test_invoice_dates_are_days_in_the_commune_time(client, auth, parent, agent, family, db, tmp_path):
+    from datetime import date
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from citoyen.models import Invoice
+    from citoyen.services import invoices
+    from tests.services.test_statement_pdf import _text
+
+    invoice = invoices.issue(db, family, "Facture post-paiement pour septembre 2026", date(2026, 9, 1),
+                             date(2026, 9, 30), [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    # Issued at 22:30 UTC on 30 September: 00:30 on 1 October in Paris.
+    db.execute(update(Invoice).values(issued_at=datetime(2026, 9, 30, 22, 30)))
+    db.commit()
+    auth.sign_in(parent.email)
+    page = text(client.get("/paiements/factures"))
+    assert "1 octobre 2026" in page and "30/09/2026" not in page
+    pdf = client.get(f"/paiements/{family.id}/factures/{invoice.id}.pdf")
+    (tmp_path / "f.pdf").write_bytes(pdf.data)
+    assert "Émis le 01/10/2026" in _text(pdf.data, tmp_path)
+    auth.sign_out()
+    auth.sign_in(agent.email)
+    page = text(client.get(f"/agent/foyers/{family.id}/compte"))
+    assert "1 octobre 2026" in page and "30/09/2026" not in page

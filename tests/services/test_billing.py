@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from datetime import date
+from datetime import datetime
+from datetime import time
 from datetime import timedelta
 
 import pytest
@@ -173,16 +175,29 @@ def test_run_with_progress(app, db, town):
     today = date.today()
     with pytest.raises(DomainError):
         billing.start_run(db, town.agent, town.organisation.id, today + timedelta(days=40))
-    run = billing.start_run(db, town.agent, town.organisation.id, today)
+    last_month = billing.default_month()
+    run = billing.start_run(db, town.agent, town.organisation.id, last_month)
     assert run.total == 1 and run.status == "running"
     with pytest.raises(DomainError, match="déjà en cours"):
-        billing.start_run(db, town.agent, town.organisation.id, today)
+        billing.start_run(db, town.agent, town.organisation.id, last_month)
     billing.execute_run(lambda: new_session(app), run.id, BASE_URL, progress_every=1)
     fresh(db)
     assert run.status == "done" and run.done == 1
 
 
+def _received(db, when):
+    """Date the rows just written (money received, debits) as if written at ``when`` (UTC)."""
+    from sqlalchemy import null
+
+    db.execute(update(LedgerEntry).where(LedgerEntry.idempotency_key.is_(null()),
+                                         LedgerEntry.created_at > utcnow() - timedelta(minutes=5))
+               .values(created_at=when))
+    db.commit()
+
+
 def test_attestation_fiscale(db, town, tmp_path):
+    from datetime import datetime
+
     from citoyen.models import Child
     from citoyen.services import invoices
     from citoyen.services.errors import NotFound
@@ -192,20 +207,23 @@ def test_attestation_fiscale(db, town, tmp_path):
     leo = db.get(Child, town.leo.id)
     leo.birth_date = date(year - 3, 5, 1)
     db.commit()
-    # Prepaid: a debit of Léo's days under 6 in March, one for another child.
+    # Prepaid: money in, then a debit of Léo's days under 6 in March, one for another child.
+    ledger.record_cash(db, town.agent, town.household, "30")
     db.add(LedgerEntry(household_id=town.household.id, amount_cents=-1200, kind="consumption",
                        label="x", child_id=leo.id, service_month=date(year, 3, 1), under_six=True))
     db.add(LedgerEntry(household_id=town.household.id, amount_cents=-999, kind="consumption",
                        label="y", child_id=town.ines.id, service_month=date(year, 3, 1), under_six=True))
-    # Post-paid: an invoice of 20 € for Léo, half paid.
-    invoice = invoices.issue(db, town.household, "Facture", date(year, 4, 1), date(year, 4, 30),
-                             [invoices.Line("Accueil", 10, 200, leo.id, True)])
-    db.add(LedgerEntry(household_id=town.household.id, amount_cents=1000, kind="cash", label="z",
-                       invoice_id=invoice.id))
     db.commit()
-    assert billing.tax_amount(db, leo, year) == 1200 + 1000
+    _received(db, datetime(year, 3, 31, 10))
+    # Post-paid: an invoice of 20 € for Léo, half paid (with what is left on the account).
+    invoices.issue(db, town.household, "Facture", date(year, 4, 1), date(year, 4, 30),
+                   [invoices.Line("Accueil", 10, 200, leo.id, True)])
+    db.commit()
+    _received(db, datetime(year, 5, 2, 10))
+    assert billing.tax_amount(db, leo, year) == 1200 + 801
     text = _text(billing.tax_certificate(db, town.household, leo.id, year), tmp_path)
-    assert f"Attestation fiscale {year}" in text and "22,00 €" in text and "Léo" in text
+    assert f"Attestation fiscale {year}" in text and "20,01 €" in text and "Léo" in text
+    assert "()" not in text
     ines = db.get(Child, town.ines.id)
     ines.birth_date = date(year - 10, 1, 1)
     db.commit()
@@ -215,6 +233,103 @@ def test_attestation_fiscale(db, town, tmp_path):
     other = household(db, town.organisation, name="Benali", children=("Yasmine",))
     with pytest.raises(NotFound):
         billing.tax_certificate(db, town.household, other.children[0].id, year)
+
+
+def test_the_attestation_certifies_money_received_not_credit_notes(db, town):
+    from datetime import datetime
+
+    from citoyen.models import Child
+    from citoyen.services import invoices
+
+    _mode(db, town, "postpaid")
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 3, 5, 1)
+    db.commit()
+    invoice = invoices.issue(db, town.household, "Facture", date(year, 3, 1), date(year, 3, 31),
+                             [invoices.Line("Accueil — Léo", 10, 200, leo.id, True)])
+    db.commit()
+    _received(db, datetime(year, 4, 2, 10))
+    # An avoir of the whole invoice: nothing was paid, nothing is certified.
+    invoices.credit_note(db, town.agent, town.household, invoice.id, "20", "Séances non dues")
+    _received(db, datetime(year, 4, 3, 10))
+    assert billing.tax_amount(db, leo, year) == 0
+    second = invoices.issue(db, town.household, "Facture", date(year, 4, 1), date(year, 4, 30),
+                            [invoices.Line("Accueil — Léo", 10, 200, leo.id, True)])
+    db.commit()
+    invoices.credit_note(db, town.agent, town.household, second.id, "5", "Sortie annulée")
+    ledger.record_cash(db, town.agent, town.household, "15")
+    _received(db, datetime(year, 5, 10, 10))
+    assert invoices.remaining(db, second) == 0
+    assert billing.tax_amount(db, leo, year) == 1500  # the cash, not the 5 € avoir
+
+
+def test_the_attestation_does_not_certify_debits_never_paid(db, town):
+    from datetime import datetime
+
+    from citoyen.models import Child
+
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 3, 5, 1)
+    db.commit()
+    db.add(LedgerEntry(household_id=town.household.id, amount_cents=-1200, kind="consumption",
+                       label="x", child_id=leo.id, service_month=date(year, 3, 1), under_six=True))
+    db.commit()
+    _received(db, datetime(year, 4, 1, 10))
+    assert ledger.balance(db, town.household.id) == -1200
+    assert billing.tax_amount(db, leo, year) == 0  # the account is debtor: nothing was paid
+    ledger.record_cash(db, town.agent, town.household, "5")
+    _received(db, datetime(year, 6, 1, 10))
+    assert billing.tax_amount(db, leo, year) == 500
+    # Money topped up then given back was not spent on childcare.
+    ledger.record_cash(db, town.agent, town.household, "20")
+    _received(db, datetime(year, 7, 1, 10))
+    ledger.refund(db, town.agent, town.household, "13", "Trop-perçu")
+    _received(db, datetime(year, 7, 2, 10))
+    assert ledger.balance(db, town.household.id) == 0
+    assert billing.tax_amount(db, leo, year) == 1200
+
+
+def test_the_attestation_year_is_the_year_the_money_was_received(db, town):
+    from datetime import datetime
+
+    from citoyen.models import Child
+    from citoyen.services import invoices
+
+    _mode(db, town, "postpaid")
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 3, 5, 1)
+    db.commit()
+    invoices.issue(db, town.household, "Facture décembre", date(year - 1, 12, 1), date(year - 1, 12, 31),
+                   [invoices.Line("Accueil — Léo", 10, 200, leo.id, True)])
+    db.commit()
+    _received(db, datetime(year - 1, 12, 31, 9))
+    # Paid in cash at 23:30 UTC on 31 December: 00:30 on 1 January in Paris.
+    ledger.record_cash(db, town.agent, town.household, "20")
+    _received(db, datetime(year - 1, 12, 31, 23, 30))
+    assert billing.tax_amount(db, leo, year - 1) == 0
+    assert billing.tax_amount(db, leo, year) == 2000
+
+
+def test_the_attestation_names_the_validated_guardians_only(db, town, tmp_path):
+    from citoyen.models import Child
+    from citoyen.models import Guardian
+    from tests.services.test_statement_pdf import _text
+
+    year = date.today().year - 1
+    leo = db.get(Child, town.leo.id)
+    leo.birth_date = date(year - 3, 5, 1)
+    db.add(Guardian(household_id=town.household.id, first_name="Inconnu", last_name="Intrus",
+                    status="pending"))
+    db.commit()
+    text = _text(billing.tax_certificate(db, town.household, leo.id, year), tmp_path)
+    assert "Intrus" not in text and "()" not in text and "foyer Martin a payé" in " ".join(text.split())
+    db.add(Guardian(household_id=town.household.id, first_name="Camille", last_name="Martin"))
+    db.commit()
+    text = " ".join(_text(billing.tax_certificate(db, town.household, leo.id, year), tmp_path).split())
+    assert "foyer Martin (Camille Martin) a payé" in text and "Intrus" not in text
 
 
 def test_a_negative_account_for_too_long_stops_new_bookings(db, town):
@@ -233,12 +348,14 @@ def test_a_negative_account_for_too_long_stops_new_bookings(db, town):
     agenda.book(db, town.parent, town.leo.id, town.canteen.id, days[2])
 
 
-def test_unbooked_presence_takes_a_place_and_carries_the_surcharge(db, town):
+def test_unbooked_presence_takes_a_place_and_carries_the_surcharge(db, town, monkeypatch):
     from citoyen.services import activities
     from citoyen.services.errors import Forbidden
 
     billing.update_settings(db, factories_admin(db), town.organisation.id, "prepaid", "", ["illness"], "25")
     day = _days(1)[0]
+    # Attendance is marked on the day itself.
+    monkeypatch.setattr(activities, "local_now", lambda: datetime.combine(day, time(12, 0)))
     with pytest.raises(Forbidden):
         activities.unbooked_presence(db, town.parent, town.canteen.id, town.leo.id, day)
     assert {c.id for c in activities.unbooked_candidates(db, town.canteen, day)} == {town.leo.id, town.ines.id}
@@ -259,3 +376,22 @@ def factories_admin(db):
     from tests import factories
 
     return factories.account(db, email="admin.billing@example.org", role="admin")
+
+
+def test_a_month_not_ended_is_not_billed(db, town):
+    from citoyen.models import BillingRun
+
+    _mode(db, town, "prepaid")
+    for month in (date(2026, 11, 1), date(2026, 12, 1), date(9999, 12, 1)):
+        with pytest.raises(DomainError) as raised:
+            billing.start_run(db, town.agent, town.organisation.id, month, today=date(2026, 11, 22))
+        assert raised.value.field == "month"
+    assert raised.value.message.startswith("Facturez un mois terminé : décembre 9999")
+    with pytest.raises(DomainError) as raised:
+        billing.start_run(db, town.agent, town.organisation.id, date(2026, 11, 1), today=date(2026, 11, 30))
+    assert raised.value.message == "Facturez un mois terminé : novembre 2026 se termine le 30/11/2026."
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(BillingRun)) == 0
+    # The day after its last day, it may be billed.
+    run = billing.start_run(db, town.agent, town.organisation.id, date(2026, 11, 1), today=date(2026, 12, 1))
+    assert run.month == date(2026, 11, 1)

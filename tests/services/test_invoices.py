@@ -154,3 +154,63 @@ def test_money_received_pays_the_open_invoices_oldest_first(db, agent, parent, f
     db.expire_all()
     assert invoices.remaining(db, second) == 4700 - 1300
     assert ledger.balance(db, family.id) == -9400 + 6000
+
+
+def test_an_invoice_paid_twice_pays_the_next_open_invoice(db, agent, parent, family, outbox):
+    first, second = _issue(db, family), _issue(db, family)
+    payment, redirect = payments.start_invoice_payment(db, SETTINGS, parent, family, first.id, URLS)
+    # Meanwhile the family pays the same invoice in cash at the town hall.
+    ledger.record_cash(db, agent, family, "47")
+    assert (invoices.remaining(db, first), invoices.remaining(db, second)) == (0, 4700)
+    back = Bank().choose(redirect, "payer")
+    assert payments.settle(db, SETTINGS, back, BASE_URL, "return").credited
+    db.expire_all()
+    # The surplus is not left idle on the account: it settles the next invoice.
+    assert (invoices.remaining(db, first), invoices.remaining(db, second)) == (0, 0)
+    assert ledger.balance(db, family.id) == 0
+    assert "vont à vos autres factures" in outbox.last(parent.email).text_body
+
+
+def test_a_surplus_without_another_invoice_stays_on_the_account(db, agent, parent, family):
+    invoice = _issue(db, family)
+    payment, redirect = payments.start_invoice_payment(db, SETTINGS, parent, family, invoice.id, URLS)
+    ledger.record_cash(db, agent, family, "20")
+    back = Bank().choose(redirect, "payer")
+    assert payments.settle(db, SETTINGS, back, BASE_URL, "return").credited
+    db.expire_all()
+    assert invoices.remaining(db, invoice) == 0 and ledger.balance(db, family.id) == 2000
+    # The credit then settles the next invoice first.
+    assert invoices.remaining(db, _issue(db, family)) == 4700 - 2000
+
+
+def test_an_invoice_is_not_paid_online_twice_at_once(db, parent, family):
+    from datetime import timedelta
+
+    from sqlalchemy import func
+    from sqlalchemy import update
+
+    from citoyen.models import Payment
+    from citoyen.models.base import utcnow
+
+    invoice = _issue(db, family)
+    payments.start_invoice_payment(db, SETTINGS, parent, family, invoice.id, URLS)
+    with pytest.raises(DomainError) as raised:
+        payments.start_invoice_payment(db, SETTINGS, parent, family, invoice.id, URLS)
+    assert raised.value.message == ("Un paiement de cette facture est déjà en cours. "
+                                    "Attendez quelques minutes avant de réessayer.")
+    assert db.scalar(select(func.count()).select_from(Payment)) == 1
+    # Once the bank's payment page has expired, the family may try again.
+    db.execute(update(Payment).values(created_at=utcnow() - payments.PAYMENT_SESSION - timedelta(minutes=1)))
+    db.commit()
+    second, _ = payments.start_invoice_payment(db, SETTINGS, parent, family, invoice.id, URLS)
+    assert second.amount_cents == 4700
+
+
+def test_the_same_credit_note_form_sent_twice_makes_one_avoir(db, agent, family):
+    invoice = _issue(db, family)
+    key = "a" * 32
+    note = invoices.credit_note(db, agent, family, invoice.id, "7", "Sortie annulée", key=key)
+    again = invoices.credit_note(db, agent, family, invoice.id, "7", "Sortie annulée", key=key)
+    assert again.id == note.id and again.number == note.number
+    assert invoices.remaining(db, invoice) == 4000
+    assert len(list(db.scalars(select(Invoice).where(Invoice.kind == "credit_note")))) == 1

@@ -277,10 +277,12 @@ def test_balances_and_how_long_they_are_negative(db, agent, parent, family):
 
 
 def test_treasury_export(db, agent, family):
-    from datetime import date
+    from datetime import datetime
+
+    from citoyen.timefmt import PARIS
 
     ledger.record_cash(db, agent, family, "12,50", "=HYPERLINK()")
-    today = date.today()
+    today = datetime.now(PARIS).date()  # a day of the export is a day in the commune
     content = ledger.export_csv(db, agent, today, today)
     header, row = content.strip().split("\r\n")
     assert header.startswith("Date;Heure;Identifiant famille;Foyer;Nature")
@@ -298,3 +300,129 @@ def test_amounts_are_written_the_french_way_whatever_their_sign(cents):
     assert text.endswith("\u00a0€")
     number = text[:-2].replace("\u202f", "").replace(",", ".")
     assert round(float(number) * 100) == cents
+
+
+def test_a_card_refused_then_paid_in_the_same_payment_credits_once(db, parent, family):
+    payment, redirect = _start(db, parent, family, "25")
+    asked = {k: v for k, v in redirect.fields if k.startswith("vads_")}
+    refused = answer_fields(asked, "refuser", DEMO_SECRET)
+    paid = answer_fields(asked, "payer", DEMO_SECRET)
+    assert not _notify(db, refused).credited
+    db.expire_all()
+    assert db.get(Payment, payment.id).status == "refused"
+    # The family retries with another card, within the same bank session.
+    assert _notify(db, paid).credited
+    assert not _notify(db, paid).credited  # replayed
+    # "Paid" is final: a late refusal changes nothing.
+    assert not _notify(db, refused).credited
+    db.expire_all()
+    assert db.get(Payment, payment.id).status == "paid"
+    assert [r.amount_cents for r in _rows(db, family)] == [2500]
+    assert ledger.balance(db, family.id) == 2500
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "1e9", "NaN", "sNaN", "Infinity", "-Infinity", "1E+2",
+                                    "1_000", "\u0661\u0662", "0e5"])
+def test_what_is_not_a_number_is_said_so(db, parent, agent, family, amount):
+    for call in (lambda: _start(db, parent, family, amount),
+                 lambda: ledger.record_cash(db, agent, family, amount),
+                 lambda: ledger.refund(db, agent, family, amount, "trop-perçu")):
+        with pytest.raises(DomainError) as raised:
+            call()
+        assert raised.value.field == "amount"
+        assert raised.value.message == "Indiquez un montant en euros, par exemple 20 ou 42,50."
+    assert _rows(db, family) == []
+
+
+@pytest.mark.parametrize("amount", ["1000,01", "200000", "1" * 30])
+def test_a_top_up_above_its_limit_states_the_limit_of_the_page(db, parent, family, amount):
+    with pytest.raises(DomainError) as raised:
+        _start(db, parent, family, amount)
+    assert raised.value.message == "Le montant doit être compris entre 1,00\u00a0€ et 1\u202f000,00\u00a0€."
+
+
+def test_an_export_of_dates_out_of_reach_is_refused_at_the_field(db, agent, family):
+    from datetime import date
+
+    with pytest.raises(DomainError) as raised:
+        ledger.export_csv(db, agent, date(9999, 12, 31), date(9999, 12, 31))
+    assert raised.value.field == "start" and "31/12/2099" in raised.value.message
+    with pytest.raises(DomainError) as raised:
+        ledger.export_csv(db, agent, date(2026, 1, 1), date(9999, 12, 31))
+    assert raised.value.field == "end"
+
+
+def test_the_same_cash_or_refund_form_sent_twice_records_once(db, agent, family):
+    from citoyen.models import AuditEntry
+
+    key = "k" * 32
+    first = ledger.record_cash(db, agent, family, "40", "guichet", key=key)
+    again = ledger.record_cash(db, agent, family, "40", "guichet", key=key)
+    assert again.id == first.id
+    refund_key = "r" * 32
+    assert ledger.refund(db, agent, family, "10", "trop-perçu", key=refund_key).id == \
+        ledger.refund(db, agent, family, "10", "trop-perçu", key=refund_key).id
+    assert sorted(r.amount_cents for r in _rows(db, family)) == [-1000, 4000]
+    assert len(list(db.scalars(select(AuditEntry).where(AuditEntry.action.like("money.%"))))) == 2
+    # The same key with something else is not the same submission.
+    with pytest.raises(DomainError, match="déjà servi"):
+        ledger.record_cash(db, agent, family, "41", "guichet", key=key)
+    db.rollback()
+    assert ledger.balance(db, family.id) == 3000
+
+
+def test_simultaneous_submissions_of_one_cash_form_record_once(app, db, agent, family):
+    key = "s" * 32
+
+    def pay(session, i):
+        return ledger.record_cash(session, session.get(type(agent), agent.id),
+                                  session.get(type(family), family.id), "15", key=key).id
+
+    results, errors = run_together(app, pay)
+    assert errors == [] and len(set(results)) == 1
+    assert [r.amount_cents for r in _rows(db, family)] == [1500]
+
+
+def test_statement_and_export_read_days_in_the_commune_time(db, agent, family, tmp_path):
+    from datetime import date
+    from datetime import datetime
+
+    from tests.services.test_statement_pdf import _text
+
+    entry = ledger.record_cash(db, agent, family, "50", "nouvel an")
+    # 23:30 UTC on 31 December is 00:30 on 1 January in Paris.
+    db.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id)
+               .values(created_at=datetime(2025, 12, 31, 23, 30)))
+    db.commit()
+    in_2026 = " ".join(_text(ledger.statement_pdf(db, family, 2026, None, True), tmp_path).split())
+    assert "01/01/2026 Paiement en espèces" in in_2026
+    in_2025 = _text(ledger.statement_pdf(db, family, 2025, None, True), tmp_path)
+    assert "Aucun mouvement sur cette période" in in_2025
+    january = _text(ledger.statement_pdf(db, family, 2026, 1, False), tmp_path)
+    assert "janvier 2026" in january and "50,00 €" in january
+    header, row = ledger.export_csv(db, agent, date(2026, 1, 1), date(2026, 1, 1)).strip().split("\r\n")
+    assert row.startswith("01/01/2026;00:30;")
+    assert ledger.export_csv(db, agent, date(2025, 12, 31), date(2025, 12, 31)).strip() == header
+
+
+def test_a_commune_backend_cannot_settle_another_commune_payment(db, parent, agent, family, caplog):
+    other_town = factories.organisation(db, name="Ville de Belval", slug="belval", postcodes="45990")
+    other_options = {**BANK_OPTIONS, "secret_test": "secretdebelval2026", "vads_site_id": "87654321"}
+    settings = {**SETTINGS, "PAYMENT_BACKENDS": {
+        "testville": {"kind": "systempayv2", "options": BANK_OPTIONS},
+        "belval": {"kind": "systempayv2", "options": other_options}}}
+    assert payments.backend_config(settings, other_town)["options"] is other_options
+    payment, redirect = payments.start_topup(db, settings, parent, family, "20", URLS)
+    asked = {k: v for k, v in redirect.fields if k.startswith("vads_")}
+    # Signed with Belval's secret, for a payment of a Testville family.
+    forged = answer_fields(asked, "payer", "secretdebelval2026")
+    outcome = payments.settle(db, settings, urllib.parse.urlencode(forged), BASE_URL, "notification")
+    assert outcome.payment is None and not outcome.credited
+    assert "did not sign it" in caplog.text
+    assert _rows(db, family) == []
+    db.expire_all()
+    assert db.get(Payment, payment.id).status == "pending"
+    # Signed by its own commune's backend, it is credited.
+    genuine = answer_fields(asked, "payer", DEMO_SECRET)
+    assert payments.settle(db, settings, urllib.parse.urlencode(genuine), BASE_URL, "notification").credited
+    assert ledger.balance(db, family.id) == 2000

@@ -1,5 +1,6 @@
 """Espace agent: a household's compte d'avance, cash payments and refunds."""
 
+import secrets
 from datetime import date
 from datetime import timedelta
 
@@ -12,12 +13,14 @@ from flask import url_for
 from flask_login import current_user
 from wtforms import FieldList
 from wtforms import FormField
+from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput
 from wtforms.widgets import ListWidget
 
@@ -28,6 +31,7 @@ from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.activities import activity_or_404
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import ListChoice
 from citoyen.blueprints.fields import Subform
 from citoyen.blueprints.fields import required
 from citoyen.blueprints.household.forms import chosen_organisation
@@ -58,32 +62,60 @@ def _amount():
                        render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"})
 
 
+def _new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _key():
+    """Made when the form is shown, sent back with it: the same submission
+    twice (a double click, a reload) records once."""
+    return HiddenField(default=_new_key, validators=[Length(max=64)])
+
+
+def _fresh(form):
+    """A form shown again with errors recorded nothing: a new key, so that what
+    the agent sends next is a new submission."""
+    form.idempotency_key.data = _new_key()
+    return form
+
+
 class CashForm(Form):
+    idempotency_key = _key()
     amount = _amount()
     note = StringField("Commentaire", validators=[Length(max=120)], description="Facultatif",
                        render_kw={"maxlength": 120})
 
 
 class RefundForm(Form):
+    idempotency_key = _key()
     amount = _amount()
     reason = StringField("Motif du remboursement", validators=[
         required("Indiquez le motif du remboursement."), Length(max=120)], render_kw={"maxlength": 120})
 
 
 class CreditNoteForm(Form):
-    invoice = SelectField("Facture corrigée", coerce=str, validate_choice=False)
+    idempotency_key = _key()
+    # Only the household's open invoices are offered: any other value (another
+    # household's invoice, a made-up number) is refused at the field.
+    invoice = ListChoice("Facture corrigée", validators=[required("Choisissez la facture à corriger.")],
+                         message="Choisissez la facture à corriger.")
     amount = _amount()
     reason = StringField("Motif de l'avoir", validators=[
         required("Indiquez le motif de l'avoir."), Length(max=150)], render_kw={"maxlength": 150},
         description="Il figure sur l'avoir envoyé à la famille.")
 
 
+def _credit_choices(found) -> list[SelectChoice]:
+    """The invoices an avoir may correct: those with something left to pay."""
+    return [SelectChoice(str(i.id), f"{i.number} — reste {format_cents(left)}")
+            for i, left in found if i.kind == "invoice" and left > 0]
+
+
 def _page(household, cash=None, refund=None, status=200, statement=None, credit=None):
     session = get_session()
     found = invoices.of_household(session, household.id)
     credit = credit or CreditNoteForm(prefix="avoir", formdata=None)
-    credit.invoice.choices = [SelectChoice(str(i.id), f"{i.number} — reste {format_cents(left)}")
-                              for i, left in found if i.kind == "invoice" and left > 0]
+    credit.invoice.choices = _credit_choices(found)
     return render(
         "agent/ledger.html", household=household, balance=ledger.balance(session, household.id),
         entries=ledger.entries(session, household.id), format_cents=format_cents,
@@ -108,11 +140,11 @@ def record_cash(household_id: int):
     form = CashForm(prefix="cash")
     if form.validate_on_submit():
         ok, entry = attempt(form, ledger.record_cash, get_session(), current_user, household,
-                            form.amount.data, form.note.data)
+                            form.amount.data, form.note.data, key=form.idempotency_key.data)
         if ok:
             flash(f"Paiement en espèces de {format_cents(entry.amount_cents)} enregistré.", "success")
             return redirect(url_for("agent.household_account", household_id=household.id))
-    return _page(household, cash=form, status=422)
+    return _page(household, cash=_fresh(form), status=422)
 
 
 @bp.route("/foyers/<int:household_id>/compte/remboursement", methods=["POST"])
@@ -122,11 +154,11 @@ def refund(household_id: int):
     form = RefundForm(prefix="refund")
     if form.validate_on_submit():
         ok, entry = attempt(form, ledger.refund, get_session(), current_user, household,
-                            form.amount.data, form.reason.data)
+                            form.amount.data, form.reason.data, key=form.idempotency_key.data)
         if ok:
             flash(f"Remboursement de {format_cents(-entry.amount_cents)} enregistré.", "success")
             return redirect(url_for("agent.household_account", household_id=household.id))
-    return _page(household, refund=form, status=422)
+    return _page(household, refund=_fresh(form), status=422)
 
 
 @bp.route("/foyers/<int:household_id>/compte/releve")
@@ -154,19 +186,17 @@ def credit_note(household_id: int):
     """Créer un avoir: a correction is a new document, never an edit."""
     household = household_or_404(current_user, household_id)
     form = CreditNoteForm(prefix="avoir")
+    form.invoice.choices = _credit_choices(invoices.of_household(get_session(), household.id))
     if form.validate_on_submit():
-        try:
-            invoice_id = int(form.invoice.data or "")
-        except ValueError:
-            invoice_id = 0
         ok, note = attempt(form, invoices.credit_note, get_session(), current_user, household,
-                           invoice_id, form.amount.data, form.reason.data)
+                           int(form.invoice.data), form.amount.data, form.reason.data,
+                           key=form.idempotency_key.data)
         if ok:
             flash(f"Avoir {note.number} de {format_cents(note.amount_cents)} créé.", "success")
             return redirect(url_for("agent.household_account", household_id=household.id))
         if isinstance(note, NotFound):
             add_error(form, "invoice", "Choisissez la facture à corriger.")
-    return _page(household, status=422, credit=form)
+    return _page(household, status=422, credit=_fresh(form))
 
 
 class ExportForm(Form):
@@ -252,17 +282,46 @@ def activity_prices(activity_id: int):
     return render("agent/prices.html", activity=activity, form=form, status=form_status(form))
 
 
+def _month_of(value: str | None) -> date | None:
+    """« 2026-11-01 » or « 2026-11 » → the first of that month; None otherwise."""
+    for text in (value or "", (value or "") + "-01"):
+        try:
+            asked = date.fromisoformat(text).replace(day=1)
+            return asked if 2000 <= asked.year <= 2100 else None
+        except ValueError:
+            continue
+    return None
+
+
+class MonthChoice(ListChoice):
+    """One of the ended months offered; a month not ended yet is told when it ends."""
+
+    def pre_validate(self, form):
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            asked = _month_of(self.data)
+            raise ValidationError((billing.unfinished_month(asked) if asked else None)
+                                  or self.message) from None
+
+
 class RunForm(Form):
     organisation_id = SelectField("Commune", coerce=str, validate_choice=False)
-    month = SelectField("Mois", coerce=str, validate_choice=False)
+    month = MonthChoice("Mois", validators=[required("Choisissez le mois à facturer.")],
+                        message="Choisissez le mois à facturer dans la liste.")
 
 
 def _months(today: date) -> list[date]:
-    first = today.replace(day=1)
-    months = [first]
+    """The months that may be billed: the last twelve that have ended."""
+    months = [billing.default_month(today)]
     for _ in range(11):
         months.append((months[-1] - timedelta(days=1)).replace(day=1))
     return months
+
+
+def _month_choices() -> list[SelectChoice]:
+    return [SelectChoice(m.isoformat(), billing.month_label(m).capitalize())
+            for m in _months(billing.commune_today())]
 
 
 def _runs_page(form=None, status=200):
@@ -270,8 +329,7 @@ def _runs_page(form=None, status=200):
     communes = organisations.all_organisations(session)
     form = form or RunForm(formdata=None, month=billing.default_month().isoformat())
     form.organisation_id.choices = [SelectChoice(str(o.id), o.name) for o in communes]
-    form.month.choices = [SelectChoice(m.isoformat(), billing.month_label(m).capitalize())
-                          for m in _months(date.today())]
+    form.month.choices = _month_choices()
     return render("agent/billing.html", form=form, several=len(communes) > 1,
                   runs=billing.runs_of(session, [o.id for o in communes]),
                   names={o.id: o.name for o in communes}, month_label=billing.month_label,
@@ -284,18 +342,14 @@ def billing_runs():
     if request.method == "GET":
         return _runs_page()
     form = RunForm()
+    form.month.choices = _month_choices()
     session = get_session()
     communes = organisations.all_organisations(session)
     if form.validate_on_submit():
         organisation = chosen_organisation(form, communes)
-        try:
-            month = date.fromisoformat(form.month.data or "")
-        except ValueError:
-            month = None
+        month = date.fromisoformat(form.month.data)
         if organisation is None:
             add_error(form, "organisation_id", "Choisissez la commune.")
-        elif month is None:
-            add_error(form, "month", "Choisissez le mois à facturer.")
         else:
             ok, run = attempt(form, billing.start_run, session, current_user, organisation.id, month)
             if ok:
