@@ -4,7 +4,6 @@ new row."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from datetime import time
 from datetime import timedelta
 from decimal import Decimal
 
+from defusedcsv import csv
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -300,7 +300,7 @@ def export_csv(session: Session, actor: Account, start: date, end: date,
     if organisation_id is not None:
         query = query.where(Household.organisation_id == organisation_id)
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")  # a name typed as =formula stays text
     writer.writerow(["Date", "Heure", "Identifiant famille", "Foyer", "Nature", "Libellé", "Montant",
                      "Numéro de mouvement"])
     for entry, household in session.execute(query):
@@ -308,8 +308,8 @@ def export_csv(session: Session, actor: Account, start: date, end: date,
         amount = f"{'-' if entry.amount_cents < 0 else ''}{euros},{cents:02d}"
         when = local(entry.created_at)
         writer.writerow([when.strftime("%d/%m/%Y"), when.strftime("%H:%M"),
-                         household.family_number, _safe(household.name),
-                         KIND_LABELS.get(entry.kind, entry.kind), _safe(entry.label), amount, entry.id])
+                         household.family_number, household.name,
+                         KIND_LABELS.get(entry.kind, entry.kind), entry.label, amount, entry.id])
     return out.getvalue()
 
 
@@ -317,7 +317,3 @@ def _utc_midnight(day: date) -> datetime:
     """The start of a day in the commune (Paris), as stored: naive UTC."""
     return datetime.combine(day, time.min, tzinfo=PARIS).astimezone(UTC).replace(tzinfo=None)
 
-
-def _safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

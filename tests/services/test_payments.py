@@ -287,6 +287,11 @@ def test_treasury_export(db, agent, family):
     header, row = content.strip().split("\r\n")
     assert header.startswith("Date;Heure;Identifiant famille;Foyer;Nature")
     assert ";Espèces;" in row and ";12,50;" in row and "HYPERLINK" in row
+    assert ";=" not in row  # a cell a spreadsheet would run as a formula stays text
+    household = db.get(type(family), family.id)
+    household.name = "@SUM(1+1)"
+    db.commit()
+    assert ";'@SUM(1+1);" in ledger.export_csv(db, agent, today, today)
     with pytest.raises(DomainError) as raised:
         ledger.export_csv(db, agent, today, today - timedelta(days=1))
     assert raised.value.field == "end"
