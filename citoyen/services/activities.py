@@ -170,12 +170,25 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
     """Modifier une activité. A new default capacity applies from today on to
     every day whose capacity an agent did not set (past days keep theirs).
     Lowering it below the bookings already made needs confirmation (the
-    bookings stay); raising it gives the new places to the waiting lists."""
+    bookings stay); raising it gives the new places to the waiting lists.
+    A weekday it no longer opens on needs confirmation too: the bookings of
+    those days to come are cancelled and the families told."""
     _require_agent(actor)
     begin_write(session)
     activity = get(session, actor, activity_id)
     clean = _clean(session, values)
     today = local_now().date()
+    dropped = {int(d) for d in activity.weekdays} - {int(d) for d in clean["weekdays"]}
+    stranded = [row for row in session.execute(_live_bookings().where(
+        Booking.activity_id == activity.id, Booking.day >= today)).all()
+        if row[0].day.weekday() in dropped] if dropped else []
+    held = sum(1 for booking, _ in stranded if booking.status == BOOKING_BOOKED)
+    if stranded and not confirmed:
+        session.rollback()
+        raise DomainError(
+            f"{len(stranded)} réservation(s) ou place(s) en liste d'attente tombent un jour où l'activité "
+            "n'ouvrira plus : elles seront annulées et les familles prévenues. Cochez la confirmation pour "
+            "continuer.", "confirm")
     following = (Slot.activity_id == activity.id, Slot.capacity_overridden.is_(False), Slot.day >= today)
     capacity = clean["default_capacity"]
     over, days = session.execute(
@@ -191,6 +204,10 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
     for key, value in clean.items():
         setattr(activity, key, value)
     session.flush()
+    if stranded:  # first: none of them may take a place freed below
+        _cancel_bookings(session, actor, stranded, f"{activity.name} : jours d'ouverture modifiés",
+                         f"La mairie a changé les jours d'ouverture de {activity.name}. Ces jours ne seront "
+                         "pas facturés.", base_url)
     session.execute(update(Slot).where(*following).values(capacity=capacity)
                     .execution_options(synchronize_session=False))
     waiting = session.scalars(
@@ -201,7 +218,8 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
     for slot_id in waiting:
         _fill_from_waiting_list(session, slot_id, base_url)
     audit.record(session, actor, "activity.update", "activity", activity.id, activity.name,
-                 f"{before} → {_describe(activity)}")
+                 f"{before} → {_describe(activity)}"
+                 + (f" — {held} réservation(s) annulée(s)" if stranded else ""))
     session.commit()
     return activity
 
@@ -304,19 +322,31 @@ def add_closure(session: Session, actor: Account, organisation: Organisation, st
     return closure, cancelled
 
 
+def _live_bookings():
+    """Bookings and places in line, with their activity's name."""
+    return (select(Booking, Activity.name).join(Activity, Activity.id == Booking.activity_id)
+            .where(Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING))).order_by(Booking.day, Booking.id))
+
+
 def _cancel_closed_days(session: Session, actor: Account, closure: Closure, base_url: str) -> int:
     """Cancel the bookings (and places in line) a new closure falls on; tell each family once."""
-    query = (select(Booking, Activity.name).join(Activity, Activity.id == Booking.activity_id)
-             .where(Activity.organisation_id == closure.organisation_id, Booking.day >= closure.start_date,
-                    Booking.day <= closure.end_date, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
-             .order_by(Booking.day, Booking.id))
+    query = _live_bookings().where(Activity.organisation_id == closure.organisation_id,
+                                   Booking.day >= closure.start_date, Booking.day <= closure.end_date)
     if closure.activity_id is not None:
         query = query.where(Booking.activity_id == closure.activity_id)
     if closure.site_id is not None:
         query = query.where(Activity.site_id == closure.site_id)
+    return _cancel_bookings(session, actor, session.execute(query).all(), f"Fermeture : {closure.reason}",
+                            f"La mairie a fermé ces jours-là ({closure.reason}). Ils ne seront pas facturés.",
+                            base_url)
+
+
+def _cancel_bookings(session: Session, actor: Account, rows, subject: str, intro: str, base_url: str) -> int:
+    """Cancel these bookings and places in line (rows: booking, activity's name); each
+    family gets one message, ``intro`` then a line per day. Returns the bookings cancelled."""
     told: dict[int, list[str]] = {}
     cancelled = 0
-    for booking, activity_name in session.execute(query).all():
+    for booking, activity_name in rows:
         held = booking.status == BOOKING_BOOKED
         done = session.execute(
             update(Booking).where(Booking.id == booking.id, Booking.status == booking.status)
@@ -334,10 +364,8 @@ def _cancel_closed_days(session: Session, actor: Account, closure: Closure, base
             f"{child.first_name}, {activity_name} le {format_day(booking.day)} : {what} est annulée.")
     for household_id, lines in told.items():
         for account in households.linked_accounts(session, session.get(Household, household_id)):
-            notifications.notify(
-                session, account, f"Fermeture : {closure.reason}",
-                f"La mairie a fermé ces jours-là ({closure.reason}). Ils ne seront pas facturés.\n"
-                + "\n".join(lines), base_url, link="/agenda")
+            notifications.notify(session, account, subject, intro + "\n" + "\n".join(lines), base_url,
+                                 link="/agenda")
     session.expire_all()
     return cancelled
 

@@ -493,3 +493,27 @@ def test_a_closure_cancels_the_bookings_of_its_days_and_tells_the_families(clien
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "activity.closure_add")
                       .order_by(AuditEntry.id.desc()))
     assert "1 réservation(s) annulée(s)" in entry.details
+
+
+def test_a_weekday_dropped_asks_first_then_cancels_its_bookings(client, auth, town, db, monday):
+    tuesday = monday + timedelta(days=1)
+    on_monday = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    on_tuesday = agenda.book(db, town.parent, town.leo.id, town.canteen.id, tuesday)
+    auth.sign_in(town.agent.email)
+    without_monday = _canteen_form(town, weekdays=["1", "3", "4"])
+    response = client.post(f"/agent/activites/{town.canteen.id}", data=without_monday)
+    assert response.status_code == 422
+    assert "1 réservation(s) ou place(s) en liste d'attente tombent un jour où l'activité n'ouvrira plus" \
+        in text(response)
+    fresh(db)
+    assert db.get(Activity, town.canteen.id).weekdays == "0134"
+    assert db.get(Booking, on_monday.id).status == "booked"
+    response = client.post(f"/agent/activites/{town.canteen.id}", data={**without_monday, "confirm": "y"})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.get(Activity, town.canteen.id).weekdays == "134"
+    assert db.get(Booking, on_monday.id).status == "cancelled"
+    assert db.get(Booking, on_tuesday.id).status == "booked"
+    assert db.scalar(select(Slot.booked).where(Slot.id == on_monday.slot_id)) == 0
+    note = db.scalar(select(Notification).where(Notification.subject.like("%jours d'ouverture modifiés")))
+    assert note is not None and "Léo, Restauration scolaire le lundi" in note.body

@@ -67,7 +67,7 @@ class ActivityForm(Form):
     cancel_time = Clock("Heure limite (annulation)")
     working_days = BooleanField("Compter en jours ouvrés (sans week-ends ni jours fériés)")
     opens_days_ahead = Number("La réservation ouvre combien de jours à l'avance", default=365)
-    confirm = BooleanField("Je confirme la capacité, même si des réservations la dépassent")
+    confirm = BooleanField("Je confirme, même si des réservations sont concernées")
 
 
 class SiteForm(Form):
