@@ -37,7 +37,15 @@ MAX_PIXELS = 50_000_000
 MAX_UNZIPPED = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1000
 # A PDF's compressed object streams are inflated to look for scripts inside.
-MAX_PDF_INFLATED = 32 * 1024 * 1024
+# They hold only small dictionaries: a file of 2 MB never needs more than this,
+# and the bound keeps a check well under a second.
+MAX_PDF_INFLATED = 8 * 1024 * 1024
+# PNG predictors are undone in Python, byte by byte for some rows: object
+# streams seldom use them, and never on this much data.
+MAX_PDF_PREDICTED = 512 * 1024
+# The PDF syntax allows integers up to 2**31: longer numbers mean a damaged file
+# (and Python refuses to turn more than 4,300 digits into an int).
+PDF_MAX_DIGITS = 20
 
 ACCEPTED = {
     ".pdf": "application/pdf",
@@ -160,6 +168,10 @@ class PdfUndecodable(ValueError):
     pass
 
 
+class PdfDamaged(ValueError):
+    pass
+
+
 PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 PDF_DELIMITERS = b"()<>[]{}/%"
 PDF_MAX_DEPTH = 64
@@ -247,9 +259,11 @@ class _PdfReader:
         if not word:
             raise PdfSyntaxError
         if word.isdigit():  # maybe « 5 0 R »
+            if len(word) > PDF_MAX_DIGITS:
+                raise PdfDamaged
             mark = self.pos
             generation = self.token()
-            if generation.isdigit() and self.token() == b"R":
+            if generation.isdigit() and len(generation) <= PDF_MAX_DIGITS and self.token() == b"R":
                 return _Ref((int(word), int(generation)))
             self.pos = mark
             return int(word)
@@ -284,11 +298,24 @@ def _png_unpredict(data: bytes, parms: dict) -> bytes:
         raise PdfUndecodable
     pixel = max(1, colors * bits // 8)
     row = (colors * bits * columns + 7) // 8
+    if row > MAX_PDF_PREDICTED or len(data) > MAX_PDF_PREDICTED:
+        raise PdfUndecodable
     out = bytearray()
     previous = bytearray(row)
+    low7, high = int.from_bytes(b"\x7f" * row, "big"), int.from_bytes(b"\x80" * row, "big")
     for start in range(0, len(data), row + 1):
         kind, line = data[start], bytearray(data[start + 1:start + 1 + row])
         line += bytes(row - len(line))
+        if kind == 0:
+            out += line
+            previous = line
+            continue
+        if kind == 2:  # Up, the usual one: each byte plus the one above, modulo 256, at once
+            a, b = int.from_bytes(line, "big"), int.from_bytes(previous, "big")
+            line = bytearray((((a & low7) + (b & low7)) ^ ((a ^ b) & high)).to_bytes(row, "big"))
+            out += line
+            previous = line
+            continue
         for i in range(row):
             left = line[i - pixel] if i >= pixel else 0
             up, corner = previous[i], previous[i - pixel] if i >= pixel else 0
@@ -409,6 +436,20 @@ def _outside_streams(data: bytes, spans: list[tuple[int, int]]) -> list[bytes]:
 
 
 def _check_pdf(name: str, data: bytes) -> None:
+    try:
+        _check_pdf_content(name, data)
+    except (PdfDamaged, MemoryError, RecursionError):
+        raise _pdf_damaged(name) from None
+
+
+def _pdf_damaged(name: str) -> FileRefused:
+    return FileRefused(
+        f"Le PDF « {name} » est endommagé ou n'a pas pu être vérifié. Ouvrez-le, choisissez "
+        "« Imprimer » puis « Enregistrer au format PDF », et envoyez ce nouveau fichier."
+    )
+
+
+def _check_pdf_content(name: str, data: bytes) -> None:
     refused = FileRefused(
         f"Le PDF « {name} » contient du code (JavaScript), une action automatique, un "
         "formulaire qui s'envoie ou un fichier joint, ce qui n'est pas accepté. Ouvrez-le, "
@@ -416,7 +457,7 @@ def _check_pdf(name: str, data: bytes) -> None:
         "fichier."
     )
     unreadable = FileRefused(
-        f"Le PDF « {name} » n'a pas pu être vérifié : une partie de son contenu est "
+        f"Le PDF « {name} » est endommagé ou n'a pas pu être vérifié : une partie de son contenu est "
         "compressée ou protégée d'une façon qui ne peut pas être lue. Ouvrez-le, choisissez "
         "« Imprimer » puis « Enregistrer au format PDF », et envoyez ce nouveau fichier."
     )
@@ -447,7 +488,7 @@ def _check_pdf(name: str, data: bytes) -> None:
         budget -= len(inflated)
         if budget < 0:
             raise FileRefused(
-                f"Le PDF « {name} » n'a pas pu être vérifié (son contenu est anormalement "
+                f"Le PDF « {name} » est endommagé ou n'a pas pu être vérifié (son contenu est anormalement "
                 "volumineux). Enregistrez-le à nouveau au format PDF, puis envoyez-le."
             )
         if PDF_ACTIVE.search(_pdf_names(inflated)):
@@ -476,7 +517,8 @@ def _check_odt(name: str, data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError, OSError, EOFError,
+            RuntimeError):
         raise damaged from None
     if not entries or entries[0].filename != "mimetype" or len(entries) > MAX_ZIP_ENTRIES:
         raise damaged
@@ -497,7 +539,8 @@ def _check_odt(name: str, data: bytes) -> None:
                         )
                     if info.filename == "mimetype" and chunk.strip() != ODT_MIMETYPE:
                         raise damaged
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError, RuntimeError,
+                OSError, EOFError):
             raise damaged from None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
@@ -11,6 +13,7 @@ from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import SelectMultipleField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms import widgets
 from wtforms.i18n import get_translations
 from wtforms.validators import EqualTo
@@ -56,21 +59,52 @@ class _French:
 FRENCH = _French()
 
 
+CONTROL_MESSAGE = "Ce champ contient un caractère non autorisé."
+# C0 control characters (NUL included: PostgreSQL refuses it in text); a
+# multi-line field keeps tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class NoControlCharacters:
+    """Refuse control characters in typed text, in French, next to the field."""
+
+    def __init__(self, multiline: bool = False):
+        self.pattern = _CONTROL_MULTILINE if multiline else _CONTROL
+
+    def __call__(self, form, field):
+        if isinstance(field.data, str) and self.pattern.search(field.data):
+            raise StopValidation(CONTROL_MESSAGE)
+
+
+class _PortalMeta:
+    """What every form of the portal shares: French messages, and no control
+    character in any text field (each one is checked before its own checks)."""
+
+    def get_translations(self, form):
+        return FRENCH
+
+    def bind_field(self, form, unbound_field, options):
+        field = super().bind_field(form, unbound_field, options)
+        if isinstance(field, StringField):
+            check = NoControlCharacters(multiline=isinstance(field, TextAreaField))
+            field.validators = [check, *field.validators]
+        return field
+
+
 class Form(FlaskForm):
     """The portal's forms: Flask-WTF's, with WTForms' own messages in French."""
 
-    class Meta:
-        def get_translations(self, form):
-            return FRENCH
+    class Meta(_PortalMeta):
+        pass
 
 
 class Subform(WTForm):
     """A form without a token of its own (a GET form, or one repeated inside a
     portal form), in French too."""
 
-    class Meta:
-        def get_translations(self, form):
-            return FRENCH
+    class Meta(_PortalMeta):
+        pass
 
 
 def required(message: str = "Ce champ est obligatoire.") -> InputRequired:

@@ -26,6 +26,7 @@ from citoyen import mail
 from citoyen import passwords
 from citoyen.models import Account
 from citoyen.models import AccountToken
+from citoyen.models import ExternalIdentity
 from citoyen.models import Notification
 from citoyen.models import Organisation
 from citoyen.models.accounts import ROLE_ADMIN
@@ -269,14 +270,31 @@ def register(
     password: str,
     base_url: str,
 ) -> Account:
-    """Create an account that is not yet activated and mail its activation link."""
+    """Create an account that is not yet activated and mail its activation link.
+
+    For an address that already has an account, nothing is created: that address
+    is told by mail, and ``EmailTaken`` is raised once the mail is committed (the
+    sign-up page answers as for a new account, so as not to tell who has one)."""
     first_name = _clean_name(first_name, "first_name", "prénom")
     last_name = _clean_name(last_name, "last_name", "nom")
     email = normalise_email(email)
     check_password_rule(password)
     password_hash = passwords.hash_password(password)
     begin_write(session)
-    if session.scalar(select(Account.id).where(Account.email == email)) is not None:
+    existing = session.scalar(select(Account).where(Account.email == email))
+    if existing is not None:
+        _mail(
+            session,
+            settings,
+            base_url,
+            existing.email,
+            "Demande de création de compte",
+            "sign_up_existing",
+            account=existing,
+            sign_in_link=links.absolute(base_url, links.sign_in()),
+            recovery_link=links.absolute(base_url, links.password_recovery()),
+        )
+        session.commit()
         raise EmailTaken()
     now = utcnow()
     account = Account(
@@ -496,21 +514,21 @@ def request_password_reset(session: Session, settings: Mapping, email: str, base
     account = find_by_email(session, email)
     if account is None:
         return
-    if account.activated_at is None:
-        _send_activation(session, settings, account, base_url)
-    else:
-        token = issue_token(session, settings, account, TOKEN_RESET, settings["RESET_HOURS"])
-        _mail(
-            session,
-            settings,
-            base_url,
-            account.email,
-            "Réinitialisation de votre mot de passe",
-            "password_reset",
-            account=account,
-            link=links.absolute(base_url, links.password_reset(token)),
-            hours=settings["RESET_HOURS"],
-        )
+    # Even for an account never activated: its password may have been typed by
+    # someone else, so the owner of the mailbox chooses a new one, which activates
+    # the account (an activation link would enable the other person's password).
+    token = issue_token(session, settings, account, TOKEN_RESET, settings["RESET_HOURS"])
+    _mail(
+        session,
+        settings,
+        base_url,
+        account.email,
+        "Réinitialisation de votre mot de passe",
+        "password_reset",
+        account=account,
+        link=links.absolute(base_url, links.password_reset(token)),
+        hours=settings["RESET_HOURS"],
+    )
     session.commit()
 
 
@@ -539,10 +557,29 @@ def reset_password(
     """Set a new password from a reset (or invitation) link.
 
     Signs out every other session and lifts a lockout."""
+    account = _take_over(session, settings, token, password, purpose)
+    if purpose == TOKEN_INVITATION:
+        from citoyen.services import households
+
+        households.link_accepted_invitations(session, account)
+    session.commit()
+    return account
+
+
+def _take_over(
+    session: Session, settings: Mapping, token: str, password: str, purpose: str
+) -> Account:
+    """Set the password of a link's account; does not commit."""
     check_password_rule(password)
     password_hash = passwords.hash_password(password)
     row = _consume(session, settings, token, purpose)
     account = row.account
+    if account.email_verified_at is None:
+        # Whoever opened this account never proved the address: the owner of the
+        # mailbox takes it over, without the FranceConnect identity they attached.
+        session.execute(
+            delete(ExternalIdentity).where(ExternalIdentity.account_id == account.id)
+        )
     account.password_hash = password_hash
     account.session_epoch = new_session_epoch()
     account.failed_sign_ins = 0
@@ -552,7 +589,6 @@ def reset_password(
         account.activated_at = utcnow()
     if account.email_verified_at is None:
         account.email_verified_at = utcnow()
-    session.commit()
     return account
 
 
@@ -668,5 +704,6 @@ def delete_account(session: Session, account: Account, password: str) -> None:
 
 
 def accept_invitation(session: Session, settings: Mapping, token: str, password: str) -> Account:
-    """Set the first password of an account created by an agent."""
+    """Set the first password of an account an agent invited, and subscribe it to
+    the households it was invited to."""
     return reset_password(session, settings, token, password, purpose=TOKEN_INVITATION)

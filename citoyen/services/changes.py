@@ -41,7 +41,7 @@ from citoyen.transactions import begin_write
 
 def _postcode(value: str) -> str:
     value = (value or "").strip()
-    if value and not re.fullmatch(r"\d{5}", value):
+    if value and not re.fullmatch(r"[0-9]{5}", value, re.ASCII):
         raise DomainError("Indiquez un code postal à 5 chiffres.", "postcode")
     return value
 
@@ -67,7 +67,8 @@ def _quotient(value: str) -> int | None:
     value = (value or "").strip().replace(" ", "")
     if not value:
         return None
-    if not value.isdigit() or int(value) > 100_000:
+    # ASCII digits only: « ² » or « ٩ » pass str.isdigit() but not int().
+    if not re.fullmatch(r"[0-9]{1,7}", value, re.ASCII) or int(value) > 100_000:
         raise DomainError("Indiquez le quotient familial en euros, sans virgule, par exemple 850.",
                           "family_quotient")
     return int(value)
@@ -78,7 +79,7 @@ def _quotient_year(value: str) -> int | None:
     if not value:
         return None
     this_year = utcnow().year
-    if not value.isdigit() or not 2000 <= int(value) <= this_year:
+    if not re.fullmatch(r"[0-9]{4}", value, re.ASCII) or not 2000 <= int(value) <= this_year:
         raise DomainError(f"Indiquez une année entre 2000 et {this_year}.", "quotient_year")
     return int(value)
 
@@ -139,7 +140,7 @@ def _flag(value) -> bool:
 
 
 def _birth_date(value) -> str:
-    """A birth date, kept as ISO text in change sets; never in the future."""
+    """A birth date, kept as ISO text in change sets; the same rule as for adding a child."""
     if isinstance(value, date):
         day = value
     else:
@@ -148,11 +149,7 @@ def _birth_date(value) -> str:
             day = date.fromisoformat(text) if "-" in text else datetime.strptime(text, "%d/%m/%Y").date()
         except ValueError:
             raise DomainError("Indiquez la date de naissance au format jj/mm/aaaa.", "birth_date") from None
-    if day > date.today():
-        raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
-    if day.year < 1900:
-        raise DomainError("Vérifiez l'année de naissance.", "birth_date")
-    return day.isoformat()
+    return households.check_birth_date(day).isoformat()
 
 
 def _choice(options: Mapping[str, str], field: str) -> Callable[[str], str]:

@@ -433,10 +433,11 @@ def submit(
     household: Household,
     type_id: int,
     child_id: int | None,
-    uploads: Sequence[tuple[str, bytes]],
+    uploads: Sequence[tuple[str, bytes] | tuple[str, bytes, str]],
     on: date | None = None,
 ) -> Document:
-    """Fournir le justificatif: one or several files for one document.
+    """Fournir le justificatif: one or several files for one document, each
+    (name, content) or (name, content, the form field it was chosen in).
 
     Every file is checked before anything is stored; if one is refused,
     nothing is kept. The same files sent twice are stored once."""
@@ -451,8 +452,13 @@ def submit(
         )
     max_size = settings.get("DOCUMENT_MAX_FILE_SIZE", filecheck.MAX_SIZE)
     checked: list[filecheck.CheckedFile] = []
-    for name, data in uploads:
-        item = filecheck.check(name, data, max_size)
+    for name, data, *field in uploads:
+        try:
+            item = filecheck.check(name, data, max_size)
+        except filecheck.FileRefused as refused:
+            # Said next to the field the file was chosen in (the camera's, or the files').
+            refused.field = field[0] if field else refused.field
+            raise
         if item.sha256 not in {c.sha256 for c in checked}:
             checked.append(item)
 

@@ -11,7 +11,6 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
-from decimal import InvalidOperation
 
 from sqlalchemy import delete
 from sqlalchemy import func
@@ -20,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from citoyen.models import Account
+from citoyen.models import AuditEntry
 from citoyen.models import Child
 from citoyen.models import Guardian
 from citoyen.models import Household
@@ -73,16 +73,19 @@ def fold(value: str) -> str:
     return " ".join(re.sub(r"[-'’]", " ", text).casefold().split())
 
 
+AMOUNT = re.compile(r"[0-9]{1,9}(\.[0-9]{0,2})?", re.ASCII)
+
+
 def parse_amount(value: str) -> int:
     """« 42,50 » or « 42.50 € » → 4250 cents."""
     text = (value or "").replace("€", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
+    # Only plain digits: Decimal would also take « NaN », « Infinity », « 1e5 » or « 1_000 ».
+    if not AMOUNT.fullmatch(text):
         raise WrongSubscription(
             "Indiquez le montant de la facture, par exemple 42,50.", "invoice_amount"
-        ) from None
-    if amount <= 0 or amount.as_tuple().exponent < -2 or amount > Decimal("1000000"):
+        )
+    amount = Decimal(text)
+    if amount <= 0 or amount > Decimal("1000000"):
         raise WrongSubscription(
             "Indiquez le montant de la facture, par exemple 42,50.", "invoice_amount"
         )
@@ -226,6 +229,10 @@ def subscribe(
     subscribing is locked for the account until the oldest of them is fifteen
     minutes old. The link takes effect at once."""
     begin_write(session)
+    # The account's row lock, held until this attempt is recorded: simultaneous
+    # attempts are counted one after the other, so no more than MAX_FAILURES are
+    # ever checked (SQLite's write lock does the same already).
+    session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     now = utcnow()
     _, locked_until = _lock_state(session, account, now)
     if locked_until is not None:
@@ -296,7 +303,28 @@ def _text(value: str, field: str, label: str, limit: int, required: bool = True)
     return value
 
 
-PHONE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}$")
+PHONE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?[0-9]{2}){4}$")
+
+
+CHILD_MAX_AGE = 25
+
+
+def check_birth_date(day: date, today: date | None = None) -> date:
+    """A child's birth date: not in the future, less than CHILD_MAX_AGE years ago.
+    The one rule for adding a child and for changing its general information."""
+    today = today or date.today()
+    if day > today:
+        raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
+    try:
+        earliest = today.replace(year=today.year - CHILD_MAX_AGE)
+    except ValueError:  # 29 February
+        earliest = today.replace(year=today.year - CHILD_MAX_AGE, day=28)
+    if day < earliest:
+        raise DomainError(
+            f"Vérifiez l'année de naissance : un enfant inscrit a moins de {CHILD_MAX_AGE} ans.",
+            "birth_date",
+        )
+    return day
 
 
 def check_phone(value: str, field: str) -> str:
@@ -347,7 +375,7 @@ def create_household(
         "postcode": _text(postcode, "postcode", "le code postal", 10, False),
         "city": _text(city, "city", "la commune", 100, False),
     }
-    if values["postcode"] and not re.fullmatch(r"\d{5}", values["postcode"]):
+    if values["postcode"] and not re.fullmatch(r"[0-9]{5}", values["postcode"], re.ASCII):
         raise DomainError("Indiquez un code postal à 5 chiffres.", "postcode")
     guardian = Guardian(
         first_name=_text(guardian_first_name, "guardian_first_name", "le prénom du responsable", 100),
@@ -407,10 +435,7 @@ def add_child(
     last = _text(last_name, "last_name", "le nom de l'enfant", 100)
     if birth_date is None:
         raise DomainError("Indiquez la date de naissance, par exemple 14/09/2018.", "birth_date")
-    if birth_date > date.today():
-        raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
-    if birth_date < date.today().replace(year=date.today().year - 25):
-        raise DomainError("Vérifiez l'année de naissance.", "birth_date")
+    check_birth_date(birth_date)
     child = Child(
         household_id=household.id, first_name=first, last_name=last, birth_date=birth_date,
         school=_text(school, "school", "l'école", 150, False),
@@ -469,6 +494,30 @@ def search(session: Session, actor: Account, query: str) -> list[Household]:
 
 
 
+def _link_invited(session: Session, account: Account, guardian: Guardian) -> None:
+    if session.scalar(select(HouseholdLink.id).where(
+        HouseholdLink.account_id == account.id, HouseholdLink.household_id == guardian.household_id
+    )) is None:
+        session.add(HouseholdLink(account_id=account.id, household_id=guardian.household_id,
+                                  method="invitation"))
+    guardian.account_id = account.id
+
+
+def link_accepted_invitations(session: Session, account: Account) -> None:
+    """Once the owner of the mailbox has followed an invitation link, subscribe the
+    account to the households whose agent invited a guardian with that address.
+    Does not commit."""
+    invited = select(AuditEntry.id).where(
+        AuditEntry.action == "household.invite", AuditEntry.target_type == "household",
+        AuditEntry.target_id == Guardian.household_id,
+    ).exists()
+    for guardian in session.scalars(select(Guardian).where(
+        Guardian.email == account.email, Guardian.account_id.is_(None),
+        Guardian.status == "validated", invited,
+    )):
+        _link_invited(session, account, guardian)
+
+
 def invite_guardian(
     session: Session, settings: Mapping, actor: Account, household: Household, guardian_id: int,
     base_url: str,
@@ -498,12 +547,13 @@ def invite_guardian(
         )
         session.add(account)
         session.flush()
-    if session.scalar(select(HouseholdLink.id).where(
-        HouseholdLink.account_id == account.id, HouseholdLink.household_id == household.id
-    )) is None:
-        session.add(HouseholdLink(account_id=account.id, household_id=household.id, method="invitation"))
-    guardian.account_id = account.id
-    if created or account.password_hash is None:
+    # An account whose address was never proven may belong to someone else who
+    # typed this address: it is linked only once the invitation link is followed
+    # (accept_invitation), and meanwhile it is told nothing.
+    proven = created or account.email_verified_at is not None
+    if proven:
+        _link_invited(session, account, guardian)
+    if created or account.password_hash is None or not proven:
         token = accounts.issue_token(session, settings, account, TOKEN_INVITATION,
                                      settings["INVITATION_HOURS"])
         mail.queue(

@@ -6,6 +6,7 @@ import html
 import re
 
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select
 
 from citoyen.models import Account
@@ -117,12 +118,18 @@ def test_bad_sign_up_input_is_explained_at_the_field_and_the_rest_is_kept(client
     assert db.scalar(select(Account)) is None
 
 
-def test_duplicate_email_in_any_case_is_refused(client, make_account):
+def test_an_address_that_has_an_account_gets_the_same_answer_and_its_owner_a_mail(
+        client, db, make_account, outbox):
     make_account(email="camille@example.org")
-    response = sign_up(client, email="Camille@EXAMPLE.org")
-    assert response.status_code == 422
-    assert "Un compte existe déjà avec cette adresse e-mail" in text(response)
-    assert 'value="Camille@EXAMPLE.org"' in text(response)
+    new = sign_up(client, email="nouveau@example.org")
+    taken = sign_up(client, email="Camille@EXAMPLE.org")
+    assert taken.status_code == new.status_code == 303
+    assert taken.headers["Location"] == new.headers["Location"] == "/inscription/envoyee"
+    assert "existe déjà" not in text(client.get(taken.headers["Location"]))
+    assert db.scalar(select(func.count()).select_from(Account)) == 2
+    notice = outbox.last("camille@example.org")
+    assert "Quelqu'un a demandé à créer un compte" in notice.text_body
+    assert "Mot de passe oublié" in notice.text_body and "/connexion" in notice.text_body
 
 
 def test_sign_up_form_errors_come_back_as_a_fragment_for_htmx(client, hx):

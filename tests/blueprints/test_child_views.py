@@ -131,6 +131,45 @@ def test_a_photo_too_big_gets_a_message_not_a_bare_413(client, auth, parent, fam
     assert "trop lourde" in text(response) and "Fiche de Léa Martin" in text(response)
 
 
+def _heavy_png(size: int) -> bytes:
+    """A PNG of noise (it does not compress) of about ``size`` bytes."""
+    import random
+
+    side = int((size / 3) ** 0.5) + 1
+    noise = random.Random(7).randbytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), noise).save(out, "PNG", compress_level=0)
+    return out.getvalue()
+
+
+def test_a_photo_of_several_megabytes_goes_through_with_csrf_on(app, client, auth, parent, family):
+    import re
+
+    household, child = family
+    auth.sign_in(parent.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    page = text(client.get(_url(household, child)))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    photo = _heavy_png(7 * 1024 * 1024)
+    assert 6 * 1024 * 1024 < len(photo) < 8 * 1024 * 1024
+    response = client.post(_url(household, child, "/photo"),
+                           data={"photo": (io.BytesIO(photo), "grande.png"), "csrf_token": token},
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert client.get(_url(household, child, "/photo.jpg")).status_code == 200
+    # Without its token the photo is refused like any other form, and too big
+    # a photo still gets the French message.
+    response = client.post(_url(household, child, "/photo"),
+                           data={"photo": (io.BytesIO(_png()), "lea.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "Le formulaire a expiré" in text(response)
+    response = client.post(_url(household, child, "/photo"),
+                           data={"photo": (io.BytesIO(b"\xff" * (9 * 1024 * 1024)), "big.jpg"),
+                                 "csrf_token": token},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422 and "trop lourde" in text(response)
+
+
 def test_pickups_add_edit_remove(client, auth, parent, family):
     household, child = family
     auth.sign_in(parent.email)

@@ -190,6 +190,21 @@ def test_a_photo_taken_with_the_camera_field(client, auth, parent, family, db):
     assert fresh(db).scalar(select(DocumentFile)).filename == "IMG_0001.jpg"
 
 
+def test_a_refused_camera_photo_is_said_next_to_the_camera_field(client, auth, parent, family):
+    import html
+
+    auth.sign_in(parent.email)
+    url = upload_url(family, family.address)
+    page = text(client.get(url))
+    hint = re.search(r'<p class="hint" id="photo-hint">(.*?)</p>', page, re.S).group(1)
+    assert "Formats acceptés : .pdf, .jpg, .jpeg, .png, .doc, .odt — 2 Mo maximum" in html.unescape(hint)
+    response = post_files(client, url, [("photo.jpg", b"not an image")], field="photo")
+    assert response.status_code == 422
+    body = text(response)
+    assert re.search(r'<p class="field-error" id="photo-error">[^<]*photo\.jpg', body)
+    assert 'id="files-error"' not in body
+
+
 def sent(client, family, db, name, content):
     response = post_files(client, upload_url(family, family.address), [(name, content)])
     assert response.status_code == 303

@@ -75,6 +75,17 @@ def test_bad_invoice_amount(client, auth, parent, household):
     assert "par exemple 42,50" in text(response)
 
 
+@pytest.mark.parametrize("amount", ["NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf", "1e5", "1_000"])
+def test_an_invoice_amount_that_is_not_a_plain_number_gets_the_field_message(
+        client, auth, parent, household, amount):
+    auth.sign_in(parent.email)
+    response = client.post("/abonnements/facture", data={
+        "invoice-invoice_reference": "F1", "invoice-invoice_amount": amount})
+    assert response.status_code == 422
+    body = text(response)
+    assert "par exemple 42,50" in body and f'value="{amount}"' in body
+
+
 def test_add_a_child_pending_the_town_hall(client, auth, parent, household, db):
     auth.sign_in(parent.email)
     client.post("/abonnements/code", data={"code-code": household.subscription_code})

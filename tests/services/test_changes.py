@@ -103,6 +103,7 @@ def test_a_new_proposal_replaces_the_one_waiting(app, db, parent, household):
 
 @pytest.mark.parametrize(("section", "values", "field"), [
     ("address", {**ADDRESS, "postcode": "4599"}, "postcode"),
+    ("address", {**ADDRESS, "postcode": "٩٩٩٩٩"}, "postcode"),
     ("contacts", {"mobile_phone": "123", "email": ""}, "mobile_phone"),
     ("contacts", {"mobile_phone": "", "email": "pas-une-adresse"}, "email"),
 ])
@@ -189,6 +190,11 @@ def test_the_iban_is_masked_for_the_family_and_shown_to_agents(app, db, parent, 
     ({"family_quotient": "850,5", "quotient_year": ""}, "family_quotient"),
     ({"family_quotient": "850", "quotient_year": "1999"}, "quotient_year"),
     ({"family_quotient": "850", "quotient_year": "3000"}, "quotient_year"),
+    # Digits of other scripts pass str.isdigit() but are not numbers to int().
+    ({"family_quotient": "²", "quotient_year": ""}, "family_quotient"),
+    ({"family_quotient": "٩٠٠", "quotient_year": ""}, "family_quotient"),
+    ({"family_quotient": "850", "quotient_year": "²"}, "quotient_year"),
+    ({"family_quotient": "850", "quotient_year": "٢٠٢٥"}, "quotient_year"),
 ])
 def test_bad_fiscal_information(app, db, parent, household, values, field):
     with pytest.raises(DomainError) as caught:
@@ -203,3 +209,30 @@ def test_fiscal_information_waits_then_applies(app, db, parent, agent, household
     changes.decide(db, agent, change.id, True, "", BASE)
     saved = reloaded(db, household)
     assert (saved.family_quotient, saved.quotient_year) == (850, 2025)
+
+
+GENERAL = {"last_name": "Martin", "first_name": "Léa", "birth_date": "2018-09-14", "sex": "F",
+           "school": "", "class_name": "", "insurance_company": "", "insurance_policy": ""}
+
+
+@pytest.mark.parametrize("birth_date", [date(1901, 1, 1), date.today().replace(day=1, month=1,
+                                                                                   year=date.today().year - 26)])
+def test_one_birth_date_rule_for_adding_a_child_and_changing_its_information(
+        app, db, parent, agent, household, birth_date):
+    child = households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
+                                 birth_date=date(2018, 9, 14))
+    with pytest.raises(DomainError) as on_add:
+        households.add_child(db, parent, household, first_name="Léo", last_name="Martin",
+                             birth_date=birth_date)
+    with pytest.raises(DomainError) as on_change:
+        changes.propose(db, app.config, parent, household, "child_general",
+                        {**GENERAL, "birth_date": birth_date.strftime("%d/%m/%Y")}, BASE, child_id=child.id)
+    assert on_add.value.field == on_change.value.field == "birth_date"
+    assert on_add.value.message == on_change.value.message
+    assert "25 ans" in on_change.value.message
+
+
+def test_a_birth_date_is_checked_on_29_february(app):
+    assert households.check_birth_date(date(2004, 3, 1), today=date(2028, 2, 29)) == date(2004, 3, 1)
+    with pytest.raises(DomainError):
+        households.check_birth_date(date(2003, 2, 27), today=date(2028, 2, 29))

@@ -244,3 +244,80 @@ def test_a_pdf_whose_object_stream_cannot_be_decoded_is_refused(data):
 ])
 def test_a_pdf_without_actions_is_accepted(data):
     assert filecheck.check("avis.pdf", data).data == data
+
+
+# ---------------------------------------------------------------- damaged files: refused, never a crash
+
+def _odt_with_damaged_content(change) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text",
+                         compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", bytes(range(256)) * 20, compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(out.getvalue())
+    change(data, data.find(b"content.xml") + len(b"content.xml"))
+    return bytes(data)
+
+
+def _flip_deflate(data, at):
+    for k in range(at + 2, at + 30):
+        data[k] ^= 0xFF
+
+
+def _bump_first_byte(data, at):
+    data[at] = (data[at] + 1) & 0xFF
+
+
+def _object_stream(raw: bytes, parms: bytes = b"") -> bytes:
+    stream = zlib.compress(raw, 9)
+    return (b"%PDF-1.5\n1 0 obj\n<< /Type /ObjStm /N 1 /First 0 /Filter /FlateDecode " + parms
+            + b" /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream
+            + b"\nendstream\nendobj\n%%EOF\n")
+
+
+@pytest.mark.parametrize("name, data", [
+    ("nombre.pdf", b"%PDF-1.4\n1 0 obj\n[ " + b"9" * 4400 + b" ]\nendobj\n%%EOF\n"),
+    ("longueur.pdf", b"%PDF-1.4\n1 0 obj\n<< /Length " + b"1" * 5000 + b" >>\nendobj\n%%EOF\n"),
+    ("predicteur.pdf", _object_stream(b"\x00" * 100, b"/DecodeParms << /Predictor 12 /Colors 65536 "
+                                      b"/BitsPerComponent 65536 /Columns 65536 >>")),
+    ("bombe.pdf", _object_stream((b"\x02" + b"\x00" * 100) * (31_000_000 // 101),
+                                 b"/DecodeParms << /Predictor 12 /Columns 100 >>")),
+    ("bombe-simple.pdf", _object_stream(b" " * 31_000_000)),
+    ("deflate.odt", _odt_with_damaged_content(_flip_deflate)),
+    ("entete.odt", _odt_with_damaged_content(_bump_first_byte)),
+])
+def test_a_damaged_file_is_refused_quickly_with_a_french_message(name, data):
+    import time
+
+    started = time.process_time()
+    with pytest.raises(FileRefused, match="endommagé") as refused:
+        filecheck.check(name, data)
+    assert time.process_time() - started < 1
+    assert refused.value.field == "files"
+
+
+def test_an_object_stream_with_the_up_predictor_is_still_read():
+    inner = b"6 0 << /S /JavaScript /JS (app.alert(1);) >>".ljust(40)
+    rows = b"\x00" + inner[:20] + b"\x02" + bytes(a - b & 0xFF for a, b in zip(inner[20:40], inner[:20], strict=True))
+    with pytest.raises(FileRefused, match="JavaScript"):
+        filecheck.check("script.pdf", _object_stream(rows, b"/DecodeParms << /Predictor 12 /Columns 20 >>"))
+
+
+@pytest.mark.parametrize("name, base", [("a.pdf", samples.pdf_with_object_stream(b"1 0 /Type /Font")),
+                                        ("a.pdf", samples.pdf()), ("a.odt", samples.odt())])
+def test_random_damage_is_refused_or_accepted_never_a_crash(name, base):
+    import random
+
+    rng = random.Random(20261122)
+    for _ in range(300):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.1:
+            data = data[:rng.randrange(8, len(data))]
+        try:
+            filecheck.check(name, bytes(data))
+        except FileRefused:
+            pass

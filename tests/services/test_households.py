@@ -175,3 +175,78 @@ def test_codes_are_read_whatever_the_case_and_separators(raw):
     code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
     assert households.normalise_code(raw.lower()) == code
     assert households.normalise_code(" ".join(raw)) == code
+
+
+# ---------------------------------------------------------------- invitations and unproven addresses
+
+def _invited_household(db, agent, town, email="vera@example.org"):
+    return households.create_household(db, agent, town, name="Victime", guardian_first_name="Vera",
+                                       guardian_last_name="Victime", guardian_email=email)
+
+
+def _squatter(db, make_account, *, activated, franceconnect=False):
+    from citoyen.models import ExternalIdentity
+
+    account = make_account(email="vera@example.org", password="Squatteur1", activated=activated)
+    if franceconnect:
+        db.add(ExternalIdentity(provider="franceconnect", subject="squatter-sub",
+                                account_id=account.id))
+        db.commit()
+    return account
+
+
+@pytest.mark.parametrize("franceconnect", [False, True], ids=["never-activated", "franceconnect-unverified"])
+def test_an_invitation_does_not_link_an_account_whose_address_was_never_proven(
+        app, db, agent, town, make_account, outbox, franceconnect):
+    from citoyen.models import ExternalIdentity
+    from citoyen.services import accounts
+    from tests.services.helpers import INVITATION_LINK
+    from tests.services.helpers import last_token
+
+    squatter = _squatter(db, make_account, activated=franceconnect, franceconnect=franceconnect)
+    created = _invited_household(db, agent, town)
+    households.invite_guardian(db, app.config, agent, created, created.guardians[0].id, BASE)
+
+    assert households.households_of(db, squatter) == []
+    assert db.scalars(select(Notification).where(Notification.account_id == squatter.id)).all() == []
+    assert db.get(type(created.guardians[0]), created.guardians[0].id).account_id is None
+    # The owner of the mailbox follows the invitation link: the account becomes
+    # theirs, subscribed, and the squatter's password and identity stop working.
+    token = last_token(outbox, "vera@example.org", INVITATION_LINK)
+    accounts.accept_invitation(db, app.config, token, "Proprietaire1")
+    db.expire_all()
+    assert [h.id for h in households.households_of(db, squatter)] == [created.id]
+    assert accounts.authenticate(db, app.config, "vera@example.org", "Proprietaire1").id == squatter.id
+    with pytest.raises(accounts.InvalidCredentials):
+        accounts.authenticate(db, app.config, "vera@example.org", "Squatteur1")
+    assert db.scalars(select(ExternalIdentity)).all() == []
+
+
+def test_an_invitation_links_an_account_whose_address_is_proven_at_once(
+        app, db, agent, town, make_account, outbox):
+    from tests.services.helpers import set_account
+
+    account = make_account(email="vera@example.org")
+    set_account(db, account, email_verified_at=account.activated_at)
+    created = _invited_household(db, agent, town)
+    households.invite_guardian(db, app.config, agent, created, created.guardians[0].id, BASE)
+    assert [h.id for h in households.households_of(db, account)] == [created.id]
+
+
+def test_a_reset_of_a_never_activated_account_lets_the_mailbox_owner_choose_the_password(
+        app, db, agent, town, make_account, outbox):
+    from citoyen.services import accounts
+    from tests.services.helpers import RESET_LINK
+    from tests.services.helpers import last_token
+
+    squatter = _squatter(db, make_account, activated=False)
+    created = _invited_household(db, agent, town)
+    households.invite_guardian(db, app.config, agent, created, created.guardians[0].id, BASE)
+    accounts.request_password_reset(db, app.config, "vera@example.org", BASE)
+    mail = outbox.last("vera@example.org")
+    assert mail.subject == "Réinitialisation de votre mot de passe"
+    accounts.reset_password(db, app.config, last_token(outbox, "vera@example.org", RESET_LINK),
+                            "Proprietaire1")
+    with pytest.raises(accounts.InvalidCredentials):
+        accounts.authenticate(db, app.config, "vera@example.org", "Squatteur1")
+    assert accounts.authenticate(db, app.config, "vera@example.org", "Proprietaire1").id == squatter.id

@@ -45,7 +45,7 @@ def sign_up():
             form.stamp()
             return render("auth/sign_up.html", block="form", form=form, status=429)
         else:
-            ok, _ = attempt(
+            ok, result = attempt(
                 form,
                 accounts.register,
                 get_session(),
@@ -56,7 +56,9 @@ def sign_up():
                 password=form.password.data,
                 base_url=base_url(),
             )
-            if ok:
+            # An address that has an account gets the same answer (its owner is
+            # told by mail): the page must not tell who has an account.
+            if ok or isinstance(result, accounts.EmailTaken):
                 return redirect(url_for("auth.sign_up_done"))
     form.stamp()
     return render("auth/sign_up.html", block="form", form=form, status=form_status(form))

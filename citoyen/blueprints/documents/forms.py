@@ -16,7 +16,7 @@ class UploadForm(Form):
     # On a phone, this one opens the camera to photograph the paper.
     photo = FileField(
         "Ou prendre une photo du document",
-        description="Sur un téléphone, l'appareil photo s'ouvre. La position GPS de la photo "
-        "est retirée.",
+        description=filecheck.FORMATS + ". Sur un téléphone, l'appareil photo s'ouvre. "
+        "La position GPS de la photo est retirée.",
         render_kw={"accept": "image/jpeg,image/png", "capture": "environment"},
     )

@@ -45,11 +45,14 @@ def too_big_message() -> str:
     )
 
 
-def parse_body() -> bool:
-    """Parse the posted form under the upload's bound; False when the body is too big.
+def parse_body(limit: int | None = None) -> bool:
+    """Parse the posted form under the upload's bound (``limit`` bytes, by default
+    that of justificatifs); False when the body is too big.
 
-    Then the CSRF token is checked (a CSRFError is answered like everywhere else)."""
-    request.max_content_length = body_limit()
+    Then the CSRF token is checked (a CSRFError is answered like everywhere else).
+    A view that calls it is ``@csrf.exempt``, so that the app-wide check does not
+    read the body first under the portal's smaller limit."""
+    request.max_content_length = limit or body_limit()
     try:
         request.files  # noqa: B018  (parses the body, within the bound)
     except RequestEntityTooLarge:
@@ -77,12 +80,14 @@ def _discard_body() -> None:
         pass
 
 
-def uploads(form) -> list[tuple[str, bytes]]:
-    """(name, content) of every file chosen, each read to one byte past the
-    size limit at most, so that an oversized file is refused unread."""
+def uploads(form) -> list[tuple[str, bytes, str]]:
+    """(name, content, field) of every file chosen, each read to one byte past
+    the size limit at most, so that an oversized file is refused unread."""
     limit = current_app.config["DOCUMENT_MAX_FILE_SIZE"] + 1
-    chosen = list(form.files.data or []) + ([form.photo.data] if form.photo.data else [])
-    return [(f.filename or "", f.stream.read(limit)) for f in chosen if f and f.filename]
+    chosen = [(f, form.files.name) for f in form.files.data or []]
+    if form.photo.data:
+        chosen.append((form.photo.data, form.photo.name))
+    return [(f.filename or "", f.stream.read(limit), name) for f, name in chosen if f and f.filename]
 
 
 def storage():

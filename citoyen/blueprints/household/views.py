@@ -7,10 +7,10 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from citoyen import ratelimit
 from citoyen.access import public
+from citoyen.blueprints.documents import uploads
 from citoyen.blueprints.household import bp
 from citoyen.blueprints.household.forms import AddressForm
 from citoyen.blueprints.household.forms import BankForm
@@ -33,6 +33,7 @@ from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
 from citoyen.blueprints.util import settings
 from citoyen.db import get_session
+from citoyen.extensions import csrf
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
@@ -387,18 +388,18 @@ def child_photo(household_id: int, child_id: int):
 
 
 @bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo", methods=["POST"])
+@csrf.exempt  # checked by uploads.parse_body, once the body is read under the photo's bound
 def upload_child_photo(household_id: int, child_id: int):
     """Changer la photo: re-encoded small, without its metadata."""
+    within_bound = uploads.parse_body(child_records.PHOTO_MAX_BYTES + 64 * 1024)
     household = _household(household_id)
     target = _child(household, child_id)
-    request.max_content_length = child_records.PHOTO_MAX_BYTES + 64 * 1024
-    try:
-        form = PhotoForm()
-        valid = form.validate_on_submit()
-    except RequestEntityTooLarge:
+    if not within_bound:
         form = PhotoForm(formdata=None)
         add_error(form, "photo", "Cette photo est trop lourde : 8 Mo maximum.")
         return _child_page(household, target, form, status=422)
+    form = PhotoForm()
+    valid = form.validate_on_submit()
     if valid:
         upload = form.photo.data
         data = upload.stream.read(child_records.PHOTO_MAX_BYTES + 1) if upload else b""
