@@ -16,6 +16,7 @@ from datetime import date
 from datetime import datetime
 
 from sqlalchemy import Date
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from citoyen.models import ChangeSet
 from citoyen.models import Child
 from citoyen.models import Guardian
 from citoyen.models import Household
+from citoyen.models import HouseholdLink
 from citoyen.models.base import utcnow
 from citoyen.models.households import CHANGE_APPLIED
 from citoyen.models.households import CHANGE_PENDING
@@ -522,6 +524,12 @@ def _decide_member(session: Session, actor: Account, member, kind: str, accept: 
         member.status = "validated"
         subject, body = f"{name} : validé par la mairie", f"La mairie a validé {what}."
     else:
+        account_id = getattr(member, "account_id", None)
+        if account_id is not None and not any(
+                g.account_id == account_id for g in household.guardians if g.id != member.id):
+            # A refused guardian's account loses its access to the household.
+            session.execute(delete(HouseholdLink).where(HouseholdLink.account_id == account_id,
+                                                        HouseholdLink.household_id == household.id))
         session.delete(member)
         subject = f"{name} : refusé par la mairie"
         body = f"La mairie n'a pas validé {what}. Motif : {reason}"

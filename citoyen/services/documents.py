@@ -226,6 +226,11 @@ def update_type(session: Session, actor: Account, type_id: int, values: Mapping)
     fields = _type_values(values)
     begin_write(session)
     doc_type = get_type(session, actor, type_id)
+    if "scope" in fields and fields["scope"] != doc_type.scope and session.scalar(
+            select(Document.id).where(Document.document_type_id == doc_type.id).limit(1)) is not None:
+        # The documents already sent are tied to a household or to a child: they would vanish.
+        raise DomainError("Des justificatifs de ce type ont déjà été déposés : il ne peut plus changer de "
+                          "destinataire. Créez plutôt un nouveau type.", "scope")
     for name, value in fields.items():
         setattr(doc_type, name, value)
     organisation = session.get(Organisation, doc_type.organisation_id)

@@ -33,6 +33,7 @@ from citoyen.models import Household
 from citoyen.models import Organisation
 from citoyen.models.households import CHILD_VALIDATED
 from citoyen.services import audit
+from citoyen.services import households
 from citoyen.services.accounts import normalise_email
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
@@ -611,10 +612,7 @@ def _create(session: Session, organisation: Organisation, report: Report) -> Non
     numbers = session.scalars(
         select(Household.family_number).where(Household.organisation_id == organisation.id)
     )
-    highest = max(
-        (int(n) for n in [*numbers, *(h.family_number for h in report.households)] if n.isdigit()),
-        default=0,
-    )
+    highest = households.highest_family_number([*numbers, *(h.family_number for h in report.households)])
     codes = _subscription_codes(session, len(report.households))
     for planned, code in zip(report.households, codes, strict=True):
         number = planned.family_number

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -337,12 +338,32 @@ def check_phone(value: str, field: str) -> str:
     return value
 
 
+_SEQUENCE = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
+def highest_family_number(numbers: Iterable[str]) -> int:
+    """The highest number the portal's own numbering has given (up to nine
+    digits): a longer one typed by an agent, or one with letters, is not part
+    of the sequence and cannot push it out of its column."""
+    return max((int(n) for n in numbers if _SEQUENCE.fullmatch(n)), default=0)
+
+
 def _next_family_number(session: Session, organisation_id: int) -> str:
     numbers = session.scalars(
         select(Household.family_number).where(Household.organisation_id == organisation_id)
     )
-    highest = max((int(n) for n in numbers if n.isdigit()), default=0)
-    return f"{highest + 1:06d}"
+    return f"{highest_family_number(numbers) + 1:06d}"
+
+
+def _same_household(session: Session, organisation_id: int, name: str, guardian: Guardian) -> Household | None:
+    """A household of the commune with that name and that guardian, names compared as ``fold`` does."""
+    wanted = (fold(guardian.last_name), fold(guardian.first_name))
+    for household in session.scalars(select(Household).where(
+            Household.organisation_id == organisation_id, func.lower(Household.name) == name.lower())):
+        if fold(household.name) == fold(name) and any(
+                (fold(g.last_name), fold(g.first_name)) == wanted for g in household.guardians):
+            return household
+    return None
 
 
 def create_household(
@@ -386,6 +407,11 @@ def create_household(
     number = (family_number or "").strip()
     if number and not re.fullmatch(r"[A-Za-z0-9-]{1,20}", number):
         raise DomainError("L'identifiant famille ne contient que des lettres et des chiffres.", "family_number")
+    same = _same_household(session, organisation.id, values["name"], guardian)
+    if same is not None:
+        # As the import does: the same name with the same guardian is the same family (a form sent twice).
+        raise DomainError(f"Le foyer {same.name} avec le responsable {guardian.full_name} existe déjà "
+                          f"(identifiant famille {same.family_number}).", "name")
     reference = (invoice_reference or "").strip().upper() or None
     cents = None
     if reference or (invoice_amount or "").strip():
@@ -538,6 +564,8 @@ def invite_guardian(
         raise NotFound("Ce responsable n'existe pas.")
     if not guardian.email:
         raise DomainError("Renseignez d'abord l'adresse e-mail de ce responsable.")
+    if guardian.status != "validated":
+        raise DomainError("Ce responsable attend la validation de la mairie : validez-le avant de l'inviter.")
     account = session.scalar(select(Account).where(Account.email == guardian.email))
     created = account is None
     if created:

@@ -135,3 +135,20 @@ def test_a_search_with_a_control_character_finds_without_failing(client, auth, a
         response = client.get(path)
         assert response.status_code == 200, path
         assert "\x00" not in response.get_data(as_text=True)
+
+
+def test_an_agent_adding_a_child_or_a_guardian_goes_back_to_the_households_page(client, auth, agent, db):
+    from citoyen.services import households
+    from tests import factories
+
+    household = households.create_household(db, agent, factories.organisation(db), name="Martin",
+                                            guardian_first_name="Camille", guardian_last_name="Martin")
+    auth.sign_in(agent.email)
+    response = client.post(f"/foyer/{household.id}/enfants/nouveau", data={
+        "first_name": "Léo", "last_name": "Martin", "birth_date": "08/03/2018"})
+    assert response.status_code == 303 and response.location.endswith(f"/agent/foyers/{household.id}")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "La fiche de Léo est enregistrée." in page and "en attente de validation" not in page
+    response = client.post(f"/foyer/{household.id}/responsables/nouveau", data={
+        "first_name": "Alex", "last_name": "Durand"})
+    assert response.status_code == 303 and response.location.endswith(f"/agent/foyers/{household.id}")

@@ -191,6 +191,27 @@ def test_a_refused_guardian_is_removed_with_a_reason(db, parent, agent, family):
     assert db.get(Guardian, guardian.id) is None
 
 
+def test_a_pending_guardian_cannot_be_invited_and_a_refused_one_loses_the_household(app, db, parent, agent,
+                                                                                     family):
+    from citoyen.models import HouseholdLink
+
+    household, _ = family
+    guardian = households.add_guardian(db, parent, household, first_name="Alex", last_name="Durand",
+                                       email="alex@example.org")
+    db.expire_all()
+    with pytest.raises(DomainError, match="attend la validation"):
+        households.invite_guardian(db, app.config, agent, household, guardian.id, BASE_URL)
+    # Were it linked to an account (an older invitation), the refusal takes the access back.
+    alex = factories.account(db, email="alex@example.org")
+    guardian = db.get(Guardian, guardian.id)
+    guardian.account_id = alex.id
+    db.add(HouseholdLink(account_id=alex.id, household_id=household.id, method="invitation"))
+    db.commit()
+    changes.decide_guardian(db, agent, guardian.id, False, "Inconnu de la mairie", BASE_URL)
+    assert db.scalar(select(HouseholdLink).where(HouseholdLink.account_id == alex.id)) is None
+    assert db.scalar(select(HouseholdLink).where(HouseholdLink.account_id == parent.id)) is not None
+
+
 def test_the_same_guardian_twice_is_refused(db, parent, family):
     household, _ = family
     with pytest.raises(DomainError) as raised:

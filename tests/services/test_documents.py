@@ -266,6 +266,17 @@ def test_document_types_are_checked(db, agent, family):
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "document_type.create"))
 
 
+def test_a_type_with_documents_sent_keeps_its_scope(db, storage, parent, agent, family):
+    send(db, storage, parent, family, family.address)
+    values = {"name": family.address.name, "scope": "child", "validity_months": "12"}
+    with pytest.raises(DomainError, match="ne peut plus changer de destinataire") as error:
+        documents.update_type(db, agent, family.address.id, values)
+    assert error.value.field == "scope"
+    db.rollback()
+    assert db.get(type(family.address), family.address.id).scope == "household"
+    documents.update_type(db, agent, family.address.id, {**values, "scope": "household"})  # other changes go
+
+
 @pytest.mark.parametrize("months", ["²", "٣", "1000", "0", "12.5", "-1", "9" * 40])
 def test_a_duration_that_is_not_a_plain_number_is_refused_in_french(db, agent, family, months):
     with pytest.raises(DomainError, match="entre 1 et 120 mois") as error:

@@ -250,3 +250,29 @@ def test_a_reset_of_a_never_activated_account_lets_the_mailbox_owner_choose_the_
     with pytest.raises(accounts.InvalidCredentials):
         accounts.authenticate(db, app.config, "vera@example.org", "Squatteur1")
     assert accounts.authenticate(db, app.config, "vera@example.org", "Proprietaire1").id == squatter.id
+
+
+def test_a_long_family_number_typed_by_an_agent_does_not_push_the_numbering_out(db, agent):
+    from citoyen.services.households import highest_family_number
+
+    assert highest_family_number(["000041", "99999999999999999999", "F12", "²", "٩", ""]) == 41
+    organisation = factories.organisation(db)
+    households.create_household(db, agent, organisation, name="Grand", guardian_first_name="Ana",
+                                guardian_last_name="Grand", family_number="99999999999999999999")
+    created = households.create_household(db, agent, organisation, name="Petit", guardian_first_name="Jo",
+                                          guardian_last_name="Petit")
+    assert created.family_number == "000001"
+
+
+def test_the_same_household_created_twice_is_refused_the_second_time(db, agent):
+    organisation = factories.organisation(db)
+    first = households.create_household(db, agent, organisation, name="Martin", guardian_first_name="Camille",
+                                        guardian_last_name="Martin")
+    with pytest.raises(DomainError, match="existe déjà") as error:
+        households.create_household(db, agent, organisation, name="MARTIN", guardian_first_name="camille",
+                                    guardian_last_name="Martin")
+    assert error.value.field == "name" and first.family_number in error.value.message
+    db.rollback()
+    # Another guardian's household of the same name is another family.
+    households.create_household(db, agent, organisation, name="Martin", guardian_first_name="Paul",
+                                guardian_last_name="Martin")

@@ -285,9 +285,16 @@ def add_guardian(household_id: int):
             flash(f"{guardian.full_name} est ajouté(e). L'ajout est en attente de validation "
                   "par la mairie." if guardian.status == "pending" else
                   f"{guardian.full_name} est ajouté(e).", "success")
-            return redirect(url_for("household.show"))
+            return redirect(_household_home(household))
     return render("household/add_guardian.html", block="form", form=form, household=household,
                   status=form_status(form))
+
+
+def _household_home(household, family_page: str | None = None) -> str:
+    """Where an addition leads back: the agent's page of the household, or the family's own."""
+    if current_user.is_agent:
+        return url_for("agent.household", household_id=household.id)
+    return family_page or url_for("household.show")
 
 
 @bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["POST"])
@@ -327,8 +334,9 @@ def add_child(household_id: int):
         )
         if ok:
             flash(f"La fiche de {child.first_name} est enregistrée. "
-                  "Elle est en attente de validation par la mairie.", "success")
-            return redirect(url_for("household.children"))
+                  "Elle est en attente de validation par la mairie." if child.status == "pending" else
+                  f"La fiche de {child.first_name} est enregistrée.", "success")
+            return redirect(_household_home(household, url_for("household.children")))
     return render("household/add_child.html", block="form", form=form, household=household,
                   status=form_status(form))
 
