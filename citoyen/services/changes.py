@@ -356,9 +356,10 @@ def propose(
     before = current_values(target, section)
     if clean == before:
         raise DomainError("Vous n'avez rien modifié.")
-    # One pending change per section: a new proposal replaces the one waiting.
+    # One pending change per section: the family's new proposal replaces the one
+    # waiting. An agent's own edit leaves the family's request to be decided.
     waiting = pending_for(session, household).get((section_name, guardian_id or child_id))
-    if waiting is not None:
+    if waiting is not None and not actor.is_agent:
         waiting.status = CHANGE_WITHDRAWN
         waiting.decided_at = utcnow()
     change = ChangeSet(

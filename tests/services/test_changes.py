@@ -128,6 +128,15 @@ def test_an_agent_edits_directly_and_it_is_audited(app, db, agent, household):
     assert db.scalar(select(AuditEntry.action).where(AuditEntry.action == "household.edit"))
 
 
+def test_an_agents_edit_leaves_the_familys_request_to_be_decided(app, db, parent, agent, household):
+    asked = changes.propose(db, app.config, parent, household, "address", ADDRESS, BASE)
+    fixed = changes.propose(db, app.config, agent, household, "address", {**ADDRESS, "city": "Corrigée"}, BASE)
+    assert fixed.status == "applied"
+    assert db.get(ChangeSet, asked.id).status == "pending"
+    changes.decide(db, agent, asked.id, True, "", BASE)  # the move the family asked for still applies
+    assert db.get(ChangeSet, asked.id).status == "validated"
+
+
 def test_parents_cannot_see_the_queue_or_decide(app, db, parent, household):
     with pytest.raises(Forbidden):
         changes.queue(db, parent)
