@@ -70,6 +70,9 @@ RATELIMIT_SIGN_UP = "10/hour"
 RATELIMIT_SIGN_UP_PER_EMAIL = "5/hour"
 # « M'abonner »: per client address (the per-account lock is in the database).
 RATELIMIT_SUBSCRIBE = "20/15minute"
+# The current password asked again in « Mon profil » (password, identifier, deletion).
+RATELIMIT_PASSWORD_CHECK = "20/15minute"
+RATELIMIT_PASSWORD_CHECK_PER_EMAIL = "10/15minute"
 
 # Sign-in lockout.
 LOGIN_MAX_FAILURES = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from citoyen.models import Account
@@ -36,6 +37,22 @@ def test_change_password_with_a_wrong_current_password(client, auth, parent):
         "current_password": "Faux1234", "new_password": "Nouveau2mdp", "confirm": "Nouveau2mdp"})
     assert response.status_code == 422
     assert "Le mot de passe actuel est incorrect." in text(response)
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/profil/mot-de-passe", {"current_password": "{}", "new_password": "Nouveau2mdp", "confirm": "Nouveau2mdp"}),
+    ("/profil/identifiant", {"new_email": "nouvelle@example.org", "password": "{}"}),
+    ("/profil/supprimer", {"password": "{}", "confirm": "y"}),
+])
+def test_the_current_password_cannot_be_guessed_from_an_open_session(client, app, auth, parent, path, data):
+    app.config["RATELIMIT_PASSWORD_CHECK_PER_EMAIL"] = "2/15minute"
+    auth.sign_in(parent.email)
+    for _ in range(2):
+        assert client.post(path, data={k: v.format("Faux1234") for k, v in data.items()}).status_code == 422
+    response = client.post(path, data={k: v.format(PASSWORD) for k, v in data.items()})
+    assert response.status_code == 422
+    assert "Trop de tentatives" in text(response)
+    assert client.get("/profil/").status_code == 200  # nothing changed, the account is still there
 
 
 def test_change_password_with_a_weak_or_mismatched_new_password(client, auth, parent):

@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from citoyen import ratelimit
 from citoyen.access import public
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.profile import bp
@@ -15,6 +16,7 @@ from citoyen.blueprints.profile.forms import ChangePasswordForm
 from citoyen.blueprints.profile.forms import DeleteAccountForm
 from citoyen.blueprints.profile.forms import NotificationsForm
 from citoyen.blueprints.profile.forms import SetPasswordForm
+from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -46,12 +48,21 @@ def unlink_franceconnect():
     return redirect(url_for("profile.show"))
 
 
+def _may_check_password(form, field: str) -> bool:
+    """The current password may be tried again (rate limited: a session left
+    open must not let anyone guess it); else the message sits at the field."""
+    if ratelimit.hit("password_check", current_user.email):
+        return True
+    add_error(form, field, ratelimit.MESSAGE)
+    return False
+
+
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
 def change_password():
     """Modifier mon mot de passe (asks the current one); other sessions end."""
     has_password = current_user.password_hash is not None
     form = ChangePasswordForm() if has_password else SetPasswordForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and (not has_password or _may_check_password(form, "current_password")):
         ok, _ = attempt(
             form,
             accounts.change_password,
@@ -78,7 +89,7 @@ def change_password():
 def change_email():
     """Modifier mon identifiant: a confirmation link goes to the new address."""
     form = ChangeEmailForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _may_check_password(form, "password"):
         ok, _ = attempt(
             form,
             accounts.request_email_change,
@@ -128,7 +139,7 @@ def notifications():
 def delete():
     """Supprimer mon compte, after a confirmation."""
     form = DeleteAccountForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _may_check_password(form, "password"):
         ok, _ = attempt(
             form,
             accounts.delete_account,
