@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from datetime import timedelta
 
 from citoyen.models import DocumentType
 from citoyen.services import billing
@@ -23,7 +24,8 @@ def test_money_pages(visit, db, make_account):
                              date(2026, 10, 31), [invoices.Line("Restauration scolaire — Léo — 12 jours à 4,00 €",
                                                                 12, 400, town.leo.id)])
     db.commit()
-    run = billing.start_run(db, town.agent, town.organisation.id, date.today().replace(day=1))
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)  # a month ended
+    run = billing.start_run(db, town.agent, town.organisation.id, last_month)
     visit.sign_in(town.parent.email, PASSWORD)
     check_pages(visit, [
         ("/paiements", "argent-paiements", True),
