@@ -1,6 +1,7 @@
 """Dates and times as French readers expect them, in the commune's time zone."""
 
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,11 @@ MONTHS = (
     "novembre",
     "décembre",
 )
+
+
+def commune_today() -> date:
+    """Today in the commune (Paris), whatever the server's time zone."""
+    return datetime.now(PARIS).date()
 
 
 def local(dt: datetime) -> datetime:

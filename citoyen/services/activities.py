@@ -329,9 +329,11 @@ def _live_bookings():
 
 
 def _cancel_closed_days(session: Session, actor: Account, closure: Closure, base_url: str) -> int:
-    """Cancel the bookings (and places in line) a new closure falls on; tell each family once."""
+    """Cancel the bookings (and places in line) a new closure falls on, from today on
+    (days gone by may be billed already: the agents see to them); tell each family once."""
     query = _live_bookings().where(Activity.organisation_id == closure.organisation_id,
-                                   Booking.day >= closure.start_date, Booking.day <= closure.end_date)
+                                   Booking.day >= max(closure.start_date, local_now().date()),
+                                   Booking.day <= closure.end_date)
     if closure.activity_id is not None:
         query = query.where(Booking.activity_id == closure.activity_id)
     if closure.site_id is not None:

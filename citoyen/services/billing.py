@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -66,7 +65,7 @@ from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
 from citoyen.timefmt import MONTHS
-from citoyen.timefmt import PARIS
+from citoyen.timefmt import commune_today
 from citoyen.timefmt import local
 from citoyen.transactions import begin_write
 
@@ -340,7 +339,7 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
     label = month_label(month)
     documents = amount = 0
     postpaid = organisation.billing_mode == "postpaid"
-    numbers = invoices.reserve_numbers(session, organisation.id, date.today().year, len(priced)) \
+    numbers = invoices.reserve_numbers(session, organisation.id, commune_today().year, len(priced)) \
         if postpaid and priced else []
     for index, (household_id, lines) in enumerate(sorted(priced.items())):
         household, total = found[household_id], sum(c.amount_cents for c in lines)
@@ -377,11 +376,6 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
     session.add_all([BilledMonth(household_id=h, month=month) for h in todo if h not in priced])
     session.commit()
     return documents, amount
-
-
-def commune_today() -> date:
-    """Today in the commune's time zone (the server's may differ)."""
-    return datetime.now(PARIS).date()
 
 
 def unfinished_month(month: date, today: date | None = None) -> str | None:

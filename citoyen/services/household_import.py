@@ -612,13 +612,12 @@ def _create(session: Session, organisation: Organisation, report: Report) -> Non
     numbers = session.scalars(
         select(Household.family_number).where(Household.organisation_id == organisation.id)
     )
-    highest = households.highest_family_number([*numbers, *(h.family_number for h in report.households)])
+    free = households.free_family_numbers([*numbers, *(h.family_number for h in report.households)])
     codes = _subscription_codes(session, len(report.households))
     for planned, code in zip(report.households, codes, strict=True):
         number = planned.family_number
         if not number:
-            highest += 1
-            number = f"{highest:06d}"
+            number = next(free)
         household = Household(
             organisation_id=organisation.id,
             family_number=number,

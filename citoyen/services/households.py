@@ -6,6 +6,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +34,7 @@ from citoyen.services import notifications
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
+from citoyen.timefmt import commune_today
 from citoyen.timefmt import format_time
 from citoyen.transactions import begin_write
 
@@ -313,7 +315,7 @@ CHILD_MAX_AGE = 25
 def check_birth_date(day: date, today: date | None = None) -> date:
     """A child's birth date: not in the future, less than CHILD_MAX_AGE years ago.
     The one rule for adding a child and for changing its general information."""
-    today = today or date.today()
+    today = today or commune_today()
     if day > today:
         raise DomainError("La date de naissance ne peut pas être dans le futur.", "birth_date")
     try:
@@ -341,18 +343,25 @@ def check_phone(value: str, field: str) -> str:
 _SEQUENCE = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 
-def highest_family_number(numbers: Iterable[str]) -> int:
-    """The highest number the portal's own numbering has given (up to nine
-    digits): a longer one typed by an agent, or one with letters, is not part
-    of the sequence and cannot push it out of its column."""
-    return max((int(n) for n in numbers if _SEQUENCE.fullmatch(n)), default=0)
+def free_family_numbers(numbers: Iterable[str]) -> Iterator[str]:
+    """The numbers to give next, after the highest of the portal's own
+    numbering (up to nine digits: a longer one typed by an agent, or one with
+    letters, cannot push the sequence out of its column), skipping any taken."""
+    taken = set(numbers)
+    following = max((int(n) for n in taken if _SEQUENCE.fullmatch(n)), default=0) + 1
+    while True:
+        number = f"{following:06d}"
+        if number not in taken:
+            taken.add(number)
+            yield number
+        following += 1
 
 
 def _next_family_number(session: Session, organisation_id: int) -> str:
     numbers = session.scalars(
         select(Household.family_number).where(Household.organisation_id == organisation_id)
     )
-    return f"{highest_family_number(numbers) + 1:06d}"
+    return next(free_family_numbers(numbers))
 
 
 def _same_household(session: Session, organisation_id: int, name: str, guardian: Guardian) -> Household | None:

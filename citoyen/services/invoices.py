@@ -36,6 +36,7 @@ from citoyen.services.ledger import add_once
 from citoyen.services.ledger import parse_euros
 from citoyen.services.ledger import replayed
 from citoyen.services.ledger import usable_key
+from citoyen.timefmt import commune_today
 from citoyen.timefmt import local
 from citoyen.transactions import begin_write
 
@@ -78,7 +79,7 @@ def issue(session: Session, household: Household, label: str, period_start: date
     """Write one invoice and its debit row in the caller's transaction (not committed).
     A batch passes its reserved ``number`` and the household's balance (``credit``)."""
     begin_write(session)
-    today = today or date.today()
+    today = today or commune_today()
     amount = sum(line.quantity * line.unit_cents for line in lines)
     invoice = Invoice(
         organisation_id=household.organisation_id, household_id=household.id, kind=INVOICE,
@@ -179,7 +180,7 @@ def credit_note(session: Session, actor: Account, household: Household, invoice_
     if cents > left:
         raise DomainError(f"L'avoir ne peut pas dépasser le reste à payer ({format_cents(left)}).",
                           "amount")
-    today = today or date.today()
+    today = today or commune_today()
     note = Invoice(
         organisation_id=invoice.organisation_id, household_id=household.id, kind=CREDIT_NOTE,
         number=next_number(session, invoice.organisation_id, today.year, CREDIT_NOTE),

@@ -517,3 +517,16 @@ def test_a_weekday_dropped_asks_first_then_cancels_its_bookings(client, auth, to
     assert db.scalar(select(Slot.booked).where(Slot.id == on_monday.slot_id)) == 0
     note = db.scalar(select(Notification).where(Notification.subject.like("%jours d'ouverture modifiés")))
     assert note is not None and "Léo, Restauration scolaire le lundi" in note.body
+
+
+def test_a_closure_of_days_gone_by_leaves_their_bookings_to_the_agents(town, db, monday, on_the_day):
+    from citoyen.services import activities as activity_service
+
+    booked = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    later = monday + timedelta(days=1)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, later)
+    on_the_day(later)  # seen from the Tuesday, the Monday is gone by
+    _, cancelled = activity_service.add_closure(db, town.agent, town.organisation, monday, later, "Grève")
+    assert cancelled == 1
+    fresh(db)
+    assert db.get(Booking, booked.id).status == "booked"

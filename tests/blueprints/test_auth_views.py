@@ -129,7 +129,7 @@ def test_an_address_that_has_an_account_gets_the_same_answer_and_its_owner_a_mai
     assert db.scalar(select(func.count()).select_from(Account)) == 2
     notice = outbox.last("camille@example.org")
     assert "Quelqu'un a demandé à créer un compte" in notice.text_body
-    assert "Mot de passe oublié" in notice.text_body and "/connexion" in notice.text_body
+    assert "Mot de passe ou identifiant oublié" in notice.text_body and "/connexion" in notice.text_body
 
 
 def test_sign_up_form_errors_come_back_as_a_fragment_for_htmx(client, hx):

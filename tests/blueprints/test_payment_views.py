@@ -312,6 +312,29 @@ def test_a_double_click_on_the_agent_money_forms_records_once(client, auth, agen
     assert keys()["cash"] != key
 
 
+def test_an_avoir_that_settles_the_invoice_sent_twice_makes_one(client, auth, agent, family, db):
+    import re
+    from datetime import date
+
+    from citoyen.models import Invoice
+    from citoyen.services import invoices
+
+    invoice = invoices.issue(db, family, "Facture", date(2026, 9, 1), date(2026, 9, 30),
+                             [invoices.Line("Restauration scolaire", 10, 350)])
+    db.commit()
+    auth.sign_in(agent.email)
+    url = f"/agent/foyers/{family.id}/compte"
+    key = re.search(r'name="avoir-idempotency_key" type="hidden" value="([^"]+)"', text(client.get(url))).group(1)
+    for _ in range(2):
+        response = client.post(f"/agent/foyers/{family.id}/avoir", data={
+            "avoir-invoice": str(invoice.id), "avoir-amount": "35", "avoir-reason": "Erreur",
+            "avoir-idempotency_key": key})
+        assert response.status_code == 303
+        assert "Avoir A" in text(client.get(url))
+    db.expire_all()
+    assert len(db.scalars(select(Invoice).where(Invoice.corrects_id == invoice.id)).all()) == 1
+
+
 def test_invoice_dates_are_days_in_the_commune_time(client, auth, parent, agent, family, db, tmp_path):
     from datetime import date
     from datetime import datetime

@@ -54,6 +54,7 @@ from citoyen.services import organisations
 from citoyen.services import payments
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
+from citoyen.timefmt import commune_today
 
 
 def _amount():
@@ -186,7 +187,12 @@ def credit_note(household_id: int):
     """Créer un avoir: a correction is a new document, never an edit."""
     household = household_or_404(current_user, household_id)
     form = CreditNoteForm(prefix="avoir")
-    form.invoice.choices = _credit_choices(invoices.of_household(get_session(), household.id))
+    # Any invoice of the household is read: the form sent twice names one the
+    # first avoir settled, and the service answers with that avoir. The page
+    # offers only those with something left to pay.
+    form.invoice.choices = [SelectChoice(str(i.id), i.number)
+                            for i, _left in invoices.of_household(get_session(), household.id)
+                            if i.kind == "invoice"]
     if form.validate_on_submit():
         ok, note = attempt(form, invoices.credit_note, get_session(), current_user, household,
                            int(form.invoice.data), form.amount.data, form.reason.data,
@@ -321,7 +327,7 @@ def _months(today: date) -> list[date]:
 
 def _month_choices() -> list[SelectChoice]:
     return [SelectChoice(m.isoformat(), billing.month_label(m).capitalize())
-            for m in _months(billing.commune_today())]
+            for m in _months(commune_today())]
 
 
 def _runs_page(form=None, status=200):

@@ -1,6 +1,5 @@
 """Paiements: the compte d'avance, its top-up through the bank, and the bank's answers."""
 
-from datetime import date
 from urllib.parse import urlsplit
 
 from flask import abort
@@ -37,6 +36,7 @@ from citoyen.services import ledger
 from citoyen.services import payments
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
+from citoyen.timefmt import commune_today
 
 
 class TopUpForm(Form):
@@ -47,13 +47,13 @@ class TopUpForm(Form):
 
 
 def _tax_years():
-    this = date.today().year
+    this = commune_today().year
     return [this - 1, this, this - 2, this - 3]
 
 
 def _page(forms=None, status=200, statement_forms=None, tax_errors=None):
     session = get_session()
-    tax_year = date.today().year - 1
+    tax_year = commune_today().year - 1
     linked = households.households_of(session, current_user)
     low, high = payments.limits(settings())
     accounts = [
