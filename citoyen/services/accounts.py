@@ -606,7 +606,19 @@ def change_password(session: Session, account: Account, current: str, new: str) 
     begin_write(session)
     account.password_hash = password_hash
     account.session_epoch = new_session_epoch()
+    _end_password_links(session, account)
     session.commit()
+
+
+def _end_password_links(session: Session, account: Account) -> None:
+    """Links that set a password, sent before the password or the address changed, stop working."""
+    session.execute(
+        update(AccountToken)
+        .where(AccountToken.account_id == account.id, AccountToken.used_at.is_(None),
+               AccountToken.purpose.in_((TOKEN_RESET, TOKEN_INVITATION)))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def request_email_change(
@@ -671,6 +683,7 @@ def confirm_email_change(session: Session, settings: Mapping, token: str) -> Acc
         raise EmailTaken()
     account.email = row.new_email
     account.email_verified_at = utcnow()
+    _end_password_links(session, account)  # they went to the old address
     try:
         session.commit()
     except IntegrityError:

@@ -241,6 +241,19 @@ def test_a_reset_link_works_only_once(app, db, parent, outbox):
     accounts.authenticate(db, app.config, "parent@example.org", NEW_PASSWORD)
 
 
+def test_a_reset_link_stops_working_once_the_password_or_the_address_changes(app, db, parent, outbox):
+    token = reset_token(app, db, outbox)
+    accounts.change_password(db, reload(db, parent), PASSWORD, "Troisieme3mdp")
+    with pytest.raises(accounts.TokenUsed):
+        accounts.reset_password(db, app.config, token, NEW_PASSWORD)
+
+    token = reset_token(app, db, outbox)
+    request_change(app, db, reload(db, parent), password="Troisieme3mdp")
+    accounts.confirm_email_change(db, app.config, last_token(outbox, "nouvelle@example.org", EMAIL_CHANGE_LINK))
+    with pytest.raises(accounts.TokenUsed):  # it went to the old address
+        accounts.reset_password(db, app.config, token, NEW_PASSWORD)
+
+
 def test_a_second_reset_request_cancels_the_first_link(app, db, parent, outbox):
     first = reset_token(app, db, outbox)
     second = reset_token(app, db, outbox)
