@@ -84,6 +84,7 @@ def test_refusal_needs_a_reason(app, client, auth, parent, agent, household, db)
     staff.post("/connexion", data={"email": agent.email, "password": PASSWORD})
     response = staff.post(f"/agent/modifications/{change.id}/refuser", data={"reason_choice": "", "reason_text": ""})
     assert response.status_code == 422 and "Indiquez le motif du refus" in text(response)
+    assert 'id="reason_text-error">Indiquez le motif du refus' in text(response)  # next to the field
     response = staff.post(f"/agent/modifications/{change.id}/refuser",
                           data={"reason_choice": "Justificatif manquant", "reason_text": ""})
     assert response.status_code == 303
@@ -113,3 +114,24 @@ def test_bank_details_in_place_masked_for_the_family(client, auth, parent, house
         "account_holder": "Camille Martin", "iban": "FR76 3000 6000 0112 3456 7890 188", "bic": ""})
     assert bad.status_code == 422
     assert "IBAN n'est pas valide" in text(bad) and 'value="Camille Martin"' in text(bad)
+
+
+def test_a_child_refused_without_a_reason_says_so_next_to_its_reason(client, auth, parent, agent, household, db):
+    from datetime import date
+
+    from citoyen.models import Child
+    from citoyen.services import households as household_service
+
+    child = household_service.add_child(db, parent, household, first_name="Léo", last_name="Martin",
+                                        birth_date=date(2018, 3, 8))
+    other = household_service.add_child(db, parent, household, first_name="Zoé", last_name="Martin",
+                                        birth_date=date(2019, 9, 14))
+    auth.sign_in(agent.email)
+    response = client.post(f"/agent/enfants/{child.id}/refuser", data={"reason_choice": "", "reason_text": " "})
+    assert response.status_code == 422
+    page = text(response)
+    assert f'id="reason-child-{child.id}-error">Indiquez le motif du refus' in page
+    assert page.count('class="field-error"') == 1 and f"reason-child-{other.id}-error" not in page
+    response = client.post(f"/agent/enfants/{child.id}/refuser", data={"reason_text": "x" * 501})
+    assert response.status_code == 422 and 'value="' + "x" * 501 + '"' in text(response)
+    assert db.get(Child, child.id) is not None

@@ -281,10 +281,17 @@ def invite_guardian(household_id: int, guardian_id: int):
 @bp.route("/modifications")
 def changes_queue():
     """À valider: changes proposed by families and children they added, oldest first."""
+    return _changes_page()
+
+
+def _changes_page(refused: str = "", reason: str = "", error: str = "", status: int = 200):
+    """The queue; a refusal that failed shows its message next to that reason, as typed
+    (``refused``: "child-12" or "guardian-3")."""
     pending_changes, pending_children = changes.queue(get_session(), current_user)
     return render("agent/changes.html", pending_changes=pending_changes,
                   pending_children=pending_children, sections=changes.SECTIONS,
-                  pending_guardians=changes.pending_guardians(get_session(), current_user))
+                  pending_guardians=changes.pending_guardians(get_session(), current_user),
+                  refused=refused, reason=reason, error=error, status=status)
 
 
 def _change_page(change, form=None, status=200):
@@ -325,11 +332,12 @@ def refuse_change(change_id: int):
     form = RefusalForm()
     if form.validate_on_submit():
         reason = form.reason_text.data or form.reason_choice.data
-        ok, _ = attempt(form, changes.decide, get_session(), current_user, change_id, False,
-                        reason, base_url())
+        ok, error = attempt(None, changes.decide, get_session(), current_user, change_id, False,
+                            reason, base_url())
         if ok:
             flash("La modification est refusée ; la famille est prévenue.", "success")
             return redirect(url_for("agent.changes_queue"))
+        add_error(form, "reason_text" if error.field == "reason" else None, error.message)
     return _change_page(found, form, status=422)
 
 
@@ -337,8 +345,15 @@ def _decide_member(decide, member_id: int, accept: bool, done: str):
     reason = ""
     if not accept:
         form = RefusalForm()
-        reason = (form.reason_text.data or form.reason_choice.data) if form.validate_on_submit() else ""
+        kind = "child" if decide is changes.decide_child else "guardian"
+        if not form.validate_on_submit():
+            return _changes_page(f"{kind}-{member_id}", form.reason_text.data or "",
+                                 " ".join(form.reason_text.errors or form.reason_choice.errors)
+                                 or "Le formulaire n'a pas pu être lu : réessayez.", status=422)
+        reason = form.reason_text.data or form.reason_choice.data
     ok, error = attempt(None, decide, get_session(), current_user, member_id, accept, reason, base_url())
+    if not ok and not accept and error.field == "reason":
+        return _changes_page(f"{kind}-{member_id}", reason, error.message, status=422)
     flash(done if ok else error.message, "success" if ok else "error")
     return redirect(url_for("agent.changes_queue"))
 
