@@ -6,3 +6,23 @@ import html
 def text(response) -> str:
     """The body, with HTML entities decoded."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def subscribed_family(db, agent, parent, child: bool = True):
+    """A household of a new commune, created by an agent, that ``parent`` is
+    subscribed to; with a validated child (Léa) unless ``child`` is False.
+    Returns the household, or (household, child)."""
+    from datetime import date
+
+    from citoyen.services import households
+    from citoyen.services.households import Attempt
+    from tests import factories
+
+    town = factories.organisation(db)
+    household = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
+                                            guardian_last_name="Martin")
+    households.subscribe(db, parent, Attempt("code", code=household.subscription_code), "http://localhost")
+    if not child:
+        return household
+    return household, households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
+                                           birth_date=date(2018, 9, 14))

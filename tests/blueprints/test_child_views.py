@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import pytest
 from PIL import Image
@@ -11,9 +10,7 @@ from sqlalchemy import select
 
 from citoyen.models import ChangeSet
 from citoyen.models import Guardian
-from citoyen.services import households
-from citoyen.services.households import Attempt
-from tests import factories
+from tests.blueprints.helpers import subscribed_family
 from tests.blueprints.helpers import text
 from tests.factories import PASSWORD
 
@@ -23,13 +20,7 @@ HEALTH = {"allergies": "Arachide", "diet": "", "doctor_name": "Dr Roux", "doctor
 
 @pytest.fixture
 def family(db, agent, parent):
-    town = factories.organisation(db)
-    household = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
-                                            guardian_last_name="Martin")
-    households.subscribe(db, parent, Attempt("code", code=household.subscription_code), "http://localhost")
-    child = households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
-                                 birth_date=date(2018, 9, 14))
-    return household, child
+    return subscribed_family(db, agent, parent)
 
 
 def _url(household, child, rest=""):

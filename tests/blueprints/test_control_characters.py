@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import func
@@ -14,9 +13,7 @@ from sqlalchemy import select
 from citoyen.blueprints.fields import CONTROL_MESSAGE
 from citoyen.models import Account
 from citoyen.models import Child
-from citoyen.services import households
-from citoyen.services.households import Attempt
-from tests import factories
+from tests.blueprints.helpers import subscribed_family
 from tests.blueprints.helpers import text
 from tests.conftest import fresh
 
@@ -26,13 +23,7 @@ SIGN_UP = {"last_name": "Martin", "first_name": "Camille", "email": "camille@exa
 
 @pytest.fixture
 def family(db, agent, parent):
-    town = factories.organisation(db)
-    household = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
-                                            guardian_last_name="Martin")
-    households.subscribe(db, parent, Attempt("code", code=household.subscription_code), "http://localhost")
-    child = households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
-                                 birth_date=date(2018, 9, 14))
-    return household, child
+    return subscribed_family(db, agent, parent)
 
 
 def error_of(response, field: str) -> str:

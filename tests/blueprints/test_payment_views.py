@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from citoyen.models import LedgerEntry
 from citoyen.services import households
-from citoyen.services.households import Attempt
 from tests import factories
+from tests.blueprints.helpers import subscribed_family
 from tests.blueprints.helpers import text
 from tests.services.test_payments import BANK_OPTIONS
 from tests.services.test_payments import SETTINGS
@@ -25,11 +25,7 @@ def app_config():
 
 @pytest.fixture
 def family(db, agent, parent):
-    town = factories.organisation(db)
-    household = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
-                                            guardian_last_name="Martin")
-    households.subscribe(db, parent, Attempt("code", code=household.subscription_code), "http://localhost")
-    return household
+    return subscribed_family(db, agent, parent, child=False)
 
 
 class Redirect:
