@@ -876,11 +876,12 @@ def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: 
     return result.rowcount == 1
 
 
-def _release_place(session: Session, slot_id: int, base_url: str) -> Booking | None:
-    """A place freed up: the first in line takes it (and is told), or the counter goes down."""
+def _release_place(session: Session, slot_id: int, base_url: str, promote: bool = True) -> Booking | None:
+    """A place freed up: the first in line takes it (and is told), or the counter
+    goes down (always, when not ``promote``: a day already begun or gone by)."""
     candidates = session.scalars(
         select(Booking).where(Booking.slot_id == slot_id, Booking.status == BOOKING_WAITING)
-        .order_by(Booking.waiting_since, Booking.id).limit(10)).all()
+        .order_by(Booking.waiting_since, Booking.id).limit(10)).all() if promote else []
     for candidate in candidates:
         result = session.execute(
             update(Booking).where(Booking.id == candidate.id, Booking.status == BOOKING_WAITING)
@@ -1103,6 +1104,8 @@ def _join_waiting_list(session: Session, click: Click) -> tuple[int | None, Cell
     existing = ctx.bookings.get((child.id, activity.id, day))
     if existing is not None and existing.status != BOOKING_CANCELLED:
         return existing.slot_id, None
+    # A place in line becomes a booking by itself: the same account rule as booking.
+    _check_account(session, None, child.household_id, click.is_agent, click.billing_mode, click.balance)
     slot = ctx.slots.get((activity.id, day))
     _begin_write(session, click)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
@@ -1137,7 +1140,8 @@ def _cancel(session: Session, click: Click, base_url: str) -> tuple[int | None, 
             .execution_options(synchronize_session=False))
         done = result.rowcount == 1
     else:
-        done = _cancel_booking(session, click.actor_id, booking.id, booking.slot_id, None, base_url)
+        done = _cancel_booking(session, click.actor_id, booking.id, booking.slot_id, None, base_url,
+                               promote=click.day > click.ctx.now.date())
     if not done:
         session.rollback()
         raise DomainError("Cette réservation est déjà annulée.")
@@ -1201,14 +1205,14 @@ def click(session: Session, actor: Account, action: str, child_id: int, activity
 
 
 def _cancel_booking(session: Session, actor_id: int, booking_id: int, slot_id: int, absence_id: int | None,
-                    base_url: str) -> bool:
+                    base_url: str, promote: bool = True) -> bool:
     result = session.execute(
         update(Booking).where(Booking.id == booking_id, Booking.status == BOOKING_BOOKED)
         .values(status=BOOKING_CANCELLED, absence_id=absence_id, author_id=actor_id, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         return False
-    _release_place(session, slot_id, base_url)
+    _release_place(session, slot_id, base_url, promote)
     return True
 
 
@@ -1252,21 +1256,31 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
     checked = _checked_certificate(certificate, max_size)
     begin_write(session)
     child = child_for(session, actor, child_id)
+    comment = " ".join((comment or "").split())[:500]
+    same = session.scalar(select(Absence).where(
+        Absence.child_id == child.id, Absence.start_date == start, Absence.end_date == end,
+        Absence.motive == motive, Absence.comment == comment, Absence.author_id == actor.id,
+        Absence.created_at >= utcnow() - timedelta(minutes=2)).order_by(Absence.id.desc()).limit(1))
+    live = select(Booking.id).where(Booking.child_id == child.id, Booking.day >= start, Booking.day <= end,
+                                    Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+    if activity_ids is not None:
+        live = live.where(Booking.activity_id.in_(list(activity_ids)))
+    if same is not None and session.scalar(live.limit(1)) is None:
+        # The same declaration sent twice (a double click, the browser sending the form
+        # again): the first one left nothing to cancel.
+        session.rollback()
+        return same, session.scalar(select(func.count()).select_from(Booking)
+                                    .where(Booking.absence_id == same.id))
     absence = Absence(child_id=child.id, start_date=start, end_date=end, motive=motive,
-                      comment=" ".join((comment or "").split())[:500], author_id=actor.id)
+                      comment=comment, author_id=actor.id)
     session.add(absence)
     key = None
     try:
         if checked is not None:
             key = _store_certificate(session, storage, absence, checked)
         session.flush()
-        query = select(Booking.id).where(Booking.child_id == child.id, Booking.day >= start,
-                                         Booking.day <= end,
-                                         Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
-        if activity_ids is not None:
-            query = query.where(Booking.activity_id.in_(list(activity_ids)))
         cancelled = 0
-        for booking_id in session.scalars(query).all():
+        for booking_id in session.scalars(live).all():
             booking = session.get(Booking, booking_id)
             if booking.status == BOOKING_WAITING:
                 # It held no place: it leaves the waiting list, and is not tied
@@ -1274,7 +1288,8 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
                 booking.status = BOOKING_CANCELLED
                 booking.waiting_since = None
                 cancelled += 1
-            elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url):
+            elif _cancel_booking(session, actor.id, booking_id, booking.slot_id, absence.id, base_url,
+                                 promote=booking.day > today):  # nobody is given a day already begun
                 cancelled += 1
         if actor.is_agent:
             audit.record(session, actor, "agenda.absence", "child", child.id, child.full_name,

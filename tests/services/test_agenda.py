@@ -7,8 +7,10 @@ from datetime import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select
 
+from citoyen.models import Absence
 from citoyen.models import AuditEntry
 from citoyen.models import Booking
 from citoyen.models import Notification
@@ -377,3 +379,35 @@ def test_the_weeks_counts_from_the_months_bookings_are_those_read(db, town, mond
     leo_this_week = sum(1 for child_id, offset in booked if child_id == town.leo.id and 0 <= offset < 7)
     assert leo_this_week >= 1  # Monday is never a holiday
     assert dict(agenda.week_summary(db, children, monday))[town.leo] == leo_this_week
+
+
+def test_an_absence_on_a_day_begun_gives_its_place_to_no_one(db, town, monday, make_account):
+    town.canteen.default_capacity = 1
+    db.commit()
+    other = make_account(email="autre@example.org")
+    family = household(db, town.organisation, "Durand", ["Zoé"], account=other)
+    enrol(db, family.children[0], town.canteen)
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    waiting = agenda.join_waiting_list(db, other, family.children[0].id, town.canteen.id, monday)
+    # Declared on the day itself: nobody is given that day (they could no longer cancel it).
+    agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "illness", "", BASE_URL,
+                           now=at(monday, 10))
+    fresh(db)
+    assert db.get(Booking, waiting.id).status == "waiting"
+    assert slot_of(db, town.canteen, monday).booked == 0
+    assert db.scalar(select(Notification).where(Notification.subject.like("Place libérée%"))) is None
+
+
+def test_an_absence_sent_twice_is_recorded_once(db, town, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, town.parent, town.leo.id, town.morning.id, monday)
+    first, count = agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "illness", "Fièvre",
+                                          BASE_URL, activity_ids=[town.canteen.id])
+    again, count_again = agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "illness",
+                                                "Fièvre", BASE_URL, activity_ids=[town.canteen.id])
+    assert (again.id, count_again) == (first.id, count) == (first.id, 1)
+    # The same words for the other activity a moment later: a declaration of its own.
+    other, cancelled = agenda.declare_absence(db, town.parent, town.leo.id, monday, monday, "illness", "Fièvre",
+                                              BASE_URL, activity_ids=[town.morning.id])
+    assert other.id != first.id and cancelled == 1
+    assert db.scalar(select(func.count()).select_from(Absence)) == 2

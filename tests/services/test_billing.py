@@ -131,6 +131,12 @@ def test_prepaid_month_debits_and_warns_when_negative(db, town):
     db.commit()
     refusal = billing.booking_refusal(db, town.household.id)
     assert "depuis plus de 15 jours" in refusal and "-3,00" in refusal
+    # Joining a waiting list is refused too: a place in line becomes a booking by itself.
+    later = days[1] + timedelta(days=7)
+    for click in (agenda.book, agenda.join_waiting_list):
+        with pytest.raises(DomainError, match="depuis plus de 15 jours"):
+            click(db, town.parent, town.ines.id, town.canteen.id, later)
+        db.rollback()
     ledger.record_cash(db, town.agent, town.household, "3")
     assert billing.booking_refusal(db, town.household.id) is None
 
