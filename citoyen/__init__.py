@@ -35,6 +35,11 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+def _of(name: str) -> str:
+    """« de Léo », « d'Inès »: « de » before a first name, elided before a vowel."""
+    return ("d'" if name[:1].lower() in "aeiouyàâäéèêëîïôöùûü" else "de ") + name
+
+
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI."""
     instance_path = os.environ.get("CITOYEN_INSTANCE_PATH") or os.path.join(
@@ -242,6 +247,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["datetime_fr"] = timefmt.format_datetime
     app.jinja_env.filters["date_fr"] = timefmt.format_date
+    app.jinja_env.filters["de"] = _of
     app.jinja_env.filters["iso_date_fr"] = timefmt.format_iso_date
     app.jinja_env.globals["PASSWORD_RULE"] = passwords.RULE_TEXT
     app.jinja_env.globals["url_for"] = _remembered_urls(app)

@@ -738,6 +738,24 @@ class MonthPage:
     inputs: tuple
 
 
+def to_follow(enrolments: list, today: date) -> tuple[list, list, bool]:
+    """What the week's summary says of enrolments (rows newest first): those
+    waiting for the town hall; the refusals still worth saying (the period not
+    over, and no newer enrolment of that child in that activity waiting or
+    validated); and whether any enrolment lets the family book today or later."""
+    waiting = [e for e in enrolments if e.status == ENROLMENT_PENDING]
+    refused, seen = [], set()
+    for e in enrolments:
+        pair = (e.child_id, e.activity_id)
+        if e.status == ENROLMENT_REFUSED and e.end_date >= today and pair not in seen:
+            refused.append(e)
+        if e.status in (ENROLMENT_PENDING, ENROLMENT_VALIDATED):
+            seen.add(pair)
+    current = any(e.status in (ENROLMENT_PENDING, ENROLMENT_VALIDATED) and e.end_date >= today
+                  for e in enrolments)
+    return waiting, refused, current
+
+
 def month_page(session: Session, actor: Account, month: str | None, child: str | None,
                now: datetime | None = None) -> MonthPage:
     """The agenda of ``child`` (an id as typed in the address, or « tous »)

@@ -524,7 +524,7 @@ def test_an_enrolment_decided_by_the_town_hall_shows(db, client, auth, town, mon
     cell = cell_id(town.ines, study, monday)
     state, words = cells(page)[cell]
     assert state == "enrolment_waiting" and "En attente" in words
-    assert "l'inscription de Inès à Étude surveillée est en attente de validation" in words_of(page)
+    assert "l'inscription d'Inès à Étude surveillée est en attente de validation" in words_of(page)
     assert 'class="badge"' not in page
     agenda.decide_enrolment(db, town.agent, enrolment.id, accept, "" if accept else "Plus de place", BASE_URL)
     page = load(url, "miss")
@@ -534,7 +534,7 @@ def test_an_enrolment_decided_by_the_town_hall_shows(db, client, auth, town, mon
         assert state == "bookable" and "Non réservé" in words and "Réserver" in words
     else:
         assert cell not in cells(page) and "Étude surveillée" not in grid_in(page)
-        assert "L'inscription de Inès à Étude surveillée a été refusée : Plus de place." in said
+        assert "L'inscription d'Inès à Étude surveillée a été refusée : Plus de place." in said
     assert "est en attente de validation" not in said
     # The town hall's message is counted in the menu.
     assert re.search(r'<span class="badge">1<span class="visually-hidden"> non lu</span>', page)
@@ -657,7 +657,7 @@ def test_what_the_page_shows_around_the_grid_is_never_stale(db, client, auth, to
         study = activity(db, town.organisation, town.site, name="Étude surveillée", needs_validation=True)
         enrol(db, town.ines, study, status=ENROLMENT_PENDING)
 
-    assert "l'inscription de Inès à Étude surveillée est en attente de validation" in page_after(pending_for_ines)
+    assert "l'inscription d'Inès à Étude surveillée est en attente de validation" in page_after(pending_for_ines)
 
     def another_town():
         factories.organisation(db, name="Ville d'Autreville", slug="autreville", postcodes="99998")
@@ -746,3 +746,17 @@ def test_after_any_sequence_of_changes_the_kept_page_is_the_fresh_one(app, clien
     run()
     # The property held on pages served from the cache, not only on fresh ones.
     assert totals["hits"] >= totals["loads"] // 5, totals
+
+
+def test_a_refusal_is_no_longer_said_once_the_child_is_enrolled_again(db, client, auth, town, monday, clock, load):
+    study = activity(db, town.organisation, town.site, name="Étude surveillée", needs_validation=True,
+                     start_time=time(16, 30), end_time=time(18, 0))
+    refused = enrol(db, town.ines, study, status=ENROLMENT_PENDING)
+    agenda.decide_enrolment(db, town.agent, refused.id, False, "Plus de place", BASE_URL)
+    again = enrol(db, town.ines, study, status=ENROLMENT_PENDING)
+    auth.sign_in(town.parent.email)
+    said = words_of(load(month_url(monday), "miss"))
+    assert "a été refusée" not in said and "l'inscription d'Inès à Étude surveillée est en attente" in said
+    agenda.decide_enrolment(db, town.agent, again.id, True, "", BASE_URL)
+    said = words_of(load(month_url(monday), "miss"))
+    assert "a été refusée" not in said and "est en attente" not in said

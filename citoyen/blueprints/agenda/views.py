@@ -63,7 +63,8 @@ def month():
         html = render_template(
             "agenda/month.html", children=page.children, selected=page.selected, view=view,
             show_child=len(data.children) > 1, back="?" + urlencode({"enfant": page.selected, "mois": view.key}),
-            week=page.week, enrolments=page.enrolments, states=agenda.STATE_LABELS, icons=agenda.STATE_ICONS,
+            week=page.week, to_follow=agenda.to_follow(page.enrolments, now.date()), states=agenda.STATE_LABELS,
+            icons=agenda.STATE_ICONS,
             today=now.date(), token=fragment_cache.TOKEN, csrf_token=lambda: fragment_cache.TOKEN)
         return html, view.valid_until
 
