@@ -202,7 +202,7 @@ class FrenchDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Indiquez une date valide, par exemple 14/09/2018.") from None
+            raise ValueError("Indiquez une date valide, au format JJ/MM/AAAA.") from None
 
 
 def _offered(field, value) -> bool:

@@ -1405,6 +1405,8 @@ def enrol(session: Session, actor: Account, child_id: int | None, activity_id: i
     if not activity_id:
         raise DomainError("Choisissez l'activité.", "activity")
     start, end = check_period(start, end)
+    if end < local_now().date():
+        raise DomainError("Cette période est déjà passée : choisissez des jours à venir.", "end_date")
     begin_write(session)
     child = child_for(session, actor, child_id)
     try:

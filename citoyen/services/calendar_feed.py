@@ -22,6 +22,7 @@ from citoyen.models.agenda import Booking
 from citoyen.services.changes import child_of
 from citoyen.services.errors import NotFound
 from citoyen.timefmt import PARIS
+from citoyen.timefmt import commune_today
 from citoyen.transactions import begin_write
 
 
@@ -41,7 +42,7 @@ def feed(session: Session, token: str, today: date | None = None) -> bytes:
     child = session.scalar(select(Child).where(Child.calendar_token == token))
     if child is None:
         raise NotFound("Ce calendrier n'existe pas.")
-    today = today or date.today()
+    today = today or commune_today()
     calendar = Calendar()
     calendar.add("prodid", "-//Citoyen//Portail famille//FR")
     calendar.add("version", "2.0")
@@ -60,4 +61,5 @@ def feed(session: Session, token: str, today: date | None = None) -> bytes:
         event.add("dtend", datetime.combine(booking.day, activity.end_time, PARIS))
         event.add("dtstamp", datetime.now(PARIS))
         calendar.add_component(event)
+    calendar.add_missing_timezones()  # the VTIMEZONE of Europe/Paris the events name
     return calendar.to_ical()

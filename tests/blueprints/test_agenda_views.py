@@ -217,6 +217,22 @@ def test_enrol_with_validation_waits(client, auth, town, monday, db):
     assert "année scolaire" in text(response)
 
 
+def test_an_enrolment_for_days_gone_by_is_refused_at_the_field(client, auth, town, db):
+    from citoyen.services.agenda import local_now
+
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True)
+    auth.sign_in(town.parent.email)
+    today = local_now().date()
+    start, end = (today - timedelta(days=60)).strftime("%d/%m/%Y"), (today - timedelta(days=59)).strftime("%d/%m/%Y")
+    response = client.post("/agenda/inscription", data={
+        "child": town.ines.id, "activity": study.id, "start_date": start, "end_date": end})
+    assert response.status_code == 422
+    page = text(response)
+    assert "Cette période est déjà passée" in page and f'value="{end}"' in page
+    fresh(db)
+    assert db.scalar(select(Enrolment).where(Enrolment.activity_id == study.id)) is None
+
+
 def test_bulk_preview_then_create(client, auth, town, monday, db):
     auth.sign_in(town.parent.email)
     assert "Saisie groupée" in text(client.get("/agenda/saisie-groupee"))

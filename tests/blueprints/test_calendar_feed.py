@@ -27,6 +27,8 @@ def test_the_feed_lists_the_bookings_and_its_address_can_be_renewed(app, client,
     events = [c for c in Calendar.from_ical(response.data).walk("VEVENT")]
     assert len(events) == 1 and str(events[0]["summary"]) == "Restauration scolaire — Léo"
     assert events[0]["dtstart"].dt.date() == day
+    zones = [str(z["tzid"]) for z in Calendar.from_ical(response.data).walk("VTIMEZONE")]
+    assert zones == ["Europe/Paris"]  # the zone the times are given in is defined in the file
     client.post(page_url + "/calendrier")  # renewed: the old address is gone
     assert anonymous.get(path).status_code == 404
     assert anonymous.get("/calendrier/inconnu.ics").status_code == 404

@@ -90,3 +90,11 @@ def test_another_accounts_message_is_not_found(client, auth, make_account, messa
 def test_empty_messages_page(client, auth, parent):
     auth.sign_in(parent.email)
     assert "Vous n'avez aucun message." in text(client.get("/messages/"))
+
+
+def test_a_page_past_the_last_leads_back_to_the_first(client, auth, parent, messages):
+    auth.sign_in(parent.email)
+    for page in ("2", "10000"):
+        response = client.get(f"/messages/?page={page}")
+        assert response.status_code == 303 and response.location.endswith("/messages/")
+    assert client.get("/messages/?page=1").status_code == 200

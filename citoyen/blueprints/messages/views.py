@@ -19,6 +19,8 @@ def index():
     """The account's messages, newest first, unread ones marked."""
     number = page_number()
     items, has_next = notifications.page(get_session(), current_user, number)
+    if not items and number > 1:  # past the last page (an old link): back to the first
+        return redirect(url_for("messages.index"))
     return render("messages/index.html", items=items, page=number, has_next=has_next)
 
 
