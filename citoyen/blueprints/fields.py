@@ -24,6 +24,8 @@ from wtforms.validators import ValidationError
 
 from citoyen import passwords
 
+DATE_MESSAGE = "Indiquez une date valide, au format JJ/MM/AAAA."
+
 
 class _French:
     """WTForms' own messages in French, for a check that gives none of its
@@ -37,7 +39,7 @@ class _French:
         "This field is required.": "Ce champ est obligatoire.",
         "Not a valid integer value.": "Indiquez un nombre entier.",
         "Not a valid decimal value.": "Indiquez un nombre.",
-        "Not a valid date value.": "Indiquez une date valide, par exemple 14/09/2026.",
+        "Not a valid date value.": DATE_MESSAGE,
         "Not a valid time value.": "Indiquez une heure, par exemple 12:00.",
         "Field cannot be longer than %(max)d characters.": "Ce champ ne doit pas dépasser %(max)d caractères.",
         "Field must be at least %(min)d characters long.": "Ce champ doit compter au moins %(min)d caractères.",
@@ -202,7 +204,7 @@ class FrenchDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Indiquez une date valide, au format JJ/MM/AAAA.") from None
+            raise ValueError(DATE_MESSAGE) from None
 
 
 def _offered(field, value) -> bool:

@@ -376,7 +376,7 @@ def test_the_daily_lists_take_a_typed_day(client, auth, town, db, monday):
     response = client.get("/agent/listes?jour=31/02/2026")
     assert response.status_code == 422
     page = text(response)
-    assert "Indiquez une date valide, par exemple 14/09/2026." in page and 'value="31/02/2026"' in page
+    assert "Indiquez une date valide, au format JJ/MM/AAAA." in page and 'value="31/02/2026"' in page
     assert 'aria-describedby="jour-error"' in page
     assert client.get("/agent/listes.csv?jour=zzz").status_code == 303
 
@@ -422,6 +422,9 @@ def test_a_closure_is_deleted_after_a_confirmation_page(client, auth, town, db, 
     fresh(db)
     assert db.get(Closure, closure_id) is not None  # the page alone deletes nothing
     assert client.get("/agent/fermetures/99999999999/supprimer").status_code == 404
+    for elsewhere in ("https://evil.example/", "/agent/\\evil.example", "//evil.example/agent/"):
+        response = client.get(f"/agent/fermetures/{closure_id}/supprimer", query_string={"back": elsewhere})
+        assert 'name="back" value="/agent/activites"' in text(response), elsewhere
     response = client.post(f"/agent/fermetures/{closure_id}/supprimer", data={"back": "https://evil.example/"})
     assert response.status_code == 303 and response.location.endswith("/agent/activites")
     fresh(db)

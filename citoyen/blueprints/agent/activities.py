@@ -17,6 +17,7 @@ from flask import url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from citoyen.access import safe_next
 from citoyen.blueprints.agenda.forms import CertificateForm
 from citoyen.blueprints.agent import bp
 from citoyen.blueprints.agent.activity_forms import ActivityForm
@@ -24,6 +25,7 @@ from citoyen.blueprints.agent.activity_forms import CapacityForm
 from citoyen.blueprints.agent.activity_forms import ClosureForm
 from citoyen.blueprints.agent.activity_forms import DecisionForm
 from citoyen.blueprints.agent.activity_forms import SiteForm
+from citoyen.blueprints.fields import DATE_MESSAGE
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import id_arg
@@ -185,8 +187,8 @@ def add_closure(activity_id: int):
 @bp.route("/fermetures/<int:closure_id>/supprimer", methods=["GET", "POST"])
 def delete_closure(closure_id: int):
     """Supprimer une fermeture, after a confirmation page (the families see the day open again)."""
-    back = request.values.get("back") or ""
-    back = back if back.startswith("/agent/") and not back.startswith("/agent//") else url_for("agent.activities_list")
+    back = safe_next(request.values.get("back")) or ""
+    back = back if back.startswith("/agent/") else url_for("agent.activities_list")
     if request.method == "GET":
         try:
             closure = activities.closure(get_session(), current_user, closure_id)
@@ -272,7 +274,7 @@ def _list_day() -> tuple[date, str]:
         except (ValueError, DomainError):
             continue
     today = agenda.local_now().date()
-    return today, "Indiquez une date valide, par exemple 14/09/2026." if typed else ""
+    return today, DATE_MESSAGE if typed else ""
 
 
 @bp.route("/listes")
