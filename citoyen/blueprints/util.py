@@ -32,6 +32,16 @@ def id_arg(name: str) -> int | None:
     return number
 
 
+def confirm_page(title: str, lines: list[str], button: str, action: str, back: str,
+                 hidden: dict[str, str] | None = None):
+    """The page a destructive action shows first: what will happen, the button
+    that does it (a form post) and the way back."""
+    from citoyen.htmx import render
+
+    return render("confirm.html", title=title, lines=lines, button=button, action=action, back=back,
+                  hidden=hidden or {})
+
+
 def search_text(name: str = "q", limit: int = 100) -> str:
     """What was typed in a search box, without control characters (a NUL
     cannot even reach PostgreSQL), at most ``limit`` characters."""

@@ -396,12 +396,22 @@ def _apply(target, values: Mapping[str, object]) -> None:
         setattr(target, name, value)
 
 
-def withdraw(session: Session, actor: Account, household: Household, change_id: int) -> ChangeSet:
-    """The family takes back a change that waits for the town hall."""
-    begin_write(session)
+def pending_change(session: Session, household: Household, change_id: int) -> ChangeSet:
+    """A change of this household that still waits for the town hall."""
     change = session.get(ChangeSet, change_id)
     if change is None or change.household_id != household.id or change.status != CHANGE_PENDING:
         raise NotFound("Cette modification n'est plus en attente.")
+    return change
+
+
+def section_label(change: ChangeSet) -> str:
+    return SECTIONS[change.section].label
+
+
+def withdraw(session: Session, actor: Account, household: Household, change_id: int) -> ChangeSet:
+    """The family takes back a change that waits for the town hall."""
+    begin_write(session)
+    change = pending_change(session, household, change_id)
     change.status = CHANGE_WITHDRAWN
     change.decided_at = utcnow()
     session.commit()

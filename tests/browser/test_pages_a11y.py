@@ -157,6 +157,10 @@ def test_household_pages(visit, db, make_account, commune):
     page.fill("#code-code", household.subscription_code)
     page.locator("form[action='/abonnements/code'] button").click()
     visit.wait_for_path("/foyer")
+    from citoyen.services import children as child_records
+
+    pickup = child_records.add_pickup(db, agent, household, child.id, first_name="Jeanne", last_name="Roux",
+                                      relation="Voisine", phone="06 12 34 56 78")
     check_pages(
         visit,
         [
@@ -171,6 +175,8 @@ def test_household_pages(visit, db, make_account, commune):
             (f"/foyer/{household.id}/enfants/{child.id}/personnes", "parent-personnes-autorisees", False),
             (f"/foyer/{household.id}/enfants/{child.id}/personnes/nouvelle", "parent-nouvelle-personne",
              False),
+            (f"/foyer/{household.id}/enfants/{child.id}/personnes/{pickup.id}/retirer",
+             "parent-retirer-personne", True),
             (f"/foyer/{household.id}/responsables/nouveau", "parent-ajouter-responsable", False),
             (f"/foyer/{household.id}/responsables/{household.guardians[0].id}/identite",
              "parent-identite", False),

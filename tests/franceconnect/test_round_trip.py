@@ -114,7 +114,13 @@ def test_linking_an_existing_account_needs_its_password(client, idp, make_accoun
     assert db.scalar(select(AuditEntry.action).where(AuditEntry.action == "franceconnect.link"))
     profile = text(client.get("/profil/"))
     assert "rattaché à votre identité FranceConnect" in profile
-    # Unlink: allowed, since the account has a password.
+    # Unlink: allowed, since the account has a password; a link to a confirmation page first.
+    assert 'href="/profil/franceconnect/detacher"' in profile
+    page = client.get("/profil/franceconnect/detacher")
+    assert page.status_code == 200 and "<h1>Détacher FranceConnect de mon compte</h1>" in text(page)
+    assert "camille@example.org" in text(page) and "Annuler et revenir en arrière" in text(page)
+    fresh(db)
+    assert db.scalar(select(ExternalIdentity)) is not None  # the page alone changes nothing
     assert client.post("/profil/franceconnect/detacher").status_code == 303
     fresh(db)
     assert db.scalar(select(ExternalIdentity)) is None
@@ -125,6 +131,7 @@ def test_an_account_without_password_cannot_unlink(client, idp, db):
     client.post("/connexion/franceconnect/creer", data={
         "create-email": "camille.martin@example.org", "create-email_confirmed": "y",
         "create-accept_terms": "y"})
+    assert client.get("/profil/franceconnect/detacher").headers["Location"] == "/profil/"  # nothing to confirm
     response = client.post("/profil/franceconnect/detacher", follow_redirects=True)
     assert "Choisissez d'abord un mot de passe" in text(response)
     fresh(db)

@@ -28,6 +28,7 @@ from citoyen.blueprints.agent.activity_forms import SiteForm
 from citoyen.blueprints.fields import DATE_MESSAGE
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import confirm_page
 from citoyen.blueprints.util import id_arg
 from citoyen.db import get_session
 from citoyen.htmx import redirect
@@ -40,6 +41,7 @@ from citoyen.services.activities import ACTIVITY_FIELDS
 from citoyen.services.booking_rules import format_day
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
+from citoyen.timefmt import format_date
 
 
 def activity_or_404(activity_id: int):
@@ -194,7 +196,18 @@ def delete_closure(closure_id: int):
             closure = activities.closure(get_session(), current_user, closure_id)
         except NotFound:
             abort(404)
-        return render("agent/closure_delete.html", closure=closure, back=back)
+        if closure.start_date == closure.end_date:
+            when = f"Le {format_date(closure.start_date)}"
+        else:
+            when = f"Du {format_date(closure.start_date)} au {format_date(closure.end_date)}"
+        if not closure.activity_id:
+            when += ", toutes les activités du lieu" if closure.site_id else ", toutes les activités de la commune"
+        return confirm_page(
+            f"Supprimer la fermeture « {closure.reason} »",
+            [when + ".", "Une fois la fermeture supprimée, les familles verront ces jours de nouveau ouverts "
+                         "et pourront les réserver."],
+            "Supprimer la fermeture", url_for("agent.delete_closure", closure_id=closure.id), back,
+            hidden={"back": back})
     try:
         activities.delete_closure(get_session(), current_user, closure_id)
     except NotFound:

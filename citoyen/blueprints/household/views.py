@@ -30,6 +30,7 @@ from citoyen.blueprints.household.forms import PickupForm
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import confirm_page
 from citoyen.blueprints.util import form_status
 from citoyen.blueprints.util import settings
 from citoyen.db import get_session
@@ -297,10 +298,25 @@ def _household_home(household, family_page: str | None = None) -> str:
     return family_page or url_for("household.show")
 
 
-@bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["POST"])
+@bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["GET", "POST"])
 def withdraw_change(household_id: int, change_id: int):
-    """Retirer une modification en attente."""
+    """Retirer une modification en attente, after a confirmation page."""
     household = _household(household_id)
+    if request.method == "GET":
+        try:
+            change = changes.pending_change(get_session(), household, change_id)
+        except NotFound:
+            abort(404)
+        back = (url_for("household.child", household_id=household.id, child_id=change.child_id)
+                if change.child_id else url_for("household.show"))
+        changed = [f"{label} : « {before or 'vide'} » → « {after or 'vide'} »"
+                   for label, before, after, diff in changes.rows(change) if diff]
+        return confirm_page(
+            f"Retirer votre modification « {changes.section_label(change)} »",
+            [*changed, "La mairie ne l'examinera pas et les informations resteront comme avant. "
+                       "Vous pourrez faire une nouvelle demande."],
+            "Retirer cette modification",
+            url_for("household.withdraw_change", household_id=household.id, change_id=change.id), back)
     try:
         change = changes.withdraw(get_session(), current_user, household, change_id)
     except NotFound:
@@ -419,10 +435,21 @@ def upload_child_photo(household_id: int, child_id: int):
     return _child_page(household, target, form, status=422)
 
 
-@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo/retirer", methods=["POST"])
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/photo/retirer", methods=["GET", "POST"])
 def remove_child_photo(household_id: int, child_id: int):
+    """Retirer la photo, after a confirmation page."""
     household = _household(household_id)
     target = _child(household, child_id)
+    back = url_for("household.child", household_id=household.id, child_id=target.id)
+    if request.method == "GET":
+        if not target.photo:
+            return redirect(back)
+        return confirm_page(
+            f"Retirer la photo de {target.first_name}",
+            [f"Les animateurs ne verront plus de photo de {target.first_name}. "
+             "Vous pourrez en envoyer une autre à tout moment."],
+            "Retirer la photo",
+            url_for("household.remove_child_photo", household_id=household.id, child_id=target.id), back)
     child_records.remove_photo(get_session(), current_user, household, target.id)
     flash("La photo est retirée.", "success")
     return redirect(url_for("household.child", household_id=household.id, child_id=target.id))
@@ -475,12 +502,20 @@ def edit_pickup(household_id: int, child_id: int, pickup_id: int):
 
 
 @bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/<int:pickup_id>/retirer",
-          methods=["POST"])
+          methods=["GET", "POST"])
 def remove_pickup(household_id: int, child_id: int, pickup_id: int):
-    """Retirer une personne autorisée."""
+    """Retirer une personne autorisée, after a confirmation page."""
     household = _household(household_id)
     pickup = _existing_pickup(household, child_id, pickup_id)
     name = pickup.full_name
+    if request.method == "GET":
+        target = _child(household, child_id)
+        return confirm_page(
+            f"Retirer {name}",
+            [f"{name} ne pourra plus venir chercher {target.first_name} à la fin des activités."],
+            f"Retirer {name}",
+            url_for("household.remove_pickup", household_id=household_id, child_id=child_id, pickup_id=pickup_id),
+            url_for("household.pickups", household_id=household_id, child_id=child_id))
     child_records.remove_pickup(get_session(), current_user, household, child_id, pickup_id)
     flash(f"{name} n'est plus autorisé(e) à récupérer l'enfant.", "success")
     return redirect(url_for("household.pickups", household_id=household_id, child_id=child_id))
@@ -488,16 +523,27 @@ def remove_pickup(household_id: int, child_id: int, pickup_id: int):
 
 # ---------------------------------------------------------------- calendar feed
 
-@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/calendrier", methods=["POST"])
+@bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/calendrier", methods=["GET", "POST"])
 def renew_calendar(household_id: int, child_id: int):
-    """Créer (ou renouveler) l'adresse secrète du calendrier des réservations."""
+    """Créer l'adresse secrète du calendrier des réservations; en créer une
+    nouvelle (l'ancienne cesse de fonctionner) after a confirmation page."""
     household = _household(household_id)
     target = _child(household, child_id)
     renewed = target.calendar_token is not None
+    back = url_for("household.child", household_id=household.id, child_id=target.id) + "#calendrier"
+    if request.method == "GET":
+        if not renewed:
+            return redirect(back)
+        return confirm_page(
+            "Créer une nouvelle adresse du calendrier",
+            [f"L'adresse actuelle ne fonctionnera plus : les agendas qui l'utilisent ne recevront plus "
+             f"les réservations de {target.first_name}. Il faudra y copier la nouvelle adresse."],
+            "Créer une nouvelle adresse",
+            url_for("household.renew_calendar", household_id=household.id, child_id=target.id), back)
     calendar_feed.renew(get_session(), current_user, household, target.id)
     flash("Nouvelle adresse créée : l'ancienne ne fonctionne plus." if renewed else
           "L'adresse du calendrier est créée.", "success")
-    return redirect(url_for("household.child", household_id=household.id, child_id=target.id) + "#calendrier")
+    return redirect(back)
 
 
 @bp.route("/calendrier/<token>.ics")

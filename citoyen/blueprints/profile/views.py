@@ -19,6 +19,7 @@ from citoyen.blueprints.profile.forms import SetPasswordForm
 from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
+from citoyen.blueprints.util import confirm_page
 from citoyen.blueprints.util import form_status
 from citoyen.blueprints.util import settings
 from citoyen.db import get_session
@@ -39,9 +40,18 @@ def show():
     )
 
 
-@bp.route("/franceconnect/detacher", methods=["POST"])
+@bp.route("/franceconnect/detacher", methods=["GET", "POST"])
 def unlink_franceconnect():
-    """Détacher FranceConnect (only once the account has a password)."""
+    """Détacher FranceConnect (only once the account has a password), after a confirmation page."""
+    if request.method == "GET":
+        identity = identities.for_account(get_session(), current_user)
+        if identity is None or current_user.password_hash is None:
+            return redirect(url_for("profile.show"))
+        return confirm_page(
+            "Détacher FranceConnect de mon compte",
+            [f"Vous vous connecterez avec votre identifiant, {current_user.email}, et votre mot de passe. "
+             "Vous pourrez rattacher FranceConnect de nouveau en vous connectant avec FranceConnect."],
+            "Détacher FranceConnect", url_for("profile.unlink_franceconnect"), url_for("profile.show"))
     ok, error = attempt(None, identities.unlink, get_session(), current_user)
     flash("FranceConnect est détaché de votre compte." if ok else error.message,
           "success" if ok else "error")
