@@ -36,6 +36,13 @@ def test_mark_one_as_read_with_htmx_swaps_the_item(client, auth, parent, message
     assert body.lstrip().startswith(f'<li id="message-{messages[0].id}"')
     assert "Non lu" not in body
     assert notifications.unread_count(db, parent) == 2
+    # The menu's count goes down with it, out of band; and goes away with the last one.
+    assert ('<span id="unread-count" hx-swap-oob="true"> <span class="badge">2'
+            '<span class="visually-hidden"> non lus</span></span></span>') in body
+    client.post(f"/messages/{messages[1].id}/lu", headers=hx)
+    body = text(client.post(f"/messages/{messages[2].id}/lu", headers=hx))
+    assert '<span id="unread-count" hx-swap-oob="true"></span>' in body
+    assert '<span id="unread-count"></span>' in text(client.get("/messages/"))
 
 
 def test_mark_one_as_read_without_javascript(client, auth, parent, messages, db):

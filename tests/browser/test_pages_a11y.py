@@ -83,6 +83,12 @@ def test_pages_of_a_signed_in_parent(visit, db, make_account, commune):
     # The unread count in the menu is read out with words, not as a bare number.
     visit.goto("/")
     assert visit.page.locator(".site-nav .badge").text_content() == "1 non lu"
+    # « Marquer comme lu » swaps the message in place, and the menu's count with it.
+    visit.goto("/messages/")
+    visit.page.get_by_role("button", name="Marquer comme lu : Bienvenue sur le portail famille").click()
+    visit.page.wait_for_selector(f"#message-{message.id}:not(.unread)")
+    assert visit.page.locator(".site-nav .badge").count() == 0
+    assert visit.page.url.endswith("/messages/")  # swapped in place, not a new page
     check_pages(
         visit,
         [

@@ -42,7 +42,9 @@ def mark_read(notification_id: int):
     except NotFound:
         abort(404)
     if is_fragment_request():
-        return render("messages/index.html", block="item", item=item)
+        # The menu's count goes down with it (out of band).
+        return render("messages/index.html", block="item", item=item,
+                      unread=notifications.unread_count(get_session(), current_user))
     return redirect(url_for("messages.index"))
 
 
