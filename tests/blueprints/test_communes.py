@@ -119,3 +119,25 @@ def test_the_agent_imports_into_the_chosen_commune(client, auth, agent, towns, d
     assert checked.status_code == 200
     client.post("/agent/foyers/import/confirmation", data={"content": hidden_content(text(checked))})
     assert set(db.scalars(select(Household.organisation_id))) == {pre.id}
+
+
+def test_nous_contacter_puts_the_familys_commune_first(app, client, auth, parent, agent, db, towns):
+    belval, orme, pre = towns
+    for town, service in ((belval, "Enfance de Belval"), (orme, "Enfance à Orme"), (pre, "Enfance de Pré")):
+        town.service_name = service
+    db.commit()
+    created = households.create_household(db, agent, orme, name="Martin", guardian_first_name="Camille",
+                                          guardian_last_name="Martin")
+    households.subscribe(db, parent, Attempt("code", code=created.subscription_code), "http://localhost")
+
+    def order(page: str) -> list[str]:
+        names = ("Enfance de Belval", "Enfance à Orme", "Enfance de Pré", "Les autres communes du portail")
+        return sorted((n for n in names if n in page), key=page.index)
+
+    # A visitor sees every commune, in the order of their names.
+    assert order(text(client.get("/contact"))) == ["Enfance de Belval", "Enfance à Orme", "Enfance de Pré"]
+    auth.sign_in(parent.email)
+    page = text(client.get("/contact"))
+    assert order(page) == ["Enfance à Orme", "Les autres communes du portail", "Enfance de Belval",
+                           "Enfance de Pré"]
+    assert f'<h2 id="org-{orme.id}">' in page and f'<h3 id="org-{belval.id}">' in page

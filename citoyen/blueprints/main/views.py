@@ -10,6 +10,7 @@ from citoyen.blueprints.main import bp
 from citoyen.db import get_session
 from citoyen.htmx import render
 from citoyen.services import home as home_service
+from citoyen.services import households
 from citoyen.services import organisations
 
 
@@ -25,8 +26,15 @@ def home():
 @bp.route("/contact")
 @public
 def contact():
-    """Nous contacter: each commune's service, phone, mail, address and hours."""
-    return render("main/contact.html", organisations=organisations.all_organisations(get_session()))
+    """Nous contacter: each commune's service, phone, mail, address and hours;
+    for a family, its own commune first, then the portal's other communes."""
+    every = organisations.all_organisations(get_session())
+    own_ids = set()
+    if current_user.is_authenticated:
+        own_ids = {h.organisation_id for h in households.households_of(get_session(), current_user)}
+    own = [org for org in every if org.id in own_ids]
+    others = [org for org in every if org.id not in own_ids]
+    return render("main/contact.html", own=own, others=others)
 
 
 @bp.route("/conditions-generales")
