@@ -243,3 +243,9 @@ class Checkboxes(SelectMultipleField):
             return
         if not all(_offered(self, value) for value in self.data or []):
             raise ValidationError(self.message)
+
+
+def one_line_break(text):
+    """A line break as the browser counts it for ``maxlength`` (one
+    character), not as the form sends it (CR LF, two)."""
+    return text.replace("\r\n", "\n") if isinstance(text, str) else text

@@ -85,6 +85,9 @@ def test_refusal_needs_a_reason(app, client, auth, parent, agent, household, db)
     response = staff.post(f"/agent/modifications/{change.id}/refuser", data={"reason_choice": "", "reason_text": ""})
     assert response.status_code == 422 and "Indiquez le motif du refus" in text(response)
     assert 'id="reason_text-error">Indiquez le motif du refus' in text(response)  # next to the field
+    response = staff.post(f"/agent/modifications/{change.id}/refuser", data={"reason_text": "x" * 501})
+    assert response.status_code == 422
+    assert 'id="reason_text-error">Le motif ne doit pas dépasser 500 caractères.' in text(response)
     response = staff.post(f"/agent/modifications/{change.id}/refuser",
                           data={"reason_choice": "Justificatif manquant", "reason_text": ""})
     assert response.status_code == 303

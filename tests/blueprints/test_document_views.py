@@ -316,6 +316,24 @@ def test_agent_marks_a_document_invalid_with_a_reason(client, auth, parent, fami
     assert response.status_code == 422 and "déjà été traité" in text(response)
 
 
+def test_a_reason_over_500_characters_is_refused_at_the_field_not_cut(client, auth, parent, family, staff, db):
+    auth.sign_in(parent.email)
+    sent(client, family, db, "a.pdf", samples.pdf())
+    document = fresh(db).scalar(select(Document))
+    too_long = "Pièce illisible. " * 30  # 510 characters
+    response = staff.post(f"/agent/justificatifs/{document.id}/invalider", data={"reason_text": too_long})
+    assert response.status_code == 422
+    body = text(response)
+    assert 'id="reason_text-error">Le motif ne doit pas dépasser 500 caractères.' in body
+    assert too_long.strip() in body  # what was typed stays
+    assert fresh(db).get(Document, document.id).status == "submitted"
+    # 500 characters as the browser counts them: a line break is one, though the form sends two.
+    lines = "a" * 249 + "\r\n" + "b" * 250
+    response = staff.post(f"/agent/justificatifs/{document.id}/invalider", data={"reason_text": lines})
+    assert response.status_code == 303
+    assert fresh(db).get(Document, document.id).reason == "a" * 249 + " " + "b" * 250
+
+
 def test_a_refused_renewal_shows_the_valid_document_and_why(client, auth, parent, agent, family,
                                                            staff, db, monkeypatch):
     auth.sign_in(parent.email)

@@ -11,6 +11,7 @@ from citoyen.blueprints.fields import Checkboxes
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import ListChoice
+from citoyen.blueprints.fields import one_line_break
 from citoyen.blueprints.fields import required
 from citoyen.services.agenda import ABSENCE_MOTIVES
 from citoyen.services.booking_rules import WEEKDAYS
@@ -28,12 +29,6 @@ def _weekday(value):
     """0 (Monday) to 6, or None."""
     text = str(value if value is not None else "").strip()
     return int(text) if text in ("0", "1", "2", "3", "4", "5", "6") else None
-
-
-def one_line_break(text):
-    """A line break as the browser counts it for ``maxlength`` (one
-    character), not as the form sends it (CR LF, two)."""
-    return text.replace("\r\n", "\n") if isinstance(text, str) else text
 
 
 class EnrolForm(Form):

@@ -9,11 +9,11 @@ from wtforms import TextAreaField
 from wtforms import TimeField
 from wtforms.validators import Length
 
-from citoyen.blueprints.agenda.forms import one_line_break
 from citoyen.blueprints.fields import Checkboxes
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
 from citoyen.blueprints.fields import ListChoice
+from citoyen.blueprints.fields import one_line_break
 from citoyen.blueprints.fields import required
 from citoyen.services.activities import RULE_LABELS
 from citoyen.services.activities import SCHOOL_HOLIDAYS

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from citoyen.access import household_or_404
@@ -20,6 +21,7 @@ from citoyen.blueprints.agent import bp
 from citoyen.blueprints.documents import uploads
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import one_line_break
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import form_status
@@ -50,7 +52,8 @@ class RejectForm(Form):
         + [SelectChoice(r, r) for r in documents.REJECTION_REASONS],
         validate_choice=False,
     )
-    reason_text = TextAreaField("Ou motif saisi", render_kw={"maxlength": 500})
+    reason_text = TextAreaField("Ou motif saisi", filters=[one_line_break], render_kw={"maxlength": 500},
+                                validators=[Length(max=500, message="Le motif ne doit pas dépasser 500 caractères.")])
 
 
 class RequestForm(Form):

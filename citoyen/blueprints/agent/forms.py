@@ -9,6 +9,7 @@ from wtforms.validators import Length
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import email_field
 from citoyen.blueprints.fields import name_field
+from citoyen.blueprints.fields import one_line_break
 from citoyen.services.backoffice import ROLE_LABELS
 from citoyen.services.booking_rules import SCHOOL_ZONES
 from citoyen.services.changes import REFUSAL_REASONS
@@ -65,4 +66,5 @@ class RefusalForm(Form):
         + [SelectChoice(r, r) for r in REFUSAL_REASONS],
         validate_choice=False,
     )
-    reason_text = _text("Ou motif saisi", 500, area=True)
+    reason_text = TextAreaField("Ou motif saisi", filters=[one_line_break], render_kw={"maxlength": 500},
+                                validators=[Length(max=500, message="Le motif ne doit pas dépasser 500 caractères.")])
