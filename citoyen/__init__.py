@@ -251,6 +251,8 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["iso_date_fr"] = timefmt.format_iso_date
     app.jinja_env.globals["PASSWORD_RULE"] = passwords.RULE_TEXT
     app.jinja_env.globals["url_for"] = _remembered_urls(app)
+    # Also for macros imported without the page's context.
+    app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["PASSWORD_PATTERN"] = passwords.HTML_PATTERN
 
     @app.context_processor

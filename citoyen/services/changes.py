@@ -396,11 +396,22 @@ def _apply(target, values: Mapping[str, object]) -> None:
         setattr(target, name, value)
 
 
+NO_LONGER_PENDING = "Cette modification n'est plus en attente."
+
+
+def change_of(session: Session, household: Household, change_id: int) -> ChangeSet:
+    """A change this household asked for, whatever became of it."""
+    change = session.get(ChangeSet, change_id)
+    if change is None or change.household_id != household.id:
+        raise NotFound("Cette modification n'existe pas.")
+    return change
+
+
 def pending_change(session: Session, household: Household, change_id: int) -> ChangeSet:
     """A change of this household that still waits for the town hall."""
-    change = session.get(ChangeSet, change_id)
-    if change is None or change.household_id != household.id or change.status != CHANGE_PENDING:
-        raise NotFound("Cette modification n'est plus en attente.")
+    change = change_of(session, household, change_id)
+    if change.status != CHANGE_PENDING:
+        raise NotFound(NO_LONGER_PENDING)
     return change
 
 

@@ -14,6 +14,7 @@ from citoyen.models import Child
 from tests.blueprints.helpers import subscribed_family
 from tests.blueprints.helpers import text
 from tests.conftest import fresh
+from tests.factories import PASSWORD
 
 ADDRESS = {"address_line1": "5 rue Neuve", "address_line2": "", "postcode": "45990", "city": "Belval"}
 
@@ -51,6 +52,10 @@ def test_removing_a_pickup_person_asks_first(client, auth, parent, family, db):
     assert client.post(url).status_code == 303
     fresh(db)
     assert db.get(AuthorizedPickup, pickup_id) is None
+    # Already removed (by the other parent, or in another tab): said so.
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code == 303 and response.headers["Location"] == base
+    assert "Cette personne n'est plus autorisée à récupérer Léa." in text(client.get(base))
 
 
 def test_removing_the_photo_asks_first(client, auth, parent, family, db):
@@ -85,7 +90,29 @@ def test_withdrawing_a_pending_change_asks_first(client, auth, parent, family, d
     fresh(db)
     assert db.get(ChangeSet, change.id).status == "pending"
     assert client.post(url).status_code == 303
-    assert client.get(url).status_code == 404  # no longer waiting: nothing to withdraw
+    # No longer waiting (withdrawn in another tab, or decided by the town hall): said so, not « introuvable ».
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code == 303 and response.headers["Location"] == "/foyer"
+    assert "Cette modification n'est plus en attente." in text(client.get("/foyer"))
+    assert client.get(f"/foyer/{household.id}/modifications/999/retirer").status_code == 404
+
+
+def test_the_link_to_withdraw_says_which_change_and_agents_do_not_get_it(app, client, auth, parent, agent,
+                                                                         family, db):
+    household, child = family
+    auth.sign_in(parent.email)
+    client.post(f"/foyer/{household.id}/adresse", data=ADDRESS)
+    client.post(f"/foyer/{household.id}/enfants/{child.id}/sante",
+                data={"allergies": "Arachide", "diet": "", "doctor_name": "", "doctor_phone": ""})
+    assert ('Retirer cette modification<span class="visually-hidden"> de l\'adresse</span>'
+            in text(client.get("/foyer")))
+    record = f"/foyer/{household.id}/enfants/{child.id}"
+    assert ('Retirer cette modification<span class="visually-hidden"> : données sanitaires de Léa</span>'
+            in text(client.get(record)))
+    staff = app.test_client()
+    staff.post("/connexion", data={"email": agent.email, "password": PASSWORD})
+    page = text(staff.get(record))
+    assert "En attente de validation par la mairie" in page and "Retirer cette modification" not in page
 
 
 def test_a_new_calendar_address_asks_first_the_first_does_not(client, auth, parent, family, db):

@@ -58,7 +58,7 @@ class RejectForm(Form):
 
 class RequestForm(Form):
     document_type = SelectField("Justificatif à réclamer", validate_choice=False)
-    message = TextAreaField("Message à la famille", render_kw={"maxlength": 1000},
+    message = TextAreaField("Message à la famille", filters=[one_line_break], render_kw={"maxlength": 1000},
                             description="Facultatif. La famille le lit avec la demande.")
 
 
@@ -67,7 +67,7 @@ class TypeForm(Form):
     organisation_id = SelectField("Commune", coerce=lambda value: documents.parse_id(value) or 0,
                                   validate_choice=False)
     name = StringField("Nom du justificatif", render_kw={"maxlength": 150})
-    help_text = TextAreaField("Aide pour les familles", render_kw={"maxlength": 1000})
+    help_text = TextAreaField("Aide pour les familles", filters=[one_line_break], render_kw={"maxlength": 1000})
     scope = SelectField("Demandé pour", choices=[SelectChoice(k, v)
                                                  for k, v in documents.SCOPE_LABELS.items()])
     validity_months = StringField(

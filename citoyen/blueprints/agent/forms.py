@@ -32,6 +32,7 @@ def _text(label, limit, area=False, autocomplete="off"):
     cls = TextAreaField if area else StringField
     return cls(
         label,
+        filters=[one_line_break] if area else [],
         validators=[
             Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")
         ],

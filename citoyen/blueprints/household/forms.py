@@ -11,6 +11,7 @@ from wtforms.validators import Optional
 
 from citoyen.blueprints.fields import Form
 from citoyen.blueprints.fields import FrenchDateField
+from citoyen.blueprints.fields import one_line_break
 from citoyen.blueprints.fields import required
 from citoyen.services import changes
 
@@ -168,7 +169,8 @@ ChildAuthorisationsForm = _flags("child_authorisations")
 
 class ChildHealthForm(Form):
     allergies = TextAreaField(
-        "Allergies", validators=[Length(max=1000, message="Ce champ ne doit pas dépasser 1000 caractères.")],
+        "Allergies", filters=[one_line_break],
+        validators=[Length(max=1000, message="Ce champ ne doit pas dépasser 1000 caractères.")],
         description="Aliments, médicaments, piqûres… Laissez vide s'il n'y en a pas.",
         render_kw={"rows": 3, "maxlength": 1000},
     )

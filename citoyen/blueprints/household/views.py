@@ -300,15 +300,19 @@ def _household_home(household, family_page: str | None = None) -> str:
 
 @bp.route("/foyer/<int:household_id>/modifications/<int:change_id>/retirer", methods=["GET", "POST"])
 def withdraw_change(household_id: int, change_id: int):
-    """Retirer une modification en attente, after a confirmation page."""
+    """Retirer une modification en attente, after a confirmation page. One the
+    town hall has decided meanwhile (or withdrawn from another tab) is said so."""
     household = _household(household_id)
+    try:
+        change = changes.change_of(get_session(), household, change_id)
+    except NotFound:
+        abort(404)
+    back = (url_for("household.child", household_id=household.id, child_id=change.child_id)
+            if change.child_id else url_for("household.show"))
+    if change.status != changes.CHANGE_PENDING:
+        flash(changes.NO_LONGER_PENDING, "info")
+        return redirect(back)
     if request.method == "GET":
-        try:
-            change = changes.pending_change(get_session(), household, change_id)
-        except NotFound:
-            abort(404)
-        back = (url_for("household.child", household_id=household.id, child_id=change.child_id)
-                if change.child_id else url_for("household.show"))
         changed = [f"{label} : « {before or 'vide'} » → « {after or 'vide'} »"
                    for label, before, after, diff in changes.rows(change) if diff]
         return confirm_page(
@@ -318,13 +322,12 @@ def withdraw_change(household_id: int, change_id: int):
             "Retirer cette modification",
             url_for("household.withdraw_change", household_id=household.id, change_id=change.id), back)
     try:
-        change = changes.withdraw(get_session(), current_user, household, change_id)
-    except NotFound:
-        abort(404)
+        changes.withdraw(get_session(), current_user, household, change_id)
+    except NotFound as error:  # decided between the page and the click
+        flash(error.message, "info")
+        return redirect(back)
     flash("Votre modification est retirée.", "success")
-    if change.child_id:
-        return redirect(url_for("household.child", household_id=household.id, child_id=change.child_id))
-    return redirect(url_for("household.show"))
+    return redirect(back)
 
 
 @bp.route("/enfants")
@@ -504,21 +507,32 @@ def edit_pickup(household_id: int, child_id: int, pickup_id: int):
 @bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/<int:pickup_id>/retirer",
           methods=["GET", "POST"])
 def remove_pickup(household_id: int, child_id: int, pickup_id: int):
-    """Retirer une personne autorisée, after a confirmation page."""
+    """Retirer une personne autorisée, after a confirmation page. One already
+    removed (by the other parent, or from another tab) is said so."""
     household = _household(household_id)
-    pickup = _existing_pickup(household, child_id, pickup_id)
+    target = _child(household, child_id)
+    back = url_for("household.pickups", household_id=household_id, child_id=target.id)
+    gone = f"Cette personne n'est plus autorisée à récupérer {target.first_name}."
+    try:
+        pickup = child_records.get_pickup(get_session(), household, target.id, pickup_id)
+    except NotFound:
+        flash(gone, "info")
+        return redirect(back)
     name = pickup.full_name
     if request.method == "GET":
-        target = _child(household, child_id)
         return confirm_page(
             f"Retirer {name}",
             [f"{name} ne pourra plus venir chercher {target.first_name} à la fin des activités."],
             f"Retirer {name}",
             url_for("household.remove_pickup", household_id=household_id, child_id=child_id, pickup_id=pickup_id),
-            url_for("household.pickups", household_id=household_id, child_id=child_id))
-    child_records.remove_pickup(get_session(), current_user, household, child_id, pickup_id)
+            back)
+    try:
+        child_records.remove_pickup(get_session(), current_user, household, target.id, pickup_id)
+    except NotFound:  # removed between the page and the click
+        flash(gone, "info")
+        return redirect(back)
     flash(f"{name} n'est plus autorisé(e) à récupérer l'enfant.", "success")
-    return redirect(url_for("household.pickups", household_id=household_id, child_id=child_id))
+    return redirect(back)
 
 
 # ---------------------------------------------------------------- calendar feed
