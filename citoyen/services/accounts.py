@@ -16,6 +16,7 @@ from itsdangerous import Signer
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -415,12 +416,23 @@ def authenticate(session: Session, settings: Mapping, email: str, password: str)
         passwords.hash_password(password) if passwords.needs_rehash(account.password_hash) else None
     )
     begin_write(session)
+    values = {"failed_sign_ins": 0, "locked_until": None, "last_sign_in_at": now}
     if new_hash:
-        account.password_hash = new_hash
-    account.failed_sign_ins = 0
-    account.locked_until = None
-    account.last_sign_in_at = now
+        values["password_hash"] = new_hash
+    # Only if no lock was set meanwhile: wrong passwords sent while this one was
+    # being checked (about 50 ms) keep the account locked.
+    signed_in = session.execute(
+        update(Account)
+        .where(Account.id == account.id, or_(Account.locked_until.is_(None), Account.locked_until <= now))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if signed_in != 1:
+        locked_until = session.scalar(select(Account.locked_until).where(Account.id == account.id))
+        session.rollback()
+        raise AccountLocked(locked_until)
     session.commit()
+    session.expire(account)
     return account
 
 

@@ -1355,7 +1355,8 @@ def attach_certificate(session: Session, storage, actor: Account, absence_id: in
     else:
         written = False
     if not written:
-        if absence.certificate_key and storage.read(absence.certificate_key) == checked.data:
+        if (absence.certificate_key and storage.exists(absence.certificate_key)
+                and storage.read(absence.certificate_key) == checked.data):
             session.rollback()
             return absence  # the same file posted twice
         raise DomainError("Un certificat est déjà joint à cette absence.", "certificate")
@@ -1409,6 +1410,9 @@ def enrol(session: Session, actor: Account, child_id: int | None, activity_id: i
         raise DomainError("Cette période est déjà passée : choisissez des jours à venir.", "end_date")
     begin_write(session)
     child = child_for(session, actor, child_id)
+    # One enrolment of this child at a time (PostgreSQL; SQLite's write lock does it): the
+    # same form sent twice at once finds the first in the overlap check below.
+    session.execute(select(Child.id).where(Child.id == child.id).with_for_update(key_share=True))
     try:
         activity = activity_for(session, child, activity_id)
     except NotFound:

@@ -328,6 +328,8 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
     priced = {h: _priced(found[h], counted[h], children, activities, grid, surcharge)
               for h in todo if counted.get(h)}
     priced = {h: lines for h, lines in priced.items() if lines}
+    # A refund or a payment committed meanwhile is in the balances read below.
+    ledger.lock_households(session, priced)
     balances = dict(session.execute(
         select(LedgerEntry.household_id, func.sum(LedgerEntry.amount_cents))
         .where(LedgerEntry.household_id.in_(list(priced) or [0])).group_by(LedgerEntry.household_id)).all())
@@ -397,6 +399,8 @@ def start_run(session: Session, actor: Account | None, organisation_id: int, mon
     if reason:
         raise DomainError(reason, "month")
     begin_write(session)
+    # One agent starts a commune's run at a time (PostgreSQL; SQLite's write lock does it).
+    session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
     run = session.scalar(select(BillingRun).where(BillingRun.organisation_id == organisation_id,
                                                   BillingRun.month == month))
     if run is not None and run.status == RUN_RUNNING and run.started_at > utcnow() - timedelta(minutes=30):

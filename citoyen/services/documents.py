@@ -701,7 +701,12 @@ def remind_expiring(session: Session, settings: Mapping, base_url: str,
     told = 0
     now = utcnow()
     for document in due:
-        document.reminded_at = now
+        # Claimed by a guarded update: the command run at once on two servers tells a family once.
+        claimed = session.execute(
+            update(Document).where(Document.id == document.id, Document.reminded_at.is_(None))
+            .values(reminded_at=now).execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            continue
         latest = _latest_documents(session, document.household_id)
         if latest.get((document.document_type_id, document.child_id)) is not document:
             continue  # a newer one is already on its way

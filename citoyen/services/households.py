@@ -416,11 +416,6 @@ def create_household(
     number = (family_number or "").strip()
     if number and not re.fullmatch(r"[A-Za-z0-9-]{1,20}", number):
         raise DomainError("L'identifiant famille ne contient que des lettres et des chiffres.", "family_number")
-    same = _same_household(session, organisation.id, values["name"], guardian)
-    if same is not None:
-        # As the import does: the same name with the same guardian is the same family (a form sent twice).
-        raise DomainError(f"Le foyer {same.name} avec le responsable {guardian.full_name} existe déjà "
-                          f"(identifiant famille {same.family_number}).", "name")
     reference = (invoice_reference or "").strip().upper() or None
     cents = None
     if reference or (invoice_amount or "").strip():
@@ -431,6 +426,14 @@ def create_household(
         except WrongSubscription as error:
             raise DomainError(error.message, "invoice_amount") from None
     for _ in range(5):
+        # One creation at a time per commune (PostgreSQL; SQLite's write lock does it), as the
+        # import does, so that the same form sent twice at once finds the first household.
+        session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update())
+        same = _same_household(session, organisation.id, values["name"], guardian)
+        if same is not None:
+            # As the import does: the same name with the same guardian is the same family (a form sent twice).
+            raise DomainError(f"Le foyer {same.name} avec le responsable {guardian.full_name} existe déjà "
+                              f"(identifiant famille {same.family_number}).", "name")
         household = Household(
             organisation_id=organisation.id,
             family_number=number or _next_family_number(session, organisation.id),

@@ -33,6 +33,7 @@ from citoyen.services.errors import Forbidden
 from citoyen.services.errors import NotFound
 from citoyen.services.households import format_cents
 from citoyen.services.ledger import add_once
+from citoyen.services.ledger import lock_household
 from citoyen.services.ledger import parse_euros
 from citoyen.services.ledger import replayed
 from citoyen.services.ledger import usable_key
@@ -170,6 +171,7 @@ def credit_note(session: Session, actor: Account, household: Household, invoice_
     key = usable_key(key)
     begin_write(session)
     household_id = household.id
+    lock_household(session, household_id)  # two avoirs at once never exceed what is left to pay
     earlier = replayed(session, key, household_id, ENTRY_CREDIT_NOTE, cents, invoice_id)
     if earlier is not None:
         return _note_of(session, earlier)
@@ -252,13 +254,6 @@ def pdf(session: Session, invoice: Invoice, household: Household | None = None, 
         total=invoice.amount_cents, left=remaining(session, invoice) if left is None else left,
         corrects=corrects,
     )
-
-
-def lock_household(session: Session, household_id: int) -> None:
-    """Take the household's row lock (PostgreSQL; SQLite's write lock already
-    serialises writers), so two payments arriving at once read what the other
-    allocated. In the caller's transaction."""
-    session.execute(select(Household.id).where(Household.id == household_id).with_for_update(key_share=True))
 
 
 def allocate(session: Session, household_id: int, cents: int) -> int:

@@ -161,6 +161,23 @@ def record_cash(session: Session, actor: Account, household: Household, amount: 
     return entry
 
 
+def lock_household(session: Session, household_id: int) -> None:
+    """Take the household's row lock (PostgreSQL; SQLite's write lock already
+    serialises writers), so that two writes of its money at once (payments,
+    refunds, avoirs, the monthly billing) each read what the other wrote. In the
+    caller's transaction; every writer takes it before reading the balance."""
+    lock_households(session, [household_id])
+
+
+def lock_households(session: Session, household_ids) -> None:
+    """The row locks of several households, in the order of their ids (two
+    writers never wait for each other in a circle)."""
+    ids = sorted(set(household_ids))
+    if ids:
+        session.execute(select(Household.id).where(Household.id.in_(ids)).order_by(Household.id)
+                        .with_for_update(key_share=True))
+
+
 def refund(session: Session, actor: Account, household: Household, amount: str,
            reason: str, key: str | None = None) -> LedgerEntry:
     """Give money back to the family, never more than the balance. ``key``:
@@ -173,6 +190,7 @@ def refund(session: Session, actor: Account, household: Household, amount: str,
     key = usable_key(key)
     begin_write(session)
     household_id = household.id
+    lock_household(session, household_id)  # two refunds at once never take more than the balance
     earlier = replayed(session, key, household_id, ENTRY_REFUND, -cents)
     if earlier is not None:
         return earlier
