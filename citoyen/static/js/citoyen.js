@@ -23,7 +23,11 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var xhr = event.detail.xhr;
     var said = document.querySelector("[data-focus-after-swap]");
-    if (xhr && xhr.status === 200 && said) { said.focus(); return; }
+    if (xhr && xhr.status === 200 && said) {
+      said.removeAttribute("data-focus-after-swap");
+      said.focus();
+      return;
+    }
     if (!xhr || (xhr.status !== 422 && xhr.status !== 429)) { return; }
     var target = event.detail.target && event.detail.target.isConnected ? event.detail.target : document;
     var summary = document.querySelector(".error-summary");
