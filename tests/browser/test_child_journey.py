@@ -34,16 +34,20 @@ def journey(visit, family, javascript: bool):
     visit.wait_for_path(f"/foyer/{household.id}/enfants/{child.id}")
     edit = page.get_by_role("link", name="Modifier : données sanitaires de Léa")
     if javascript:
-        # Keyboard only: focus the link, open the form in place, type, save.
+        # Keyboard only: focus the link, open the form in place, type, save. The form
+        # comes in with the keyboard on its first field, and the section goes back with
+        # the keyboard on its heading, not at the top of the page.
         edit.focus()
         page.keyboard.press("Enter")
         page.wait_for_selector(f"#child_health-{child.id} form")
-        page.locator("#allergies").focus()
+        page.wait_for_function("document.activeElement.id === 'allergies'")
         page.keyboard.type("Arachide, kiwi")
         page.locator("#pai").focus()
         page.keyboard.press("Space")
         page.locator(f"#child_health-{child.id} button[type=submit]").focus()
         page.keyboard.press("Enter")
+        page.wait_for_selector("text=En attente de validation par la mairie")
+        page.wait_for_function("document.activeElement.textContent === 'Données sanitaires'")
     else:
         edit.click()
         visit.wait_for_path(f"/foyer/{household.id}/enfants/{child.id}/sante")

@@ -89,7 +89,7 @@ def test_pages_of_a_signed_in_parent(visit, db, make_account, commune):
     visit.page.wait_for_selector(f"#message-{message.id}:not(.unread)")
     assert visit.page.locator(".site-nav .badge").count() == 0
     # The button is gone: the keyboard goes on from the message's subject, not from the top of the page.
-    assert visit.page.evaluate("document.activeElement.textContent") == "Bienvenue sur le portail famille"
+    visit.page.wait_for_function("document.activeElement.textContent === 'Bienvenue sur le portail famille'")
     assert visit.page.url.endswith("/messages/")  # swapped in place, not a new page
     check_pages(
         visit,

@@ -34,6 +34,27 @@
     var first = summary || document.querySelector("[aria-invalid=true]");
     if (first) { first.focus(); }
   });
+  // A swap that takes away the control the keyboard was on (« Modifier » opens
+  // its form in place, « Enregistrer » shows the section again) puts the
+  // keyboard in what came in: the form's first field, else its heading.
+  var focusWasIn = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    var target = event.detail.target;
+    focusWasIn = active && active !== document.body && target && target.contains(active) ? target : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var active = document.activeElement;
+    if (!focusWasIn || (active && active !== document.body && active.isConnected)) { return; }
+    var box = event.target;
+    if (!box || !box.isConnected || !box.querySelector) { return; }
+    var next = box.querySelector("form input:not([type=hidden]), form select, form textarea") ||
+      box.querySelector("h1, h2, h3, h4");
+    if (!next) { return; }
+    if (!next.matches("input, select, textarea")) { next.setAttribute("tabindex", "-1"); }
+    focusWasIn = null;
+    next.focus();
+  });
   // The form that goes to the bank leaves by itself; without JavaScript, its button.
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.querySelector("form[data-autosubmit]");
