@@ -213,8 +213,8 @@ def _offered(field, value) -> bool:
 
 class ListChoice(SelectField):
     """A closed list whose refusal of a value it does not offer (another
-    household's child, a made-up id) is said in French, next to the field.
-    An empty choice is left to the field's ``required``."""
+    household's child, a made-up id, blanks) is said in French, next to the
+    field. An empty choice is left to the field's ``required``."""
 
     def __init__(self, label=None, validators=None, message: str = "Choisissez dans la liste.", **kwargs):
         super().__init__(label, validators, validate_choice=False, **kwargs)
@@ -223,7 +223,7 @@ class ListChoice(SelectField):
     def pre_validate(self, form):
         if self.process_errors:  # the value could not even be read: WTForms said so
             return
-        if any(str(raw).strip() for raw in self.raw_data or []) and not _offered(self, self.data):
+        if any(str(raw) != "" for raw in self.raw_data or []) and not _offered(self, self.data):
             raise ValidationError(self.message)
 
 

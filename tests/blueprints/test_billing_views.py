@@ -60,6 +60,7 @@ def test_run_from_the_back_office(app, client, auth, db):
     future = client.post("/agent/facturation", data={"month": "2099-01-01"})
     assert future.status_code == 422
     assert "Facturez un mois terminé : janvier 2099 se termine le 31/01/2099." in text(future)
+    assert client.post("/agent/facturation", data={"month": " "}).status_code == 422  # blanks: not a month
     response = client.post("/agent/facturation", data={"month": month.isoformat()})
     assert response.status_code == 303
     for _ in range(50):

@@ -64,6 +64,8 @@ def test_wtforms_own_messages_are_in_french(app):
     ({"child": ""}, {}),  # empty: left to the field's « required »
     ({"child": "2"}, {"child": ["Choisissez un enfant de la liste."]}),
     ({"child": "abc"}, {"child": ["Choisissez un enfant de la liste."]}),
+    ({"child": " "}, {"child": ["Choisissez un enfant de la liste."]}),  # blanks are not an empty choice
+    ({"child": "\t\r\n"}, {"child": ["Choisissez un enfant de la liste."]}),
     ({"days": ["0", "7"]}, {"days": ["Choisissez des jours."]}),
     ({"days": ["lundi"]}, {"days": ["Choisissez des jours."]}),
     ({"hours": ["huit"]}, {"hours": ["Choisissez dans la liste."]}),  # WTForms' own refusal, in French

@@ -167,6 +167,8 @@ def test_agent_credit_note_with_bad_input(client, auth, agent, family, db):
                                  "avoir-reason": "Erreur de saisie"})
     assert bad.status_code == 422 and "ne peut pas dépasser" in text(bad)
     assert 'value="Erreur de saisie"' in text(bad)
+    blank = client.post(url, data={"avoir-invoice": " ", "avoir-amount": "5", "avoir-reason": "x"})
+    assert blank.status_code == 422 and "Choisissez la facture" in text(blank)
     wrong = client.post(url, data={"avoir-invoice": "999", "avoir-amount": "5", "avoir-reason": "x"})
     assert wrong.status_code == 422 and "Choisissez la facture" in text(wrong)
     ok = client.post(url, data={"avoir-invoice": str(invoice.id), "avoir-amount": "5",
