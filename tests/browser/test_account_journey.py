@@ -8,6 +8,7 @@ test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from citoyen import db as citoyen_db
 from citoyen import mail
@@ -213,7 +214,7 @@ def wait_for_errors(visit) -> None:
     """The form comes back in place (htmx) and the keyboard is put on its error summary."""
     page = visit.page
     page.locator(".error-summary").wait_for()
-    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    expect(page.locator(".error-summary")).to_be_focused()
     assert visit.path() == "/inscription"
 
 

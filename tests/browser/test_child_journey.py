@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from citoyen.services import households
 from citoyen.services.households import Attempt
@@ -40,14 +41,14 @@ def journey(visit, family, javascript: bool):
         edit.focus()
         page.keyboard.press("Enter")
         page.wait_for_selector(f"#child_health-{child.id} form")
-        page.wait_for_function("document.activeElement.id === 'allergies'")
+        expect(page.locator("#allergies")).to_be_focused()
         page.keyboard.type("Arachide, kiwi")
         page.locator("#pai").focus()
         page.keyboard.press("Space")
         page.locator(f"#child_health-{child.id} button[type=submit]").focus()
         page.keyboard.press("Enter")
         page.wait_for_selector("text=En attente de validation par la mairie")
-        page.wait_for_function("document.activeElement.textContent === 'Données sanitaires'")
+        expect(page.locator(f"#child_health-{child.id} h2")).to_be_focused()
     else:
         edit.click()
         visit.wait_for_path(f"/foyer/{household.id}/enfants/{child.id}/sante")

@@ -8,6 +8,7 @@ from datetime import date
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from citoyen.models.base import utcnow
 from citoyen.services import backoffice
@@ -89,7 +90,7 @@ def test_pages_of_a_signed_in_parent(visit, db, make_account, commune):
     visit.page.wait_for_selector(f"#message-{message.id}:not(.unread)")
     assert visit.page.locator(".site-nav .badge").count() == 0
     # The button is gone: the keyboard goes on from the message's subject, not from the top of the page.
-    visit.page.wait_for_function("document.activeElement.textContent === 'Bienvenue sur le portail famille'")
+    expect(visit.page.get_by_role("link", name="Bienvenue sur le portail famille")).to_be_focused()
     assert visit.page.url.endswith("/messages/")  # swapped in place, not a new page
     check_pages(
         visit,
