@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citoyen.models import Account
+from citoyen.models import Household
+from citoyen.models import HouseholdLink
 from citoyen.models import Organisation
 from citoyen.services import accounts
 from citoyen.services import audit
@@ -39,6 +41,18 @@ FIELD_LIMITS = {
 
 def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def for_contact(session: Session, account: Account | None) -> tuple[list[Organisation], list[Organisation]]:
+    """« Nous contacter »: the communes of the account's households first, then
+    the portal's others (all of them, for a visitor), each in name order."""
+    own_ids = set()
+    if account is not None:
+        own_ids = set(session.scalars(
+            select(Household.organisation_id).join(HouseholdLink, HouseholdLink.household_id == Household.id)
+            .where(HouseholdLink.account_id == account.id)))
+    every = all_organisations(session)
+    return [o for o in every if o.id in own_ids], [o for o in every if o.id not in own_ids]
 
 
 _FIRST_NAMES = sql.Prepared(select(Organisation.name).order_by(Organisation.name).limit(bindparam("limit")))

@@ -10,7 +10,6 @@ from citoyen.blueprints.main import bp
 from citoyen.db import get_session
 from citoyen.htmx import render
 from citoyen.services import home as home_service
-from citoyen.services import households
 from citoyen.services import organisations
 
 
@@ -28,12 +27,8 @@ def home():
 def contact():
     """Nous contacter: each commune's service, phone, mail, address and hours;
     for a family, its own commune first, then the portal's other communes."""
-    every = organisations.all_organisations(get_session())
-    own_ids = set()
-    if current_user.is_authenticated:
-        own_ids = {h.organisation_id for h in households.households_of(get_session(), current_user)}
-    own = [org for org in every if org.id in own_ids]
-    others = [org for org in every if org.id not in own_ids]
+    own, others = organisations.for_contact(
+        get_session(), current_user if current_user.is_authenticated else None)
     return render("main/contact.html", own=own, others=others)
 
 
