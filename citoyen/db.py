@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from citoyen.sqlite_gate import GatedConnection
 from citoyen.transactions import IMMEDIATE
 
 
@@ -26,12 +27,13 @@ def database_url(app: Flask) -> str:
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and
+    the writers' gate (``sqlite_gate``)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"timeout": 30, "check_same_thread": False},
+            connect_args={"timeout": 30, "check_same_thread": False, "factory": GatedConnection},
         )
 
         @event.listens_for(engine, "connect")
@@ -51,8 +53,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
             # Straight on the driver: every request opens a transaction.
-            connection.connection.driver_connection.execute(
-                "BEGIN IMMEDIATE" if connection.get_execution_options().get(IMMEDIATE) else "BEGIN")
+            driver = connection.connection.driver_connection
+            if connection.get_execution_options().get(IMMEDIATE):
+                driver.begin_immediate()
+            else:
+                driver.execute("BEGIN")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)

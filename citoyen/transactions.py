@@ -53,9 +53,9 @@ def begin_write(session: Session) -> None:
             if connection.get_execution_options().get(IMMEDIATE) or session.info.get(UPGRADED):
                 return  # already a write transaction, that has not written yet
             driver = connection.connection.driver_connection
-            driver.execute("ROLLBACK")
+            driver.rollback()
             session.expire_all()  # what was read is read again, as after a rollback
-            driver.execute("BEGIN IMMEDIATE")
+            driver.begin_immediate()
             session.info[UPGRADED] = True
             return
         session.rollback()

@@ -1,0 +1,197 @@
+"""The writers' gate of SQLite: a writer waits in the kernel (flock) for the
+one before it to end, then finds SQLite's write lock free; the gate is let go
+whichever way the transaction ends; a thread never waits for itself."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from citoyen.db import make_engine
+from citoyen.sqlite_gate import GatedConnection
+from citoyen.sqlite_gate import gate_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = str(tmp_path / "gate.db")
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.commit()
+    setup.close()
+    return path
+
+
+def connect(path: str, timeout: float = 0) -> GatedConnection:
+    """A connection that never sleeps on SQLite's lock: busy is an error at once."""
+    return sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=GatedConnection,
+                           check_same_thread=False)
+
+
+def gate_taken(path: str) -> bool:
+    """Whether another holder is refused the gate at once."""
+    fd = os.open(gate_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def await_waiter(path: str, alive) -> None:
+    """Until the kernel lists a writer blocked at the gate (/proc/locks)."""
+    inode = os.stat(gate_path(path)).st_ino
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert alive(), "the second writer ended before waiting at the gate"
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                if "->" in fields and fields[-3].endswith(f":{inode}"):
+                    return
+        time.sleep(0.01)
+    raise AssertionError("no writer waited at the gate")
+
+
+def test_engines_on_sqlite_files_are_gated(tmp_path):
+    engine = make_engine("sqlite:///" + str(tmp_path / "e.db"))
+    with engine.connect() as connection:
+        assert isinstance(connection.connection.driver_connection, GatedConnection)
+    engine.dispose()
+    assert gate_path(":memory:") is None
+    assert gate_path(str(tmp_path / "e.db")) == str(tmp_path / "e.db") + "-writers"
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback", "close"])
+def test_a_write_holds_the_gate_until_it_ends(database, end):
+    writer = connect(database)
+    writer.begin_immediate()
+    writer.execute("INSERT INTO t VALUES (1)")
+    assert gate_taken(database)
+    getattr(writer, end)()
+    assert not gate_taken(database)
+    if end != "close":
+        writer.begin_immediate()  # and it can be taken again
+        assert gate_taken(database)
+        writer.rollback()
+        writer.close()
+
+
+def test_a_failed_begin_lets_go_of_the_gate(database):
+    writer = connect(database)
+    writer.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError):
+        writer.begin_immediate()  # a transaction is already open
+    assert not gate_taken(database)
+    writer.close()
+
+
+def test_a_second_writer_in_another_process_waits_at_the_gate_not_on_sqlite(database):
+    first = connect(database)
+    first.begin_immediate()
+    first.execute("INSERT INTO t VALUES (1)")
+    # The second writer has no busy timeout: had it met SQLite's lock, it
+    # would fail at once with « database is locked ».
+    script = ("import sqlite3, sys\n"
+              "from citoyen.sqlite_gate import GatedConnection\n"
+              "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None, factory=GatedConnection)\n"
+              "c.begin_immediate()\n"
+              "n = c.execute('SELECT count(*) FROM t').fetchone()[0]\n"
+              "c.execute('INSERT INTO t VALUES (2)')\n"
+              "c.commit()\n"
+              "print(n)\n")
+    second = subprocess.Popen([sys.executable, "-c", script, database], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        await_waiter(database, lambda: second.poll() is None)
+        first.commit()
+        out, err = second.communicate(timeout=60)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0, err
+    assert out.strip() == "1"  # it began once the first had committed
+    assert [n for (n,) in first.execute("SELECT n FROM t ORDER BY rowid")] == [1, 2]
+    first.close()
+
+
+def test_a_second_writer_in_another_thread_waits_at_the_gate(database):
+    first = connect(database)
+    first.begin_immediate()
+    first.execute("INSERT INTO t VALUES (1)")
+    seen = []
+
+    def second_writer():
+        second = connect(database)
+        try:
+            second.begin_immediate()
+            seen.append(second.execute("SELECT count(*) FROM t").fetchone()[0])
+            second.execute("INSERT INTO t VALUES (2)")
+            second.commit()
+        except sqlite3.Error as error:
+            seen.append(error)
+        finally:
+            second.close()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    await_waiter(database, thread.is_alive)
+    first.commit()
+    thread.join(60)
+    assert seen == [1]
+    first.close()
+
+
+def test_a_thread_holding_the_gate_does_not_wait_for_itself(database):
+    first = connect(database)
+    first.begin_immediate()
+    second = connect(database, timeout=0.05)
+    # Past the gate (this thread holds it), SQLite's lock answers: busy.
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        second.begin_immediate()
+    assert gate_taken(database)  # the first still holds it
+    first.commit()
+    assert not gate_taken(database)
+    second.begin_immediate()
+    second.commit()
+    first.close()
+    second.close()
+
+
+def test_a_gate_out_of_reach_leaves_sqlite_s_lock_alone(database, tmp_path):
+    os.mkdir(gate_path(database))  # not a file that can be opened for writing
+    writer = connect(database)
+    writer.begin_immediate()
+    writer.execute("INSERT INTO t VALUES (1)")
+    writer.commit()
+    assert writer.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    writer.close()
+
+
+def test_a_forked_process_opens_its_own_gate(database, monkeypatch):
+    writer = connect(database)
+    writer.begin_immediate()
+    writer.rollback()
+    inherited = writer._gate_fd
+    real_pid = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)
+    writer.begin_immediate()
+    assert writer._gate_fd not in (None, inherited)
+    writer.rollback()
+    monkeypatch.undo()
+    os.close(inherited)
+    writer.close()
