@@ -243,8 +243,10 @@ def subscribe(
     household, field = _find(session, attempt)
     if household is None:
         session.add(SubscriptionFailure(account_id=account.id, created_at=now))
+        # Counted inside the lock: this attempt's rank, whatever the others
+        # record once it is let go.
+        count, locked_until = _lock_state(session, account, now)
         session.commit()
-        count, locked_until = _lock_state(session, account, utcnow())
         if locked_until is not None:
             raise SubscriptionLocked(locked_until)
         remaining = MAX_FAILURES - count
