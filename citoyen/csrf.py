@@ -27,8 +27,9 @@ _SIGNED = "csrf_signed"  # [the session's CSRF secret, a token signed from it]
 def _kept_token() -> str | None:
     """The token kept in the session cookie, if it was signed from the
     session's current secret."""
-    kept = session.get(_SIGNED)
-    if kept and kept[0] == session.get(current_app.config["WTF_CSRF_FIELD_NAME"]):
+    cookie = session._get_current_object()  # read twice: the proxy once
+    kept = cookie.get(_SIGNED)
+    if kept and kept[0] == cookie.get(current_app.config["WTF_CSRF_FIELD_NAME"]):
         return kept[1]
     return None
 
@@ -65,21 +66,23 @@ class CSRFProtection(CSRFProtect):
     def protect(self, apply_exemptions: bool = False) -> None:
         if apply_exemptions and (not request.endpoint or self._is_exempt()):
             return
-        if (request.method in current_app.config["WTF_CSRF_METHODS"]
-                and self._sends_session_token() and _referrer_allowed()):
+        config = current_app.config
+        if (request.method in config["WTF_CSRF_METHODS"]
+                and self._sends_session_token(config) and _referrer_allowed(config)):
             g.csrf_valid = True
             return
         super().protect()
 
-    def _sends_session_token(self) -> bool:
+    def _sends_session_token(self, config) -> bool:
         # An htmx request sends it in a header: its body need not be parsed for it.
-        if any(is_session_token(request.headers.get(name)) for name in current_app.config["WTF_CSRF_HEADERS"]):
+        headers = request.headers
+        if any(is_session_token(headers.get(name)) for name in config["WTF_CSRF_HEADERS"]):
             return True
         return is_session_token(self._get_csrf_token())
 
 
-def _referrer_allowed() -> bool:
+def _referrer_allowed(config) -> bool:
     """Flask-WTF's rule: on HTTPS, a write comes from a page of this host."""
-    if not (request.is_secure and current_app.config["WTF_CSRF_SSL_STRICT"]):
+    if not (request.is_secure and config["WTF_CSRF_SSL_STRICT"]):
         return True
     return bool(request.referrer) and same_origin(request.referrer, f"https://{request.host}/")

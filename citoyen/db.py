@@ -86,9 +86,10 @@ def new_session(app: Flask | None = None) -> Session:
 
 def get_session() -> Session:
     """The session of the current request, opened on first use."""
-    if "db_session" not in g:
-        g.db_session = new_session()
-    return g.db_session
+    session = g.get("db_session")
+    if session is None:
+        session = g.db_session = new_session()
+    return session
 
 
 def _close_session(_exc: BaseException | None) -> None:

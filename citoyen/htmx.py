@@ -14,10 +14,11 @@ from jinja2_fragments.flask import render_block
 
 
 def is_fragment_request() -> bool:
+    headers = request.headers
     return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-Boosted") != "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
     )
 
 

@@ -108,14 +108,17 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int):
         flash(error.message, "error")
         return redirect(_back_to_month())
     try:
-        cell = agenda.click(get_session(), current_user, action, child_id, activity_id, the_day, base_url())
+        # The account itself, not Flask-Login's proxy: the service reads it often.
+        cell = agenda.click(get_session(), current_user._get_current_object(), action, child_id, activity_id,
+                            the_day, base_url())
     except NotFound:
         abort(404)
     if not is_fragment_request():
         flash(cell.message or _done(action, cell), "error" if cell.message else "success")
         return redirect(_back_to_month(day))
-    child_param = request.args.get("enfant", "tous")
-    back = "?" + urlencode({"enfant": child_param, "mois": request.args.get("mois") or day[:7]})
+    args = request.args
+    child_param = args.get("enfant", "tous")
+    back = "?" + urlencode({"enfant": child_param, "mois": args.get("mois") or day[:7]})
     # The month's cells are this macro: called straight, it spares a template
     # context per click. Its form carries the token the month page carries.
     macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
