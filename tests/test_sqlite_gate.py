@@ -5,6 +5,7 @@ whichever way the transaction ends; a thread never waits for itself."""
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from citoyen import sqlite_gate
 from citoyen.db import make_engine
 from citoyen.sqlite_gate import GatedConnection
 from citoyen.sqlite_gate import gate_path
@@ -175,6 +177,7 @@ def test_a_thread_holding_the_gate_does_not_wait_for_itself(database):
 def test_a_gate_out_of_reach_leaves_sqlite_s_lock_alone(database, tmp_path):
     os.mkdir(gate_path(database))  # not a file that can be opened for writing
     writer = connect(database)
+    assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # SQLite's own checkpoints
     writer.begin_immediate()
     writer.execute("INSERT INTO t VALUES (1)")
     writer.commit()
@@ -194,4 +197,36 @@ def test_a_forked_process_opens_its_own_gate(database, monkeypatch):
     writer.rollback()
     monkeypatch.undo()
     os.close(inherited)
+    writer.close()
+
+
+def test_gated_connections_checkpoint_every_so_many_writes_once_the_gate_is_open(database, monkeypatch):
+    monkeypatch.setattr(sqlite_gate, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(sqlite_gate, "_written", itertools.count(1))
+    writer = connect(database)
+    # Not inside a COMMIT, while the gate is held: SQLite's own checkpoints are off.
+    assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    checkpoints = []
+    checkpoint = GatedConnection.checkpoint
+    monkeypatch.setattr(GatedConnection, "checkpoint",
+                        lambda self: (checkpoints.append(gate_taken(database)), checkpoint(self)))
+
+    def in_database_file() -> list[int]:
+        """The marks already copied from the log into the database's own file."""
+        with open(database, "rb") as fh:
+            content = fh.read()
+        return [n for n in range(7) if f"mark-{n:03d}".encode() in content]
+
+    for n in range(7):
+        writer.begin_immediate()
+        writer.execute("INSERT INTO t VALUES (?)", (f"mark-{n:03d}",))
+        writer.commit()
+        if n == 1:
+            writer.begin_immediate()
+            writer.commit()  # nothing written: not counted
+            writer.execute("BEGIN")
+            writer.execute("SELECT count(*) FROM t").fetchall()
+            writer.commit()  # a read: not counted
+    assert checkpoints == [False, False]  # after the 3rd and the 6th write, the gate open
+    assert in_database_file() == [0, 1, 2, 3, 4, 5]  # the 7th is still in the log only
     writer.close()
