@@ -35,6 +35,24 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+class Portal(Flask):
+    """Flask, keeping its answer to « is this view or hook a coroutine? »,
+    which it would otherwise work out again for each of them at every request
+    (``ensure_sync``, meant to be overridden)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict = {}
+
+    def ensure_sync(self, func):
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < 1024:  # views and hooks are a few hundred; never grow past
+                self._sync[func] = sync
+        return sync
+
+
 def _of(name: str) -> str:
     """« de Léo », « d'Inès »: « de » before a first name, elided before a vowel."""
     return ("d'" if name[:1].lower() in "aeiouyàâäéèêëîïôöùûü" else "de ") + name
@@ -47,7 +65,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     if config and config.get("INSTANCE_PATH"):
         instance_path = config["INSTANCE_PATH"]
-    app = Flask(
+    app = Portal(
         __name__, instance_path=os.path.abspath(instance_path), instance_relative_config=True
     )
     # Ids in URLs fit the database's integers: a longer number is a plain 404.

@@ -236,3 +236,16 @@ def test_cli_create_agent_and_outbox_send(app, db):
 def test_cli_purge(app):
     result = app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 0 and "supprimés" in result.output
+
+
+def test_the_portal_keeps_whether_views_are_coroutines_and_leaves_async_ones_to_flask(app):
+    async def later():
+        return "plus tard"
+
+    def now():
+        return "maintenant"
+
+    assert app.ensure_sync(now) is now
+    assert app.ensure_sync(now) is now  # kept
+    with pytest.raises(RuntimeError, match="async"):  # Flask's own answer (no « async » extra here)
+        app.ensure_sync(later)
