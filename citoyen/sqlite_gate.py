@@ -24,6 +24,15 @@ connections leave that to themselves instead: every ``CHECKPOINT_EVERY``
 commits that wrote, in a process, the connection that made the last one
 checkpoints once it has let go of the gate (PASSIVE: it never waits for a
 writer nor a reader, and what it could not copy is copied next time).
+
+Under steady load some reader always holds a snapshot, so the log is never
+wholly copied at once and SQLite never starts it again from the beginning:
+it grows for as long as the load lasts (hundreds of MB in the benchmark's
+few minutes). Once it is past ``WAL_LIMIT_PAGES``, the checkpoint takes the
+gate, waits the few milliseconds the readers need to finish (RESTART, for
+``RESTART_WAIT_MS`` at most: a long reader only puts it off to the next
+time), and the next write starts the log again, cut back to
+``WAL_LIMIT_PAGES`` (``journal_size_limit``).
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ import sqlite3
 import threading
 
 CHECKPOINT_EVERY = 200  # commits that wrote, in a process (a click writes about 4 pages)
+WAL_LIMIT_PAGES = 16_384  # 64 MB of 4 KB pages
+RESTART_WAIT_MS = 200  # writers wait at the gate meanwhile
 _holding: set[int] = set()  # threads that hold the gate, through any connection
 _written = itertools.count(1)  # commits that wrote, in this process
 
@@ -58,6 +69,8 @@ class GatedConnection(sqlite3.Connection):
         self._changes = 0  # total_changes at the last commit
         if self._gate_file() is not None:
             self.execute("PRAGMA wal_autocheckpoint=0")
+            page_size = self.execute("PRAGMA page_size").fetchone()[0]
+            self.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_PAGES * page_size}")
 
     def _gate_file(self) -> int | None:
         if self._gate is None:
@@ -77,14 +90,17 @@ class GatedConnection(sqlite3.Connection):
             self._gate_pid = os.getpid()
         return self._gate_fd
 
-    def begin_immediate(self) -> None:
-        """BEGIN IMMEDIATE, once this connection's turn at the gate has come."""
+    def _take_gate(self) -> None:
         fd = self._gate_file()
         thread = threading.get_ident()
         if fd is not None and thread not in _holding:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._holder = thread
             _holding.add(thread)
+
+    def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE, once this connection's turn at the gate has come."""
+        self._take_gate()
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -108,9 +124,19 @@ class GatedConnection(sqlite3.Connection):
                 self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Copy the log back into the database, as far as no reader needs it."""
+        """Copy the log back into the database, as far as no reader needs it;
+        past ``WAL_LIMIT_PAGES``, all of it, so that the log starts again."""
         try:
-            self.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            _busy, pages, copied = self.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if pages > WAL_LIMIT_PAGES and copied < pages:
+                patience = self.execute("PRAGMA busy_timeout").fetchone()[0]
+                self._take_gate()
+                try:
+                    self.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+                    self.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                finally:
+                    self.execute(f"PRAGMA busy_timeout={patience}")
+                    self._open_gate()
         except sqlite3.OperationalError:
             pass  # the next one will copy it
 

@@ -230,3 +230,53 @@ def test_gated_connections_checkpoint_every_so_many_writes_once_the_gate_is_open
     assert checkpoints == [False, False]  # after the 3rd and the 6th write, the gate open
     assert in_database_file() == [0, 1, 2, 3, 4, 5]  # the 7th is still in the log only
     writer.close()
+
+
+def test_a_log_past_its_limit_is_started_again_once_no_reader_holds_it(database, monkeypatch):
+    monkeypatch.setattr(sqlite_gate, "CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr(sqlite_gate, "WAL_LIMIT_PAGES", 8)
+    monkeypatch.setattr(sqlite_gate, "RESTART_WAIT_MS", 20)
+    monkeypatch.setattr(sqlite_gate, "_written", itertools.count(1))
+    writer = connect(database, timeout=30)
+    reader = sqlite3.connect(database, isolation_level=None)
+    wal = database + "-wal"
+
+    def write(count: int) -> None:
+        for _ in range(count):
+            writer.begin_immediate()
+            writer.execute("INSERT INTO t VALUES (?)", (b"x" * 8192,))
+            writer.commit()
+
+    # A reader holding an old snapshot: the log cannot be wholly copied, nor
+    # started again. The checkpoint waits for it a little, then lets the gate go.
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchall()
+    write(10)
+    assert not gate_taken(database)
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 30000  # the connection's own patience, back
+    grown = os.path.getsize(wal)
+    assert grown > 8 * 4096
+    reader.execute("COMMIT")
+    # A reader that is done a moment after the copy began: the checkpoint
+    # waits for it, copies it all, and the next write starts the log again,
+    # cut back to its limit.
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchall()
+    execute = GatedConnection.execute
+    restarts = []
+
+    def reader_done_meanwhile(self, statement, *args):
+        if "RESTART" in statement and reader.in_transaction:
+            reader.execute("COMMIT")
+            restarts.append(statement)
+        return execute(self, statement, *args)
+
+    monkeypatch.setattr(GatedConnection, "execute", reader_done_meanwhile)
+    write(2)
+    assert restarts and not reader.in_transaction
+    assert os.path.getsize(wal) > grown  # started again at the next write only
+    write(1)
+    assert os.path.getsize(wal) <= 8 * 4096
+    assert writer.execute("SELECT count(*) FROM t").fetchone()[0] == 13
+    reader.close()
+    writer.close()
