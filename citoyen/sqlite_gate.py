@@ -46,15 +46,18 @@ import threading
 CHECKPOINT_EVERY = 200  # commits that wrote, in a process (a click writes about 4 pages)
 WAL_LIMIT_PAGES = 16_384  # 64 MB of 4 KB pages
 RESTART_WAIT_MS = 200  # writers wait at the gate meanwhile
-_holding: set[int] = set()  # threads that hold the gate, through any connection
+_holding: set[tuple[str, int]] = set()  # (gate, thread): threads that hold a gate, through any connection
 _written = itertools.count(1)  # commits that wrote, in this process
+# A child process holds none of its parent's gates (its descriptors are
+# replaced, never unlocked: the lock belongs to the parent's open file).
+os.register_at_fork(after_in_child=_holding.clear)
 
 
 def gate_path(database: str) -> str | None:
     """The gate's file for a database path; none for a database in memory."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return os.path.abspath(database) + "-writers"
+    return os.path.realpath(database) + "-writers"
 
 
 class GatedConnection(sqlite3.Connection):
@@ -77,7 +80,11 @@ class GatedConnection(sqlite3.Connection):
             return None
         if self._gate_fd is None or self._gate_pid != os.getpid():
             # A descriptor inherited through fork shares its lock with the
-            # parent: each process opens its own.
+            # parent: each process opens its own, and lets go of the other
+            # (closing it never unlocks the parent's).
+            if self._gate_fd is not None:
+                os.close(self._gate_fd)
+                self._gate_fd, self._holder = None, None
             try:
                 self._gate_fd = os.open(self._gate, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
             except OSError:
@@ -90,34 +97,47 @@ class GatedConnection(sqlite3.Connection):
             self._gate_pid = os.getpid()
         return self._gate_fd
 
-    def _take_gate(self) -> None:
+    def _take_gate(self) -> bool:
+        """Wait for the gate and take it; False if this call did not take it
+        (no gate, or this thread holds it already, through this connection
+        or another)."""
         fd = self._gate_file()
-        thread = threading.get_ident()
-        if fd is not None and thread not in _holding:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._holder = thread
-            _holding.add(thread)
+        holder = (self._gate, threading.get_ident())
+        if fd is None or self._holder is not None or holder in _holding:
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._holder = holder
+        _holding.add(holder)
+        return True
 
     def begin_immediate(self) -> None:
         """BEGIN IMMEDIATE, once this connection's turn at the gate has come."""
-        self._take_gate()
+        took = self._take_gate()
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._open_gate()
+            if took:
+                self._open_gate()
             raise
 
     def _open_gate(self) -> None:
         if self._holder is not None:
             _holding.discard(self._holder)
             self._holder = None
-            fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+            if self._gate_pid == os.getpid():  # never the lock a parent took before a fork
+                fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+
+    def _transaction_ended(self) -> None:
+        # A COMMIT that failed leaves the transaction, and SQLite's lock, as
+        # they were: the gate stays with them until the rollback.
+        if not self.in_transaction:
+            self._open_gate()
 
     def commit(self) -> None:
         try:
             super().commit()
         finally:
-            self._open_gate()
+            self._transaction_ended()
         if self.total_changes != self._changes:
             self._changes = self.total_changes
             if self._gate is not None and next(_written) % CHECKPOINT_EVERY == 0:
@@ -130,27 +150,30 @@ class GatedConnection(sqlite3.Connection):
             _busy, pages, copied = self.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if pages > WAL_LIMIT_PAGES and copied < pages:
                 patience = self.execute("PRAGMA busy_timeout").fetchone()[0]
-                self._take_gate()
+                took = self._take_gate()
                 try:
                     self.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
-                    self.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    try:
+                        self.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    finally:
+                        self.execute(f"PRAGMA busy_timeout={patience}")
                 finally:
-                    self.execute(f"PRAGMA busy_timeout={patience}")
-                    self._open_gate()
-        except sqlite3.OperationalError:
-            pass  # the next one will copy it
+                    if took:
+                        self._open_gate()
+        except (sqlite3.Error, OSError):
+            pass  # the commit stands; the next checkpoint copies what this one could not
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
-            self._open_gate()
+            self._transaction_ended()
 
     def close(self) -> None:
         try:
             super().close()
         finally:
             self._open_gate()
-            if self._gate_fd is not None and self._gate_pid == os.getpid():
-                os.close(self._gate_fd)
-            self._gate_fd = None
+            if self._gate_fd is not None:
+                os.close(self._gate_fd)  # an inherited one too: the parent's lock stays the parent's
+            self._gate_fd, self._holder = None, None

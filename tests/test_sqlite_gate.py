@@ -187,16 +187,23 @@ def test_a_gate_out_of_reach_leaves_sqlite_s_lock_alone(database, tmp_path):
 
 def test_a_forked_process_opens_its_own_gate(database, monkeypatch):
     writer = connect(database)
-    writer.begin_immediate()
-    writer.rollback()
-    inherited = writer._gate_fd
+    writer.begin_immediate()  # the parent holds the gate when it forks
     real_pid = os.getpid()
     monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)
-    writer.begin_immediate()
-    assert writer._gate_fd not in (None, inherited)
-    writer.rollback()
+    writer.rollback()  # in the child: the parent's lock is not the child's to let go
+    assert gate_taken(database)
     monkeypatch.undo()
-    os.close(inherited)
+    fcntl.flock(writer._gate_fd, fcntl.LOCK_UN)  # the parent's own connection lets it go
+    assert not gate_taken(database)
+    monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)
+    writer.begin_immediate()  # the child opens a descriptor of its own
+    assert writer._gate_fd is not None and gate_taken(database)
+    # and has let go of the inherited one: one descriptor on the gate
+    assert [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")].count(gate_path(database)) == 1
+    writer.rollback()
+    assert not gate_taken(database)
+    monkeypatch.undo()
     writer.close()
 
 
@@ -278,5 +285,71 @@ def test_a_log_past_its_limit_is_started_again_once_no_reader_holds_it(database,
     write(1)
     assert os.path.getsize(wal) <= 8 * 4096
     assert writer.execute("SELECT count(*) FROM t").fetchone()[0] == 13
+    reader.close()
+    writer.close()
+
+
+def test_a_second_begin_on_a_held_connection_keeps_the_gate(database):
+    writer = connect(database)
+    writer.begin_immediate()
+    with pytest.raises(sqlite3.OperationalError):
+        writer.begin_immediate()  # already in a transaction
+    assert gate_taken(database)  # still held, with the write lock it guards
+    writer.rollback()
+    assert not gate_taken(database)
+    writer.close()
+
+
+def test_a_failed_commit_keeps_the_gate_until_the_rollback(database):
+    writer = connect(database)
+    writer.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    writer.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    writer.execute("PRAGMA foreign_keys=ON")
+    writer.begin_immediate()
+    writer.execute("INSERT INTO child VALUES (42)")
+    with pytest.raises(sqlite3.IntegrityError):
+        writer.commit()
+    assert writer.in_transaction and gate_taken(database)
+    writer.rollback()
+    assert not gate_taken(database)
+    writer.close()
+
+
+def test_each_database_has_its_own_gate(database, tmp_path):
+    other_path = str(tmp_path / "other.db")
+    sqlite3.connect(other_path).close()
+    first, other = connect(database), connect(other_path)
+    first.begin_immediate()
+    other.begin_immediate()  # the same thread, another database: its own gate, taken
+    assert gate_taken(database) and gate_taken(other_path)
+    other.commit()
+    assert gate_taken(database) and not gate_taken(other_path)
+    first.commit()
+    first.close()
+    other.close()
+
+
+def test_a_checkpoint_that_fails_lets_go_of_the_gate_and_the_commit_stands(database, monkeypatch):
+    monkeypatch.setattr(sqlite_gate, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(sqlite_gate, "WAL_LIMIT_PAGES", 0)
+    writer = connect(database, timeout=30)
+    reader = sqlite3.connect(database, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchall()  # the log cannot be copied whole
+    execute = GatedConnection.execute
+
+    def failing_restore(self, statement, *args):
+        if statement == "PRAGMA busy_timeout=30000":
+            raise sqlite3.OperationalError("disk I/O error")
+        return execute(self, statement, *args)
+
+    monkeypatch.setattr(GatedConnection, "execute", failing_restore)
+    writer.begin_immediate()
+    writer.execute("INSERT INTO t VALUES (1)")
+    writer.commit()  # no error: the row is committed
+    assert not gate_taken(database)
+    monkeypatch.undo()
+    reader.execute("COMMIT")
+    assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == 1
     reader.close()
     writer.close()
