@@ -68,7 +68,7 @@ class GatedConnection(sqlite3.Connection):
         self._gate = gate_path(os.fsdecode(database))
         self._gate_fd: int | None = None
         self._gate_pid = 0
-        self._holder: int | None = None  # the thread that took the gate through this connection
+        self._holder: tuple[str, int] | None = None  # (gate, thread) that took it through this connection
         self._changes = 0  # total_changes at the last commit
         if self._gate_file() is not None:
             self.execute("PRAGMA wal_autocheckpoint=0")

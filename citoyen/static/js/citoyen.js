@@ -29,7 +29,6 @@
       return;
     }
     if (!xhr || (xhr.status !== 422 && xhr.status !== 429)) { return; }
-    var target = event.detail.target && event.detail.target.isConnected ? event.detail.target : document;
     var summary = document.querySelector(".error-summary");
     var first = summary || document.querySelector("[aria-invalid=true]");
     if (first) { first.focus(); }
