@@ -2,16 +2,19 @@
 
 A file is accepted when its name is harmless, its extension is one of the
 accepted formats, its content really is of that format (magic bytes, read by
-``filetype``), and nothing active or hidden rides along: no JavaScript or
-attachment in a PDF, no macros in a .doc or .odt, no archive that inflates
-out of proportion, no second file glued to an image. Photos are kept as
-sent without their metadata (GPS position, camera, date): the segments that
-hold it are dropped, the picture is not re-encoded (unless it was taken
-sideways and must be turned upright); everything else is kept byte for byte."""
+``filetype``), and nothing active or hidden rides along: no JavaScript,
+attachment or action on opening (other than showing a page) in a PDF; no
+macros, program, archive or packaged file in a .doc or .odt; no archive that
+inflates out of proportion; no second file glued to an image or hidden in it.
+Photos are kept as sent, but only with the parts needed to show them: their
+metadata (GPS position, camera, date) and the segments private to a program
+are dropped, the picture is not re-encoded (unless it was taken sideways and
+must be turned upright); everything else is kept byte for byte."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import os
@@ -65,6 +68,24 @@ FOREIGN_MARKERS = (b"<script", b"<html", b"<!doctype", b"<svg", b"<?php", b"<?xm
                    b"<iframe", b"javascript:")
 # The names of the parts of a .doc that hold macros (UTF-16, as OLE stores them).
 DOC_MACROS = ("_VBA_PROJECT".encode("utf-16-le"), "Macros".encode("utf-16-le"))
+# The part of a .doc (or of an object in an .odt) that holds a packaged file,
+# which opens with a double click (often a program).
+DOC_PACKAGE = "Ole10Native".encode("utf-16-le")
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Parts of an .odt named as a program, a script or an archive: refused,
+# whatever they hold.
+RUNNABLE_EXTENSIONS = frozenset(
+    "exe com scr pif bat cmd msi msp mst dll cpl ocx sys drv vbs vbe js jse wsf wsh wsc ps1 psm1 "
+    "hta htm html mht jar class lnk url scf reg inf chm hlp sh bash command app apk appx msix dmg "
+    "iso img vhd vhdx zip rar 7z cab gz tgz tar xz bz2 zst lzh arj ace odt ods odp docx docm "
+    "dotm xlsx xlsm xlam pptx pptm py pyw pl rb php".split()
+)
+# What the parts of an .odt may hold, by their content: XML (which ``filetype``
+# does not recognise), pictures, fonts, sounds and videos. A PDF, or an OLE
+# object (a chart or a table from Word), is checked as it would be on its own.
+ODT_PART_ALLOWED = ("image/", "video/", "audio/", "application/font-")
+# The end of a part, where a ZIP reader looks for an archive.
+ARCHIVE_TAIL = 128 * 1024
 
 
 class FileRefused(DomainError):
@@ -142,7 +163,7 @@ def check(filename: str | None, data: bytes, max_size: int = MAX_SIZE) -> Checke
 
 # ---------------------------------------------------------------- PDF
 #
-# The names that make a PDF act by itself (scripts, actions on opening or on
+# The names that make a PDF act by itself (scripts, actions on a page or on
 # a field, forms that post or open another file, embedded files) are looked
 # for in the file and inside its object streams, which are decoded (Flate,
 # ASCIIHex, ASCII85, alone or chained, with PNG predictors). An object stream
@@ -150,7 +171,10 @@ def check(filename: str | None, data: bytes, max_size: int = MAX_SIZE) -> Checke
 # be checked, and the PDF is refused. The data of ordinary streams (pictures,
 # fonts, page contents) is not read as names, except from an object header
 # hidden in it: random bytes of a scanned page would otherwise look like
-# « /JS » now and then.
+# « /JS » now and then. The action on opening (/OpenAction) may only show a
+# page of the document (a destination, or a /GoTo action with nothing after
+# it): any other action (a web address, a sound, printing, importing data…)
+# is refused, wherever it is written, followed through references.
 
 class _Name(bytes):
     pass
@@ -274,6 +298,9 @@ PDF_ACTIVE = re.compile(
     rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|AA|XFA|SubmitForm|GoToR)"
     rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
 )
+PDF_OPEN_ACTION = re.compile(rb"/OpenAction(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+# References followed from an /OpenAction to the action itself.
+PDF_MAX_INDIRECTION = 8
 PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 PDF_OBJECT = re.compile(rb"(?<![0-9])[0-9]+[\x00\t\n\x0c\r ]+[0-9]+[\x00\t\n\x0c\r ]+obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
 
@@ -476,10 +503,13 @@ def _check_pdf_content(name: str, data: bytes) -> None:
         spans.append(bounds)
         if dictionary.get(b"Type") == b"ObjStm" or b"First" in dictionary:
             object_streams.append((dictionary, data[bounds[0]:bounds[1]]))
-    if any(PDF_ACTIVE.search(_pdf_names(part)) for part in _outside_streams(data, spans)):
+    texts = [_pdf_names(part) for part in _outside_streams(data, spans)]
+    if any(PDF_ACTIVE.search(text) for text in texts):
         raise refused
+    openings = [value for text in texts for value in _pdf_opening_values(text)]
     # Dictionaries may also hide inside compressed object streams.
     budget = MAX_PDF_INFLATED
+    decoded = []
     for dictionary, raw in object_streams:
         try:
             inflated = _pdf_decode(raw, dictionary, budget)
@@ -491,8 +521,78 @@ def _check_pdf_content(name: str, data: bytes) -> None:
                 f"Le PDF « {name} » est endommagé ou n'a pas pu être vérifié (son contenu est anormalement "
                 "volumineux). Enregistrez-le à nouveau au format PDF, puis envoyez-le."
             )
-        if PDF_ACTIVE.search(_pdf_names(inflated)):
+        text = _pdf_names(inflated)
+        if PDF_ACTIVE.search(text):
             raise refused
+        openings += _pdf_opening_values(text)
+        decoded.append((dictionary, inflated))
+    definitions = functools.cache(lambda: _pdf_definitions(data, decoded))
+    if not all(_pdf_shows_a_page(value, definitions) for value in openings):
+        raise refused
+
+
+def _pdf_opening_values(text: bytes) -> list:
+    """What each /OpenAction in ``text`` is set to (None when it cannot be read)."""
+    values = []
+    for match in PDF_OPEN_ACTION.finditer(text):
+        try:
+            values.append(_PdfReader(text, match.end()).value())
+        except (PdfSyntaxError, IndexError, RecursionError):
+            values.append(None)
+    return values
+
+
+def _pdf_object_stream_members(dictionary: dict, inflated: bytes):
+    """The number and the value of each object held in a decoded object stream."""
+    first = dictionary.get(b"First")
+    if not isinstance(first, int):
+        return
+    reader, header = _PdfReader(inflated, 0), []
+    while True:
+        number, offset = reader.token(), reader.token()
+        if not (number.isdigit() and offset.isdigit()):
+            break
+        if max(len(number), len(offset)) > PDF_MAX_DIGITS:
+            break
+        header.append((int(number), int(offset)))
+    for number, offset in header:
+        try:
+            yield number, _PdfReader(inflated, first + offset).value()
+        except (PdfSyntaxError, IndexError, RecursionError):
+            yield number, None
+
+
+def _pdf_definitions(data: bytes, decoded: list[tuple[dict, bytes]]) -> dict[int, list]:
+    """Every value given to each object number, in the file and in its object
+    streams (a file updated in place may define an object more than once)."""
+    found: dict[int, list] = {}
+    for match in PDF_OBJECT.finditer(data):
+        digits = re.match(rb"[0-9]+", match.group()).group()
+        if len(digits) > PDF_MAX_DIGITS:
+            continue
+        try:
+            value = _PdfReader(data, match.end()).value()
+        except (PdfSyntaxError, IndexError, RecursionError):
+            value = None
+        found.setdefault(int(digits), []).append(value)
+    for dictionary, inflated in decoded:
+        for number, value in _pdf_object_stream_members(dictionary, inflated):
+            found.setdefault(number, []).append(value)
+    return found
+
+
+def _pdf_shows_a_page(value, definitions, depth: int = 0) -> bool:
+    """Whether an /OpenAction only shows a page: a destination (an array, a
+    name), or a /GoTo action with no other action after it. A reference is
+    followed to every value its object is given; one that leads nowhere, or
+    too far, is not accepted."""
+    if isinstance(value, _Ref):
+        targets = definitions().get(value[0]) if depth < PDF_MAX_INDIRECTION else None
+        return bool(targets) and all(_pdf_shows_a_page(target, definitions, depth + 1)
+                                     for target in targets)
+    if isinstance(value, dict):
+        return value.get(b"S") == b"GoTo" and b"Next" not in value
+    return value is not None
 
 
 # ---------------------------------------------------------------- Word and OpenDocument
@@ -504,9 +604,57 @@ def _macros_refused(name: str) -> FileRefused:
     )
 
 
+def _hidden_file_refused(name: str) -> FileRefused:
+    return FileRefused(
+        f"Le document « {name} » contient autre chose qu'un document (un programme, une "
+        "archive ou un autre fichier y est caché) : il n'est pas accepté. Enregistrez-le en "
+        "PDF, puis envoyez le PDF."
+    )
+
+
 def _check_doc(name: str, data: bytes) -> None:
     if any(marker in data for marker in DOC_MACROS):
         raise _macros_refused(name)
+    if DOC_PACKAGE in data:
+        raise _hidden_file_refused(name)
+
+
+def _runnable_name(filename: str) -> bool:
+    """A part named as a program, a script or an archive (``facture.exe``,
+    ``setup.scr ``: Windows ignores the spaces and dots at the end)."""
+    extension = os.path.splitext(filename.rstrip(" .").lower())[1]
+    return extension[1:] in RUNNABLE_EXTENSIONS
+
+
+def _opens_as_archive(data: bytes) -> bool:
+    """Whether a ZIP reader finds files in ``data`` (it reads from the end, so
+    an archive may sit anywhere in a file, or at the end of a part)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return bool(archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError, OSError,
+            EOFError, RuntimeError):
+        return False
+
+
+def _check_odt_part(name: str, head: bytes, whole: bytes | None, tail: bytes) -> None:
+    """One part of an .odt, by its content: its first bytes, all of it for a
+    PDF or an OLE object, and its end."""
+    if head.startswith(OLE_SIGNATURE) and whole is not None:
+        _check_doc(name, whole)
+    elif b"%PDF-" in head[:1024] and whole is not None:
+        if len(whole) > MAX_PDF_INFLATED:
+            raise _hidden_file_refused(name)
+        try:
+            _check_pdf(name, whole)
+        except FileRefused:
+            raise _hidden_file_refused(name) from None
+    else:
+        kind = filetype.guess(head)
+        if kind is not None and not kind.mime.startswith(ODT_PART_ALLOWED):
+            raise _hidden_file_refused(name)
+    if _opens_as_archive(tail):
+        raise _hidden_file_refused(name)
 
 
 def _check_odt(name: str, data: bytes) -> None:
@@ -528,6 +676,9 @@ def _check_odt(name: str, data: bytes) -> None:
             raise damaged
         if info.filename.startswith(("Basic/", "Scripts/")):
             raise _macros_refused(name)
+        if _runnable_name(info.filename):
+            raise _hidden_file_refused(name)
+        head, tail, whole = b"", b"", None
         try:
             with archive.open(info) as member:
                 while chunk := member.read(64 * 1024):
@@ -539,19 +690,29 @@ def _check_odt(name: str, data: bytes) -> None:
                         )
                     if info.filename == "mimetype" and chunk.strip() != ODT_MIMETYPE:
                         raise damaged
+                    if not head:
+                        # The first read holds 64 KB, or the whole part.
+                        head = chunk
+                        checked_whole = head.startswith(OLE_SIGNATURE) or b"%PDF-" in head[:1024]
+                        whole = [] if checked_whole else None
+                    if whole is not None:
+                        whole.append(chunk)
+                    tail = (tail + chunk)[-ARCHIVE_TAIL:]
         except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError, RuntimeError,
                 OSError, EOFError):
             raise damaged from None
+        if head and info.filename != "mimetype":
+            _check_odt_part(name, head, None if whole is None else b"".join(whole), tail)
 
 
 # ---------------------------------------------------------------- photos
 #
 # A photo is kept as sent, except that its metadata (GPS position, camera,
-# date, comments) is removed by dropping those segments or chunks: the
-# compressed picture itself is copied byte for byte, never re-encoded, so it
-# keeps its quality and its size. Only a photo taken sideways (an EXIF
-# Orientation other than 1) is turned upright, which means decoding it and
-# encoding it again, with its own quantisation tables.
+# date, comments) and the segments or chunks private to a program are removed
+# by dropping them: the compressed picture itself is copied byte for byte,
+# never re-encoded, so it keeps its quality and its size. Only a photo taken
+# sideways (an EXIF Orientation other than 1) is turned upright, which means
+# decoding it and encoding it again, with its own quantisation tables.
 
 # JPEG segments kept: APP0 (JFIF), APP14 (Adobe colour transform), APP2 only
 # when it is the ICC colour profile, and every segment that is not an APPn or
@@ -563,11 +724,19 @@ JPEG_ICC = b"ICC_PROFILE\x00"
 # Markers without a length: TEM, RST0-7, SOI, EOI.
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_DROPPED = {b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"tIME"}
+# PNG chunks kept: those that make the picture (header, palette, data, end),
+# and the well-known ones that say how to show it (transparency, gamma,
+# colours, colour profile, significant bits, pixel size, background). All the
+# others are dropped: metadata (eXIf, tEXt, iTXt, zTXt, tIME), and the chunks
+# private to a program or unknown, where anything may be kept.
+PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP",
+            b"sBIT", b"pHYs", b"bKGD", b"cICP"}
 # Bytes after the end of a photo: phones write a short video there (motion
 # photos) or a second picture (MPF, gain maps). They are dropped; but a file
 # recognisable as an archive, a program or a document is another file hidden
-# in the photo, and the photo is refused, as before.
+# in the photo, and the photo is refused, as before. So is a photo one of whose
+# dropped segments or chunks holds such a file, and a photo whose kept parts
+# still open as an archive (a ZIP reader finds it from the end of the file).
 TRAILER_ALLOWED = ("image/", "video/", "audio/")
 
 
@@ -575,11 +744,12 @@ class DamagedImage(ValueError):
     pass
 
 
-def _jpeg_parts(data: bytes) -> tuple[bytes, bytes]:
-    """The JPEG without its metadata segments, up to its EOI; and what follows it."""
+def _jpeg_parts(data: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    """The JPEG without its metadata segments, up to its EOI; what follows it;
+    and what the dropped segments held."""
     if data[:2] != b"\xff\xd8":
         raise DamagedImage
-    kept = [b"\xff\xd8"]
+    kept, dropped = [b"\xff\xd8"], []
     pos, size = 2, len(data)
     while True:
         if pos >= size or data[pos] != 0xFF:
@@ -592,7 +762,7 @@ def _jpeg_parts(data: bytes) -> tuple[bytes, bytes]:
         pos += 1
         if marker == 0xD9:
             kept.append(b"\xff\xd9")
-            return b"".join(kept), data[pos:]
+            return b"".join(kept), data[pos:], dropped
         if marker in JPEG_STANDALONE:
             kept.append(bytes((0xFF, marker)))
             continue
@@ -606,7 +776,8 @@ def _jpeg_parts(data: bytes) -> tuple[bytes, bytes]:
         is_app = 0xE0 <= marker <= 0xEF
         if marker == 0xFE or (is_app and marker not in JPEG_KEPT_APP
                               and not (marker == 0xE2 and body.startswith(JPEG_ICC))):
-            pos = end  # metadata: dropped
+            dropped.append(body)  # metadata: dropped
+            pos = end
             continue
         kept.append(bytes((0xFF, marker)) + data[pos:end])
         pos = end
@@ -627,11 +798,12 @@ def _jpeg_parts(data: bytes) -> tuple[bytes, bytes]:
             pos = i
 
 
-def _png_parts(data: bytes) -> tuple[bytes, bytes]:
-    """The PNG without its metadata chunks, up to its IEND; and what follows it."""
+def _png_parts(data: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    """The PNG with only the chunks that show it, up to its IEND; what follows
+    it; and what the dropped chunks held."""
     if not data.startswith(PNG_SIGNATURE):
         raise DamagedImage
-    kept = [PNG_SIGNATURE]
+    kept, dropped = [PNG_SIGNATURE], []
     pos, size = len(PNG_SIGNATURE), len(data)
     while pos + 12 <= size:
         length = int.from_bytes(data[pos:pos + 4], "big")
@@ -639,30 +811,39 @@ def _png_parts(data: bytes) -> tuple[bytes, bytes]:
         end = pos + 12 + length
         if end > size:
             raise DamagedImage
-        if kind not in PNG_DROPPED:
+        if kind in PNG_KEPT:
             kept.append(data[pos:end])
+        else:
+            dropped.append(data[pos + 8:end - 4])
         pos = end
         if kind == b"IEND":
-            return b"".join(kept), data[pos:]
+            return b"".join(kept), data[pos:], dropped
     raise DamagedImage
 
 
-def _parts(data: bytes, expected: str) -> tuple[bytes, bytes]:
+def _parts(data: bytes, expected: str) -> tuple[bytes, bytes, list[bytes]]:
     return _png_parts(data) if expected == "image/png" else _jpeg_parts(data)
 
 
-def _hides_a_file(data: bytes, trailer: bytes) -> bool:
-    """A web page or script anywhere in the photo, or, after its end, another
-    file that is not a picture or a video (an archive, a program, a PDF)."""
+def _is_another_file(part: bytes) -> bool:
+    """Another file that is not a picture or a video (an archive, a program, a PDF)."""
+    if not part.strip(b"\x00\r\n \t"):
+        return False
+    if zipfile.is_zipfile(io.BytesIO(part)):
+        return True
+    kind = filetype.guess(part)
+    return kind is not None and not kind.mime.startswith(TRAILER_ALLOWED)
+
+
+def _hides_a_file(data: bytes, kept: bytes, trailer: bytes, dropped: list[bytes]) -> bool:
+    """A web page or script anywhere in the photo; another file after its end
+    or in a segment dropped from it; or an archive its kept parts still hold."""
     lowered = data.lower()
     if any(marker in lowered for marker in FOREIGN_MARKERS):
         return True
-    if not trailer.strip(b"\x00\r\n \t"):
-        return False
-    if zipfile.is_zipfile(io.BytesIO(trailer)):
+    if any(_is_another_file(part) for part in (trailer, *dropped)):
         return True
-    kind = filetype.guess(trailer)
-    return kind is not None and not kind.mime.startswith(TRAILER_ALLOWED)
+    return _opens_as_archive(kept)
 
 
 def _clean_image(name: str, data: bytes, expected: str, max_size: int = MAX_SIZE) -> bytes:
@@ -670,10 +851,10 @@ def _clean_image(name: str, data: bytes, expected: str, max_size: int = MAX_SIZE
         f"L'image « {name} » est endommagée ou illisible : reprenez la photo, puis envoyez-la."
     )
     try:
-        kept, trailer = _parts(data, expected)
+        kept, trailer, dropped = _parts(data, expected)
     except DamagedImage:
         raise damaged from None
-    if _hides_a_file(data, trailer):
+    if _hides_a_file(data, kept, trailer, dropped):
         raise FileRefused(
             f"L'image « {name} » contient autre chose qu'une image (un autre fichier y est "
             "caché) : elle n'est pas acceptée. Reprenez la photo ou enregistrez l'image à "
