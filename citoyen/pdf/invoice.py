@@ -10,19 +10,21 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph
 from reportlab.platypus import SimpleDocTemplate
 from reportlab.platypus import Spacer
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle
 
+from citoyen.pdf import fonts
 from citoyen.pdf.statement import euros
 
 # Built once: a style sheet costs more than a page.
-styles = getSampleStyleSheet()
+styles = fonts.stylesheet()
 right = ParagraphStyle("right", parent=styles["Normal"], alignment=TA_RIGHT)
+LABEL_ROOM = 96 * mm - 12  # the label column, less its padding
 small = ParagraphStyle("small", parent=styles["Normal"], fontSize=8, leading=10)
 
 
@@ -52,16 +54,18 @@ def build(*, town: str, siret: str, service: str, contact: str, family: str, fam
         Spacer(0, 5 * mm),
     ]
     rows = [["Désignation", "Quantité", "Prix unitaire", "Montant"]]
-    # Short labels stay plain text (fast); a long one wraps in a paragraph.
-    rows += [[Paragraph(escape(text), small) if len(text) > 70 else text, str(qty), euros(unit), euros(amount)]
+    # Short labels stay plain text (fast); one wider than its column wraps in a paragraph.
+    rows += [[Paragraph(escape(text), small) if stringWidth(text, fonts.regular(), 9) > LABEL_ROOM else text,
+              str(qty), euros(unit), euros(amount)]
              for text, qty, unit, amount in lines]
     rows.append(["Total", "", "", euros(total)])
     if not is_credit_note:
         rows.append(["Reste à payer", "", "", euros(left)])
     table = Table(rows, colWidths=[96 * mm, 22 * mm, 28 * mm, 28 * mm], repeatRows=1)
     table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-        ("FONTNAME", (0, -2 if not is_credit_note else -1), (-1, -1), "Helvetica-Bold"),
+        ("FONTNAME", (0, 0), (-1, -1), fonts.regular()),
+        ("FONTNAME", (0, 0), (-1, 0), fonts.bold()),
+        ("FONTNAME", (0, -2 if not is_credit_note else -1), (-1, -1), fonts.bold()),
         ("FONTSIZE", (0, 0), (-1, -1), 9),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#1b4f8a")),

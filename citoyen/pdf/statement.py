@@ -14,15 +14,23 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph
 from reportlab.platypus import SimpleDocTemplate
 from reportlab.platypus import Spacer
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle
 
+from citoyen.pdf import fonts
 from citoyen.timefmt import local
+
+FONT, SIZE = fonts.regular(), 9
+LABEL_WIDTH = 78 * mm
+PADDING = 6  # a table cell's padding on each side, in points
+# Built once: a style sheet costs more than a page.
+cell = ParagraphStyle("cell", parent=fonts.stylesheet()["Normal"], fontName=FONT, fontSize=SIZE,
+                      leading=SIZE + 2)
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
           "octobre", "novembre", "décembre")
@@ -33,6 +41,14 @@ def euros(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(cents), 100)
     return f"{sign}{whole:,}".replace(",", " ") + f",{rest:02d} €"
+
+
+def label_cell(text: str) -> str | Paragraph:
+    """A movement's label in its column: as it is if it fits on one line, else
+    wrapped over several lines of the column, whole."""
+    if stringWidth(text, FONT, SIZE) <= LABEL_WIDTH - 2 * PADDING:
+        return text
+    return Paragraph(escape(text), cell)
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,7 @@ class Movement:
 def build(*, town: str, service: str, family: str, family_number: str, address: str,
           movements: Sequence[Movement], period: Period, detailed: bool, today: date) -> bytes:
     """The PDF. ``movements`` are every movement of the account, oldest first."""
-    styles = getSampleStyleSheet()
+    styles = fonts.stylesheet()
     right = ParagraphStyle("right", parent=styles["Normal"], alignment=TA_RIGHT)
     buffer = io.BytesIO()
     title = f"Relevé de compte — {family} — {period.label}"
@@ -99,17 +115,17 @@ def build(*, town: str, service: str, family: str, family_number: str, address: 
                   + ("Relevé détaillé." if detailed else "Relevé simplifié, par mois."), styles["Normal"]),
         Spacer(0, 5 * mm),
     ]
-    rows: list[list[str]]
+    rows: list[list[str | Paragraph]]
     balance = opening
     if detailed:
         rows = [["Date", "Opération", "Crédit", "Débit", "Solde"],
                 ["", "Solde au début de la période", "", "", euros(opening)]]
         for m in inside:
             balance += m.cents
-            rows.append([m.when.strftime("%d/%m/%Y"), m.label[:70],
+            rows.append([m.when.strftime("%d/%m/%Y"), label_cell(m.label),
                          euros(m.cents) if m.cents > 0 else "", euros(-m.cents) if m.cents < 0 else "",
                          euros(balance)])
-        widths = [24 * mm, 78 * mm, 24 * mm, 24 * mm, 24 * mm]
+        widths = [24 * mm, LABEL_WIDTH, 24 * mm, 24 * mm, 24 * mm]
     else:
         rows = [["Mois", "Crédits", "Débits", "Solde en fin de mois"],
                 ["Solde au début de la période", "", "", euros(opening)]]
@@ -124,9 +140,10 @@ def build(*, town: str, service: str, family: str, family_number: str, address: 
     rows.append(["Solde à la fin de la période"] + [""] * (len(rows[0]) - 2) + [euros(balance)])
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
-        ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTNAME", (0, 0), (-1, 0), fonts.bold()),
+        ("FONTNAME", (0, -1), (-1, -1), fonts.bold()),
+        ("FONTSIZE", (0, 0), (-1, -1), SIZE),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#1b4f8a")),
         ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.HexColor("#1b4f8a")),

@@ -7,7 +7,6 @@ from datetime import date
 from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph
 from reportlab.platypus import SimpleDocTemplate
@@ -15,6 +14,7 @@ from reportlab.platypus import Spacer
 from reportlab.platypus import Table
 from reportlab.platypus import TableStyle
 
+from citoyen.pdf import fonts
 from citoyen.pdf.statement import euros
 
 
@@ -27,7 +27,7 @@ def _siret(siret: str) -> str:
 
 def build(*, town: str, siret: str, address: str, family: str, guardians: str, child: str,
           born: date, year: int, amount: int, issued: date) -> bytes:
-    styles = getSampleStyleSheet()
+    styles = fonts.stylesheet()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Attestation fiscale {year} — {child}", author=town,
                             subject="Frais de garde des enfants de moins de 6 ans", creator="Citoyen",
@@ -51,7 +51,7 @@ def build(*, town: str, siret: str, address: str, family: str, guardians: str, c
     # Aligned with the text above and below it, not centred on the page.
     table = Table([["Frais de garde payés en " + str(year), euros(amount)]], colWidths=[110 * mm, 40 * mm],
                   hAlign="LEFT")
-    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), "Helvetica-Bold"), ("FONTSIZE", (0, 0), (-1, -1), 12),
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), fonts.bold()), ("FONTSIZE", (0, 0), (-1, -1), 12),
                                ("ALIGN", (1, 0), (1, 0), "RIGHT"), ("BOX", (0, 0), (-1, -1), 0.8, "#1b4f8a"),
                                ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
     story += [

@@ -3,7 +3,6 @@ looks right once turned into an image."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -15,24 +14,15 @@ from citoyen.models import LedgerEntry
 from citoyen.services import households
 from citoyen.services import ledger
 from tests import factories
-from tests.conftest import STRICT
+from tests.services.helpers import poppler_tool
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if STRICT:
-            pytest.fail(f"{name} (poppler-utils) is missing", pytrace=False)
-        pytest.skip(f"{name} (poppler-utils) is missing")
-    return path
 
 
 def _text(pdf: bytes, tmp_path) -> str:
     source = tmp_path / "releve.pdf"
     source.write_bytes(pdf)
-    return subprocess.run([_tool("pdftotext"), "-layout", str(source), "-"], capture_output=True,
+    return subprocess.run([poppler_tool("pdftotext"), "-layout", str(source), "-"], capture_output=True,
                           check=True, text=True).stdout
 
 
@@ -76,7 +66,7 @@ def test_the_statement_looks_right(db, household, tmp_path):
     source.write_bytes(ledger.statement_pdf(db, household, 2026, None, detailed=True))
     target = ARTIFACTS / "pdf" / "releve-compte"
     target.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_tool("pdftoppm"), "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile",
+    subprocess.run([poppler_tool("pdftoppm"), "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile",
                     str(source), str(target)], check=True)
     png = target.with_suffix(".png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
