@@ -64,7 +64,8 @@ button.secondary{background:#fff;color:#1b4f8a}.note{background:#fff4d6;padding:
 <body><main>
 <h1>Banque de test</h1>
 <p class="note">Banque de démonstration : aucun paiement réel n'est effectué.</p>
-{% if error %}<p role="alert">{{ error }}</p>{% else %}
+{% if home %}<p>Elle reçoit les paiements en ligne du portail famille de démonstration : depuis « Mes factures » ou « Paiements » sur le portail, « Payer cette facture » ou « Approvisionner le compte » mène ici, où « Payer », « Refuser » et « Abandonner » renvoient au portail.</p>
+{% elif error %}<p role="alert">{{ error }}</p>{% else %}
 <p>Paiement de <strong>{{ amount }}</strong> à <strong>{{ shop }}</strong>.</p>
 <p>Référence : {{ reference }}</p>
 <form method="post" action="{{ url_for('decide', token=token) }}">
@@ -87,6 +88,16 @@ def create_bank(config: dict | None = None) -> Flask:
     lock = threading.Lock()
     # Every notification sent, for the tests to replay.
     app.sent = []
+
+    @app.get("/")
+    def home():
+        return render_template_string(PAGE, home=True)
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def not_here(_error):
+        return render_template_string(PAGE, error="Cette page n'existe pas : un paiement commence sur le "
+                                      "portail famille (« Payer cette facture »)."), 404
 
     @app.post("/vads-payment/")
     def pay():

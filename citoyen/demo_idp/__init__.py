@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
+from flask import redirect
 from joserfc.jwk import ECKey
 
 from citoyen.demo_idp.views import bp
@@ -152,4 +153,7 @@ def create_idp(config: dict | None = None) -> Flask:
     app.extensions["demo_idp"] = IdpState()
 
     app.register_blueprint(bp, url_prefix=prefix or None)
+    if prefix:
+        # The server's own address leads to the provider's page.
+        app.add_url_rule("/", "root", lambda: redirect(prefix + "/"))
     return app

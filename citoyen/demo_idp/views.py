@@ -102,6 +102,14 @@ def http_error(error: HTTPException):
     )
 
 
+@bp.get("/")
+def home():
+    """What this provider is, for someone who opens its address."""
+    from citoyen.demo_idp.identities import IDENTITIES
+
+    return render_template("home.html", people=IDENTITIES)
+
+
 @bp.get("/.well-known/openid-configuration")
 def discovery():
     base = issuer()

@@ -513,3 +513,14 @@ def test_configuration_from_the_environment(monkeypatch):
     }
     doc = app.test_client().get("/fc/api/v2/.well-known/openid-configuration").json
     assert doc["issuer"] == "http://127.0.0.1:5100/fc/api/v2"
+
+
+def test_its_own_address_says_what_it_is_in_french(client):
+    """The address ``make run`` prints: the provider's page, not a 404."""
+    for path in ("/", "/api/v2", "/api/v2/"):
+        page = client.get(path, follow_redirects=True)
+        assert page.status_code == 200, path
+        body = page.get_data(as_text=True)
+        assert "Fournisseur d'identité de démonstration" in body
+        assert f"{CAMILLE['given_name']} {CAMILLE['family_name']}" in body
+        assert "S'identifier avec FranceConnect" in body
