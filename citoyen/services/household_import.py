@@ -10,12 +10,22 @@ A refused line refuses its whole household (the other lines of that household
 are listed with the reason), so that no household is ever created without some
 of its children or guardians. Households already in the organisation (same
 identifiant famille, or same name and guardian when the file gives none) are
-refused, so importing the same file twice creates nothing the second time."""
+refused, so importing the same file twice creates nothing the second time.
+
+The import creates exactly the households the dry run listed: the dry run's
+``Report.fingerprint()`` is given back to ``run``, which creates nothing when
+the households it would create now differ in any way (another agent created or
+renamed a household in between). A household whose postcode is not one of the
+commune's is not refused (a family may live in a neighbouring town), but the
+dry run lists it to be checked, since it often means the wrong commune was
+chosen."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -37,9 +47,12 @@ from citoyen.services import households
 from citoyen.services.accounts import normalise_email
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
+from citoyen.services.households import CHILD_MAX_AGE
+from citoyen.services.households import check_birth_date
 from citoyen.services.households import check_phone
 from citoyen.services.households import fold
 from citoyen.services.households import new_subscription_code
+from citoyen.timefmt import commune_today
 from citoyen.transactions import begin_write
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -123,6 +136,14 @@ class PlannedHousehold:
     guardians: list[PlannedGuardian] = field(default_factory=list)
     children: list[PlannedChild] = field(default_factory=list)
     refused: bool = False
+    # The postcode is not one of the commune's: imported all the same, shown to be checked.
+    postcode_elsewhere: bool = False
+
+    @property
+    def address(self) -> str:
+        """« 3 rue des Lilas, Bât. B, 45990 Belval », without the parts the file leaves empty."""
+        town = f"{self.postcode} {self.city}".strip()
+        return ", ".join(part for part in (self.address_line1, self.address_line2, town) if part)
 
 
 @dataclass
@@ -141,7 +162,44 @@ class Report:
     separator: str
     ignored_columns: list[str]
     line_count: int
+    organisation_name: str = ""
+    organisation_postcodes: list[str] = field(default_factory=list)
     created: list[Household] = field(default_factory=list)
+
+    @property
+    def elsewhere(self) -> list[PlannedHousehold]:
+        """The households to create whose postcode is not one of the commune's."""
+        return [h for h in self.households if h.postcode_elsewhere]
+
+    @property
+    def none_in_commune(self) -> bool:
+        """No household of the file with a postcode has one of the commune's: wrong commune?"""
+        with_postcode = [h for h in self.households if h.postcode]
+        return bool(with_postcode) and all(h.postcode_elsewhere for h in with_postcode)
+
+    def fingerprint(self) -> str:
+        """A digest of everything the dry run lists about the households to create,
+        to tell at the import whether they are still exactly those."""
+        listed = [
+            [
+                h.family_number,
+                h.name,
+                h.address_line1,
+                h.address_line2,
+                h.postcode,
+                h.city,
+                h.lines,
+                h.postcode_elsewhere,
+                [[g.first_name, g.last_name, g.email, g.phone] for g in h.guardians],
+                [
+                    [c.first_name, c.last_name, c.birth_date.isoformat(), c.school, c.class_name]
+                    for c in h.children
+                ],
+            ]
+            for h in self.households
+        ]
+        text = json.dumps(listed, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
     def guardian_count(self) -> int:
@@ -301,23 +359,28 @@ def _value(values: dict[str, str], name: str) -> str:
     return value
 
 
-def _birth_date(text: str) -> date:
+def _birth_date(text: str, today: date) -> date:
+    """The birth date of a line, by the rule of « Ajouter un enfant »."""
     try:
         born = datetime.strptime(text, "%d/%m/%Y").date()
     except ValueError:
         raise _Refused(
             f"La date de naissance « {text} » n'est pas au format JJ/MM/AAAA, par exemple 14/09/2018."
         ) from None
-    today = date.today()
-    if born > today:
-        raise _Refused(f"La date de naissance {text} est dans le futur.")
-    if born.year < today.year - 25:
-        raise _Refused(f"Vérifiez l'année de naissance : {text}.")
-    return born
+    try:
+        return check_birth_date(born, today)
+    except DomainError:
+        if born > today:
+            raise _Refused(f"La date de naissance {text} est dans le futur.") from None
+        raise _Refused(
+            f"Vérifiez l'année de naissance : {text} (un enfant inscrit a moins de "
+            f"{CHILD_MAX_AGE} ans)."
+        ) from None
 
 
 def _line(
     values: dict[str, str],
+    today: date,
 ) -> tuple[str, dict[str, str], PlannedGuardian, PlannedChild | None]:
     """The identifiant famille, the household values, the guardian and the child of a line."""
     if "__error__" in values:
@@ -329,7 +392,7 @@ def _line(
             "et des tirets."
         )
     household = {name: _value(values, name) for name in HOUSEHOLD_FIELDS}
-    if household["code_postal"] and not re.fullmatch(r"\d{5}", household["code_postal"]):
+    if household["code_postal"] and not re.fullmatch(r"[0-9]{5}", household["code_postal"]):
         raise _Refused(f"Le code postal « {household['code_postal']} » doit compter 5 chiffres.")
     email = _value(values, "responsable_email")
     if email:
@@ -365,7 +428,7 @@ def _line(
         child = PlannedChild(
             first_name=child_values["enfant_prenom"],
             last_name=child_values["enfant_nom"],
-            birth_date=_birth_date(child_values["enfant_naissance"]),
+            birth_date=_birth_date(child_values["enfant_naissance"], today),
             school=child_values["enfant_ecole"],
             class_name=child_values["enfant_classe"],
         )
@@ -443,12 +506,13 @@ def _existing(
 def _plan(session: Session, organisation: Organisation, data: bytes) -> Report:
     rows, encoding, separator, ignored = _read_rows(data)
     by_number, by_names = _existing(session, organisation)
+    today = commune_today()
     planned: dict[tuple, PlannedHousehold] = {}
     refused: dict[int, str] = {}
     lines_of: dict[tuple, list[int]] = {}
     for number, values in rows:
         try:
-            family_number, household, guardian, child = _line(values)
+            family_number, household, guardian, child = _line(values, today)
         except _Refused as refusal:
             refused[number] = refusal.reason
             # Still tie the line to its household if it can be told, to refuse it too.
@@ -508,6 +572,12 @@ def _plan(session: Session, organisation: Organisation, data: bytes) -> Report:
                 refused[n] = (
                     f"Ce foyer n'est pas importé car sa ligne {bad[0]} est refusée : corrigez-la."
                 )
+    postcodes = organisation.postcodes.split()
+    for planned_household in planned.values():
+        planned_household.postcode_elsewhere = bool(
+            postcodes and planned_household.postcode
+            and planned_household.postcode not in postcodes
+        )
     return Report(
         households=[h for h in planned.values() if not h.refused],
         refused=[RefusedLine(n, refused[n]) for n in sorted(refused)],
@@ -515,6 +585,8 @@ def _plan(session: Session, organisation: Organisation, data: bytes) -> Report:
         separator=separator,
         ignored_columns=ignored,
         line_count=len(rows),
+        organisation_name=organisation.name,
+        organisation_postcodes=postcodes,
     )
 
 
@@ -550,13 +622,16 @@ def run(
     *,
     filename: str = "",
     expected_households: int | None = None,
+    expected_fingerprint: str | None = None,
 ) -> Report:
     """Importer: create the accepted households, guardians and children in one
     transaction, with one audit row; refused lines are left out.
 
-    ``expected_households`` is what the agent saw at the dry run: if the
-    organisation changed since (another import), nothing is created and the
-    agent checks the file again."""
+    ``expected_fingerprint`` (``Report.fingerprint()`` of the dry run) and
+    ``expected_households`` are what the agent saw at the dry run: if the
+    households to create differ now (another import, a household created or
+    renamed in the commune), nothing is created and the agent checks the file
+    again."""
     _require_agent(actor)
     begin_write(session)
     try:
@@ -572,10 +647,13 @@ def run(
                 "le détail.",
                 "file",
             )
-        if expected_households is not None and expected_households != len(report.households):
+        if (
+            expected_households is not None and expected_households != len(report.households)
+        ) or (expected_fingerprint is not None and expected_fingerprint != report.fingerprint()):
             raise FileRefused(
-                "Les foyers de la commune ont changé depuis la vérification : vérifiez à "
-                "nouveau le fichier avant de l'importer.",
+                "Les foyers à créer ont changé depuis la vérification (un foyer de la commune a "
+                "été créé ou modifié entre-temps) : rien n'a été importé. Vérifiez à nouveau le "
+                "fichier avant de l'importer.",
                 "file",
             )
         _create(session, organisation, report)

@@ -2,10 +2,11 @@
 
 Between the two steps, the file's content travels in a hidden field of the
 confirmation form, compressed and signed with the app's SECRET_KEY (salted,
-bound to the agent and the commune, valid one hour). So what is imported is
-exactly what the agent checked, the agent does not pick the file a second
+bound to the agent and the commune, valid one hour), with the fingerprint of
+the households the check listed. The agent does not pick the file a second
 time, and the server keeps nothing between the steps. The import reads and
-checks the content again inside its transaction."""
+checks the content again inside its transaction and creates nothing unless it
+finds exactly the households the agent checked."""
 
 from __future__ import annotations
 
@@ -55,16 +56,19 @@ class ImportForm(Form):
 
 class ConfirmImportForm(Form):
     content = HiddenField()
+    # Only to show the form again with the same commune if the import is refused;
+    # the import itself goes into the commune signed in ``content``.
+    organisation_id = HiddenField()
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def _sign(data: bytes, filename: str, organisation_id: int, households: int) -> str:
+def _sign(data: bytes, filename: str, organisation_id: int, fingerprint: str) -> str:
     packed = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
     return _serializer().dumps(
-        {"a": current_user.id, "o": organisation_id, "f": filename, "n": households, "d": packed}
+        {"a": current_user.id, "o": organisation_id, "f": filename, "h": fingerprint, "d": packed}
     )
 
 
@@ -76,7 +80,7 @@ def _unsign(token: str) -> dict | None:
         return None
     except BadSignature:
         return None
-    if payload.get("a") != current_user.id:
+    if payload.get("a") != current_user.id or not isinstance(payload.get("h"), str):
         return None
     try:
         payload["d"] = zlib.decompress(base64.b64decode(payload["d"]))
@@ -131,8 +135,8 @@ def import_households():
     again = ImportForm(formdata=None, organisation_id=str(organisation.id))
     confirm = None
     if report.households:
-        confirm = ConfirmImportForm(formdata=None)
-        confirm.content.data = _sign(data, filename, organisation.id, len(report.households))
+        confirm = ConfirmImportForm(formdata=None, organisation_id=str(organisation.id))
+        confirm.content.data = _sign(data, filename, organisation.id, report.fingerprint())
         if len(confirm.content.data) > _token_limit():
             confirm = None
             add_error(
@@ -155,9 +159,11 @@ def _token_limit() -> int:
 @bp.route("/foyers/import/confirmation", methods=["POST"])
 def confirm_import():
     """Importer: create what the checked file describes, all in one go or nothing."""
-    form = ImportForm(formdata=None)
     confirm = ConfirmImportForm()
     payload = _unsign(confirm.content.data) if confirm.validate_on_submit() else None
+    # If the import is refused, the form comes back with the commune the agent chose.
+    chosen = payload.get("o") if payload is not None else confirm.organisation_id.data
+    form = ImportForm(formdata=None, organisation_id=str(chosen or ""))
     organisation = None
     if payload is not None:
         organisation = next((o for o in organisations.all_organisations(get_session())
@@ -180,7 +186,7 @@ def confirm_import():
         organisation,
         payload["d"],
         filename=payload.get("f", ""),
-        expected_households=payload.get("n"),
+        expected_fingerprint=payload["h"],
     )
     if not ok:
         return _page(form, status=422)
