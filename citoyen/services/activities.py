@@ -40,6 +40,7 @@ from citoyen.services.agenda import check_period
 from citoyen.services.agenda import ensure_slots
 from citoyen.services.agenda import local_now
 from citoyen.services.booking_rules import format_day
+from citoyen.services.booking_rules import school_holiday
 from citoyen.services.documents import MAX_ID
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import Forbidden
@@ -68,9 +69,13 @@ def _require_agent(actor: Account) -> None:
         raise Forbidden("Cette action est réservée aux agents.")
 
 
-def sites(session: Session, actor: Account) -> list[Site]:
+def sites(session: Session, actor: Account, organisation_id: int | None = None) -> list[Site]:
+    """The sites, of one commune if ``organisation_id`` is given."""
     _require_agent(actor)
-    return list(session.scalars(select(Site).order_by(Site.name)))
+    query = select(Site).order_by(Site.name, Site.id)
+    if organisation_id is not None:
+        query = query.where(Site.organisation_id == organisation_id)
+    return list(session.scalars(query))
 
 
 def activities(session: Session, actor: Account) -> list[Activity]:
@@ -177,11 +182,24 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
     begin_write(session)
     activity = get(session, actor, activity_id)
     clean = _clean(session, values)
+    if session.get(Site, clean["site_id"]).organisation_id != activity.organisation_id:
+        # Its families, closures and holidays are its commune's: it stays there.
+        session.rollback()
+        raise DomainError("Choisissez un lieu de la commune de l'activité.", "site_id")
     today = local_now().date()
     dropped = {int(d) for d in activity.weekdays} - {int(d) for d in clean["weekdays"]}
+    zone = session.scalar(select(Organisation.school_zone).where(Organisation.id == activity.organisation_id))
+
+    def newly_closed(day: date) -> bool:
+        """A day it opened on and no longer does: a weekday dropped, or school
+        holidays it now closes for (or, open only then, days outside them)."""
+        return day.weekday() in dropped or (_holidays_close(clean["school_holidays"], day, zone)
+                                            and not _holidays_close(activity.school_holidays, day, zone))
+
+    changed = dropped or clean["school_holidays"] != activity.school_holidays
     stranded = [row for row in session.execute(_live_bookings().where(
         Booking.activity_id == activity.id, Booking.day >= today)).all()
-        if row[0].day.weekday() in dropped] if dropped else []
+        if newly_closed(row[0].day)] if changed else []
     held = sum(1 for booking, _ in stranded if booking.status == BOOKING_BOOKED)
     if stranded and not confirmed:
         session.rollback()
@@ -211,7 +229,7 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
     session.execute(update(Slot).where(*following).values(capacity=capacity)
                     .execution_options(synchronize_session=False))
     waiting = session.scalars(
-        select(Slot.id).where(*following, Slot.booked < Slot.capacity,
+        select(Slot.id).where(*following, Slot.day > today, Slot.booked < Slot.capacity,
                               select(Booking.id).where(Booking.slot_id == Slot.id,
                                                        Booking.status == BOOKING_WAITING).exists())
         .order_by(Slot.day)).all()
@@ -222,6 +240,14 @@ def update_activity(session: Session, actor: Account, activity_id: int, values: 
                  + (f" — {held} réservation(s) annulée(s)" if stranded else ""))
     session.commit()
     return activity
+
+
+def _holidays_close(setting: str, day: date, zone: str | None) -> bool:
+    """Whether the activity's school-holidays setting closes it that day."""
+    if setting == "ignore":
+        return False
+    on_holiday = bool(school_holiday(day, zone or "B"))
+    return on_holiday if setting == "closed" else not on_holiday
 
 
 def _fill_from_waiting_list(session: Session, slot_id: int, base_url: str) -> None:
@@ -278,7 +304,8 @@ def set_day_capacity(session: Session, actor: Account, activity_id: int, day: da
     slot.capacity = capacity
     slot.capacity_overridden = True
     session.flush()
-    _fill_from_waiting_list(session, slot.id, base_url)
+    if day > local_now().date():  # as for a family's cancellation: no one is promoted to a day begun
+        _fill_from_waiting_list(session, slot.id, base_url)
     audit.record(session, actor, "activity.capacity", "activity", activity.id, activity.name,
                  f"{day:%d/%m/%Y} : {before} → {capacity} places")
     session.commit()
@@ -418,6 +445,14 @@ def daily_list(session: Session, actor: Account, activity_id: int, day: date) ->
     return booked, waiting
 
 
+def listed_activity_ids(session: Session, actor: Account, day: date) -> set[int]:
+    """The activities with children on their list that day (booked, pointed or
+    waiting), archived or no longer open that weekday included."""
+    _require_agent(actor)
+    return set(session.scalars(select(Booking.activity_id).where(
+        Booking.day == day, Booking.status.in_((*ATTENDANCE_LABELS, BOOKING_WAITING))).distinct()))
+
+
 def care_notes(child: Child) -> list[str]:
     """What the staff must know that day: PAI, allergies, diet, appliances."""
     from citoyen.services.changes import DIETS
@@ -494,7 +529,9 @@ def unbooked_presence(session: Session, actor: Account, activity_id: int, child_
     check_day(day)
     begin_write(session)
     activity = session.get(Activity, activity_id)
-    child = session.get(Child, child_id)
+    # The child's row is locked (PostgreSQL), so that the same presence sent
+    # twice at once takes one place, not two.
+    child = session.get(Child, child_id, with_for_update=True, populate_existing=True)
     if activity is None or child is None:
         raise NotFound("Cet enfant ou cette activité n'existe pas.")
     household = session.get(Household, child.household_id)
@@ -508,7 +545,8 @@ def unbooked_presence(session: Session, actor: Account, activity_id: int, child_
         raise DomainError(f"L'activité « {activity.name} » est fermée le {format_day(day)} : {closed}.", "child")
     slot_id = ensure_slots(session, activity.id, activity.default_capacity, [day])[day]
     booking = session.scalar(select(Booking).where(Booking.slot_id == slot_id, Booking.child_id == child.id))
-    if booking is not None and booking.status in HOLDS_A_PLACE:
+    if booking is not None and booking.status in ATTENDANCE_LABELS:
+        # Booked, even if marked absent: pointed present on the list, without a surcharge.
         raise DomainError(f"{child.full_name} est déjà sur la liste de ce jour.", "child")
     if not _take_place(session, slot_id):
         session.rollback()
@@ -536,7 +574,7 @@ def unbooked_candidates(session: Session, activity: Activity, day: date) -> list
     from citoyen.models import Enrolment
 
     listed = select(Booking.child_id).where(Booking.activity_id == activity.id, Booking.day == day,
-                                            Booking.status.in_(HOLDS_A_PLACE))
+                                            Booking.status.in_(tuple(ATTENDANCE_LABELS)))
     return list(session.scalars(
         select(Child).join(Enrolment, Enrolment.child_id == Child.id)
         .where(Enrolment.activity_id == activity.id, Enrolment.status == "validated",
@@ -552,7 +590,8 @@ def mark_attendance(session: Session, actor: Account, booking_id: int, status: s
     if status not in ATTENDANCE_LABELS:
         raise DomainError("Choisissez présent ou absent.")
     begin_write(session)
-    booking = session.get(Booking, booking_id)
+    # Locked (PostgreSQL): two clicks at once on the same row would both move the counter.
+    booking = session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
     if booking is None or booking.status not in ATTENDANCE_LABELS:
         raise NotFound("Cette réservation n'existe pas.")
     before = booking.status

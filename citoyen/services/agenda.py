@@ -60,6 +60,7 @@ from citoyen.services import audit
 from citoyen.services import households
 from citoyen.services import notifications
 from citoyen.services import sql
+from citoyen.services.booking_rules import WEEKDAYS
 from citoyen.services.booking_rules import Deadline
 from citoyen.services.booking_rules import format_day
 from citoyen.services.booking_rules import format_limit
@@ -211,6 +212,17 @@ def child_for(session: Session, actor: Account, child_id: int) -> Child:
 def activity_for(session: Session, child: Child, activity_id: int) -> Activity:
     activity = session.get(Activity, activity_id)
     if activity is None or activity.organisation_id != session.get(Household, child.household_id).organisation_id:
+        raise NotFound("Cette activité n'existe pas.")
+    return activity
+
+
+def _activity_of_any(session: Session, children: list[Child], activity_id: int) -> Activity:
+    """An activity of the commune of one of ``children`` (a family may live in
+    two communes); the others' lines say « Non inscrit »."""
+    communes = set(session.scalars(select(Household.organisation_id)
+                                   .where(Household.id.in_({c.household_id for c in children}))))
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.organisation_id not in communes:
         raise NotFound("Cette activité n'existe pas.")
     return activity
 
@@ -482,7 +494,11 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
         return Cell(child, activity, day, NOT_ENROLLED)
     if enrolment.status != ENROLMENT_VALIDATED:
         return Cell(child, activity, day, ENROLMENT_WAITING, "Inscription en attente de validation")
-    reason = closure_reason(ctx, child, activity, day)
+    if str(day.weekday()) in activity.weekdays:
+        reason = closure_reason(ctx, child, activity, day)
+    else:
+        # Only the month leaves these days out: an address typed or kept says so too.
+        reason = f"l'activité n'ouvre pas le {WEEKDAYS[day.weekday()]}"
     booking = ctx.bookings.get((child.id, activity.id, day))
     status = booking.status if booking is not None else None
     if reason and status not in HOLDS_A_PLACE:
@@ -490,6 +506,10 @@ def assess(ctx: Context, child: Child, activity: Activity, day: date) -> Cell:
     if status in HOLDS_A_PLACE:
         return booked_cell(ctx, child, activity, day)
     if status == BOOKING_WAITING:
+        if _unbooked(ctx, child, activity, day).state == BOOKABLE:
+            # A place freed on the day itself, when no one in line is promoted:
+            # the family in line may take it, as anyone may.
+            return Cell(child, activity, day, BOOKABLE, "Une place s'est libérée (vous étiez sur la liste d'attente)")
         return Cell(child, activity, day, WAITING, position=ctx.positions.get(booking.id),
                     can_cancel=True)
     if status == BOOKING_CANCELLED and booking.motive:
@@ -1285,8 +1305,16 @@ def declare_absence(session: Session, actor: Account, child_id: int, start: date
         live = live.where(Booking.activity_id.in_(list(activity_ids)))
     if same is not None and session.scalar(live.limit(1)) is None:
         # The same declaration sent twice (a double click, the browser sending the form
-        # again): the first one left nothing to cancel.
+        # again): the first one left nothing to cancel. A certificate sent the second
+        # time is the parent's reason to send it again: it is joined to the first.
+        kept_key, kept_name = same.certificate_key, same.certificate_name
         session.rollback()
+        if checked is not None:
+            if kept_key and not (storage.exists(kept_key) and storage.read(kept_key) == checked.data):
+                raise DomainError(f"Cette absence est déjà enregistrée, avec le certificat « {kept_name} », "
+                                  "qui est conservé : un seul certificat peut être joint à une absence.",
+                                  "certificate")
+            same = attach_certificate(session, storage, actor, same.id, certificate, max_size)
         return same, session.scalar(select(func.count()).select_from(Booking)
                                     .where(Booking.absence_id == same.id))
     absence = Absence(child_id=child.id, start_date=start, end_date=end, motive=motive,
@@ -1470,7 +1498,9 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
     if len(reason) > 500:
         raise DomainError("Le motif ne doit pas dépasser 500 caractères.", "reason")
     begin_write(session)
-    enrolment = session.get(Enrolment, enrolment_id)
+    # Locked (PostgreSQL): two agents deciding at once, the second finds it decided.
+    session.execute(select(Enrolment.id).where(Enrolment.id == enrolment_id).with_for_update())
+    enrolment = session.get(Enrolment, enrolment_id, populate_existing=True)
     if enrolment is None:
         raise NotFound("Cette inscription n'existe pas.")
     if enrolment.status != ENROLMENT_PENDING:
@@ -1591,7 +1621,7 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
     if action == "create":
         for household_id in {c.household_id for c in children}:
             _check_account(session, actor, household_id)
-    activities = [activity_for(session, children[0], a) for a in activity_ids]
+    activities = [_activity_of_any(session, children, a) for a in activity_ids]
     ctx = load_context(session, children, start, end, now, activity_ids=activity_ids)
     lines: list[BulkLine] = []
     day = start
@@ -1600,6 +1630,8 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
         if day.weekday() in weekdays:
             days.append(day)
         day += timedelta(days=1)
+    # The places each line would take, in the order « Créer » takes them (``_bulk_create``).
+    free: dict[tuple[int, date], int] = {}
     for child in children:
         for activity in activities:
             for d in days:
@@ -1615,11 +1647,21 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
                         ok, why = False, state.detail[0].lower() + state.detail[1:]
                         lines.append(BulkLine(child, activity, d, ok, why))
                         continue
+                    if ok:
+                        key = (activity.id, d)
+                        if key not in free:
+                            slot = ctx.slots.get(key)
+                            free[key] = slot.capacity - slot.booked if slot is not None \
+                                else activity.default_capacity
+                        if free[key] <= 0:
+                            lines.append(BulkLine(child, activity, d, False, "complet"))
+                            continue
+                        free[key] -= 1
                 else:
                     ok = state.state == BOOKED and state.can_cancel
                     why = "pas de réservation" if state.state != BOOKED else "délai dépassé"
                 if state.detail and not ok and state.state not in (BOOKED, WAITING):
-                    why = f"{why} ({state.detail})"
+                    why = f"{why} — {state.detail}"
                 lines.append(BulkLine(child, activity, d, ok, "" if ok else why))
     if not apply:
         return lines
@@ -1629,7 +1671,9 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
         for line in lines:
             if line.ok:
                 booking = ctx.bookings[(line.child.id, line.activity.id, line.day)]
-                if not _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url):
+                # As the one-click « Annuler »: no one in line is given a day already begun.
+                if not _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url,
+                                       promote=line.day > ctx.now.date()):
                     line.ok, line.why = False, "déjà annulé"
     session.commit()
     return lines

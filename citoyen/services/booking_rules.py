@@ -8,6 +8,7 @@ is typed by hand."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -24,6 +25,7 @@ from citoyen.models.agenda import RULE_DAYS
 from citoyen.models.agenda import RULE_HOURS
 from citoyen.models.agenda import RULE_WEEK
 from citoyen.timefmt import MONTHS
+from citoyen.timefmt import PARIS
 
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 WEEKDAYS_PLURAL = ("lundis", "mardis", "mercredis", "jeudis", "vendredis", "samedis", "dimanches")
@@ -41,9 +43,12 @@ class Deadline:
     working_days: bool = False
 
     def limit(self, day: date, start: time) -> datetime:
-        """The last moment the rule allows, for an activity on ``day`` starting at ``start``."""
+        """The last moment the rule allows, for an activity on ``day`` starting at ``start``.
+        « N h avant le début » counts hours gone by: across a change of time
+        the limit is an hour earlier or later on the clock."""
         if self.kind == RULE_HOURS:
-            return datetime.combine(day, start) - timedelta(hours=self.hours)
+            begins = datetime.combine(day, start, PARIS).astimezone(UTC)
+            return (begins - timedelta(hours=self.hours)).astimezone(PARIS).replace(tzinfo=None)
         if self.kind == RULE_WEEK:
             monday = day - timedelta(days=day.weekday())
             return datetime.combine(monday - timedelta(days=7 - self.days % 7), self.at)

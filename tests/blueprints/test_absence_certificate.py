@@ -16,6 +16,8 @@ from tests import samples
 from tests.agenda_helpers import build_town
 from tests.agenda_helpers import household
 from tests.agenda_helpers import next_weekday
+from tests.blueprints.helpers import declare
+from tests.blueprints.helpers import stored_files
 from tests.blueprints.helpers import text
 from tests.conftest import fresh
 
@@ -23,17 +25,6 @@ from tests.conftest import fresh
 @pytest.fixture
 def town(db, parent, agent):
     return build_town(db, parent=parent, agent=agent)
-
-
-def declare(client, town, day, **extra):
-    data = {"child": str(town.leo.id), "start_date": day.strftime("%d/%m/%Y"),
-            "end_date": day.strftime("%d/%m/%Y"), "motive": "illness", "comment": "Fièvre", **extra}
-    return client.post("/agenda/absence", data=data, content_type="multipart/form-data")
-
-
-def stored_files(app) -> list[str]:
-    root = os.path.join(app.instance_path, "uploads")
-    return [name for _dir, _dirs, names in os.walk(root) for name in names]
 
 
 def absences(db) -> list[Absence]:

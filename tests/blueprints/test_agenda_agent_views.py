@@ -533,3 +533,137 @@ def test_a_closure_of_days_gone_by_leaves_their_bookings_to_the_agents(town, db,
     assert cancelled == 1
     fresh(db)
     assert db.get(Booking, booked.id).status == "booked"
+
+
+def test_an_activity_stays_in_its_commune(client, auth, town, db):
+    """Its families, closures and holidays are its commune's: the form offers
+    only that commune's sites, and the service refuses another's."""
+    from citoyen.models import Site
+    from citoyen.services import activities as activity_service
+    from citoyen.services.errors import DomainError
+    from tests import factories
+
+    other = factories.organisation(db, name="Autreville", slug="autreville")
+    elsewhere = Site(organisation_id=other.id, name="École d'Autreville")
+    db.add(elsewhere)
+    db.commit()
+    auth.sign_in(town.agent.email)
+    page = text(client.get(f"/agent/activites/{town.canteen.id}"))
+    assert town.site.name in page and "École d'Autreville" not in page
+    response = client.post(f"/agent/activites/{town.canteen.id}", data=_canteen_form(town, site_id=elsewhere.id))
+    assert response.status_code == 422
+    assert "Choisissez le lieu." in text(response)
+    with pytest.raises(DomainError) as refused:
+        values = {name: getattr(town.canteen, name) for name in activity_service.ACTIVITY_FIELDS}
+        activity_service.update_activity(db, town.agent, town.canteen.id, {**values, "site_id": elsewhere.id},
+                                         BASE_URL)
+    assert refused.value.field == "site_id"
+    assert refused.value.message == "Choisissez un lieu de la commune de l'activité."
+    fresh(db)
+    canteen = db.get(Activity, town.canteen.id)
+    assert (canteen.site_id, canteen.organisation_id) == (town.site.id, town.organisation.id)
+    # A new activity may go to either commune: each site says which.
+    page = text(client.get("/agent/activites/nouvelle"))
+    assert f"{town.site.name} ({town.organisation.name})" in page and "École d'Autreville (Autreville)" in page
+
+
+
+def test_raising_a_days_capacity_on_the_day_promotes_no_one(client, auth, town, db, monday, on_the_day):
+    """As for a family's cancellation, no one is promoted to a day begun or gone
+    by (the family could not come, and would be billed): the place is the
+    agents' to give, for a child present without a booking."""
+    from tests.agenda_helpers import enrol
+    from tests.agenda_helpers import household
+
+    zoe = household(db, town.organisation, name="Durand", children=("Zoé",)).children[0]
+    enrol(db, zoe, town.canteen)
+    slot = db.scalar(select(Slot).where(Slot.activity_id == town.canteen.id, Slot.day == monday))
+    if slot is None:
+        agenda.ensure_slots(db, town.canteen.id, town.canteen.default_capacity, [monday])
+        db.commit()
+        slot = db.scalar(select(Slot).where(Slot.activity_id == town.canteen.id, Slot.day == monday))
+    slot.capacity, slot.capacity_overridden = 1, True
+    db.commit()
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    waiting = agenda.join_waiting_list(db, town.parent, town.ines.id, town.canteen.id, monday)
+    on_the_day(monday)
+    auth.sign_in(town.agent.email)
+    response = client.post(f"/agent/activites/{town.canteen.id}/capacite",
+                           data={"day": monday.strftime("%d/%m/%Y"), "capacity": "2"})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.get(Booking, waiting.id).status == "waiting"
+    assert db.scalar(select(Notification.id).where(Notification.subject.like("Place libérée%"))) is None
+    response = client.post(f"/agent/activites/{town.canteen.id}/presence",
+                           data={"jour": monday.isoformat(), "enfant": str(zoe.id)})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.scalar(select(Booking.status).where(Booking.child_id == zoe.id, Booking.day == monday)) == "present"
+    assert db.get(Slot, slot.id).booked == 2
+    # The activity's default capacity raised the same day: still no one promoted that day.
+    client.post(f"/agent/activites/{town.canteen.id}", data=_canteen_form(town, default_capacity="40"))
+    fresh(db)
+    assert db.get(Booking, waiting.id).status == "waiting"
+
+
+def test_a_school_holidays_change_asks_then_cancels_the_days_it_closes(client, auth, town, db, monday):
+    from citoyen.services.booking_rules import school_holiday
+
+    holiday = monday + timedelta(days=14)
+    while not (school_holiday(holiday, "B") and town.canteen.opens_on(holiday)):
+        holiday += timedelta(days=1)
+    term_day = monday
+    while school_holiday(term_day, "B") or not town.canteen.opens_on(term_day):
+        term_day += timedelta(days=1)
+    town.canteen.school_holidays = "ignore"
+    db.commit()
+    on_holiday = agenda.book(db, town.parent, town.leo.id, town.canteen.id, holiday)
+    in_term = agenda.book(db, town.parent, town.leo.id, town.canteen.id, term_day)
+    auth.sign_in(town.agent.email)
+    closed_in_holidays = _canteen_form(town, school_holidays="closed")
+    response = client.post(f"/agent/activites/{town.canteen.id}", data=closed_in_holidays)
+    assert response.status_code == 422
+    assert "1 réservation(s) ou place(s) en liste d'attente tombent un jour où l'activité n'ouvrira plus" \
+        in text(response)
+    fresh(db)
+    assert db.get(Booking, on_holiday.id).status == "booked"
+    response = client.post(f"/agent/activites/{town.canteen.id}", data={**closed_in_holidays, "confirm": "y"})
+    assert response.status_code == 303
+    fresh(db)
+    assert db.get(Activity, town.canteen.id).school_holidays == "closed"
+    assert db.get(Booking, on_holiday.id).status == "cancelled"
+    assert db.get(Booking, in_term.id).status == "booked"
+    assert db.scalar(select(Slot.booked).where(Slot.id == on_holiday.slot_id)) == 0
+    assert db.scalar(select(Notification.id).where(Notification.subject.like("%jours d'ouverture modifiés")))
+
+
+def test_the_daily_list_keeps_the_children_of_an_archived_activity(client, auth, town, db, monday):
+    agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    auth.sign_in(town.agent.email)
+    assert client.post(f"/agent/activites/{town.canteen.id}/archiver").status_code == 303
+    page = text(client.get(f"/agent/listes?jour={monday.isoformat()}&activite={town.canteen.id}"))
+    assert "Restauration scolaire" in _activity_choices(page)
+    assert "Léo" in page.split("<main", 1)[1]
+    # A day without its children, it is not offered.
+    later = text(client.get(f"/agent/listes?jour={(monday + timedelta(days=7)).isoformat()}"))
+    assert "Restauration scolaire" not in _activity_choices(later)
+
+
+def _activity_choices(page: str) -> str:
+    return page.split('name="activite"', 1)[1].split("</select>", 1)[0]
+
+
+def test_a_child_booked_but_marked_absent_is_pointed_present_on_the_list(client, auth, town, db, monday,
+                                                                        on_the_day):
+    booking = agenda.book(db, town.parent, town.leo.id, town.canteen.id, monday)
+    on_the_day(monday)
+    auth.sign_in(town.agent.email)
+    client.post(f"/agent/reservations/{booking.id}/pointage", data={"status": "absent_justified"})
+    page = text(client.get(f"/agent/listes?jour={monday.isoformat()}&activite={town.canteen.id}"))
+    offered = page.split('name="enfant"', 1)[1].split("</select>", 1)[0] if 'name="enfant"' in page else ""
+    assert "Léo" not in offered
+    response = client.post(f"/agent/activites/{town.canteen.id}/presence",
+                           data={"jour": monday.isoformat(), "enfant": str(town.leo.id)}, follow_redirects=True)
+    assert "Léo Martin est déjà sur la liste de ce jour." in text(response)
+    fresh(db)
+    assert (db.get(Booking, booking.id).status, db.get(Booking, booking.id).unbooked) == ("absent_justified", False)

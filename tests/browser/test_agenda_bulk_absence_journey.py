@@ -187,9 +187,9 @@ def plan(db, town) -> BulkPlan:
     for child in (town.leo, town.ines):
         for d in days:
             if public_holiday(d):
-                outcome = f"Non : Fermé (jour férié ({public_holiday(d)}))"
+                outcome = f"Non : Fermé — jour férié ({public_holiday(d)})"
             elif d == closed:
-                outcome = f"Non : Fermé ({CLOSURE})"
+                outcome = f"Non : Fermé — {CLOSURE}"
             elif child is town.leo and d == start:
                 outcome = "Non : déjà réservé"
             else:
@@ -321,7 +321,7 @@ def bulk_delete_journey(visit: Visit, town, db, plan: BulkPlan, javascript: bool
             assert outcome == "Oui", (first_name, day)
         else:
             assert outcome.startswith("Non : pas de réservation"), (first_name, day, outcome)
-    assert outcomes[("Léo", f"{plan.closed:%d/%m/%Y}")] == f"Non : pas de réservation ({CLOSURE})"
+    assert outcomes[("Léo", f"{plan.closed:%d/%m/%Y}")] == f"Non : pas de réservation — {CLOSURE}"
     assert page.get_by_role("button", name="Supprimer").count() == 0
     if javascript:
         visit.check("saisie-groupee-06-supprime")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -23,6 +24,7 @@ from citoyen.services.booking_rules import days_before
 from citoyen.services.booking_rules import is_working_day
 from citoyen.services.booking_rules import public_holiday
 from citoyen.services.errors import DomainError
+from citoyen.timefmt import PARIS
 from tests.agenda_helpers import BASE_URL
 from tests.agenda_helpers import build_town
 from tests.agenda_helpers import next_weekday
@@ -52,8 +54,14 @@ def test_calendar_days_deadline(day, count, at):
 
 @given(day=days, hours=st.integers(0, 200), start=clock)
 def test_hours_deadline(day, hours, start):
+    """« N h avant le début » is N hours gone by, whatever the changes of time between."""
     limit = Deadline("hours", hours=hours).limit(day, start)
-    assert datetime.combine(day, start) - limit == timedelta(hours=hours)
+    begins = datetime.combine(day, start, PARIS)
+    # A local time lived twice (the night summer time ends) stands for either of its instants.
+    instants = {limit.replace(tzinfo=PARIS, fold=fold).astimezone(UTC) for fold in (0, 1)}
+    assert begins.astimezone(UTC) - timedelta(hours=hours) in instants
+    if limit.replace(tzinfo=PARIS).utcoffset() == begins.utcoffset():
+        assert datetime.combine(day, start) - limit == timedelta(hours=hours)
 
 
 @given(day=days, weekday=st.integers(0, 6), at=clock)

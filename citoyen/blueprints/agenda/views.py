@@ -249,10 +249,11 @@ def absence():
         form.child.data = parse_id(request.args.get("enfant")) or form.child.data
     if form.validate_on_submit():
         try:
-            _absence, count = agenda.declare_absence(
+            certificate = _certificate(form)
+            declared, count = agenda.declare_absence(
                 session, current_user, form.child.data, form.start_date.data, form.end_date.data,
                 form.motive.data, form.comment.data or "", base_url(), form.activities.data or None,
-                certificate=_certificate(form), storage=uploads.storage(),
+                certificate=certificate, storage=uploads.storage(),
                 max_size=current_app.config["DOCUMENT_MAX_FILE_SIZE"])
         except NotFound:
             session.rollback()
@@ -263,7 +264,8 @@ def absence():
         else:
             flash("L'absence est enregistrée. " + (
                 f"{count} réservation{'s' if count > 1 else ''} annulée{'s' if count > 1 else ''}."
-                if count else "Il n'y avait pas de réservation sur ces jours."), "success")
+                if count else "Il n'y avait pas de réservation sur ces jours.")
+                + (f" Le certificat « {declared.certificate_name} » est joint." if certificate else ""), "success")
             return redirect(_month_url(str(form.child.data), f"{form.start_date.data:%Y-%m}"))
     return _absence_page(form, 422 if form.errors or form.form_errors else 200)
 

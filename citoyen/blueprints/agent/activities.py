@@ -93,8 +93,15 @@ def create_site():
     return _activities_page(form, towns, status=422)
 
 
-def _activity_form(form: ActivityForm) -> ActivityForm:
-    form.site_id.choices = [SelectChoice(s.id, s.name) for s in activities.sites(get_session(), current_user)]
+def _activity_form(form: ActivityForm, activity=None) -> ActivityForm:
+    """The form's sites: an activity's own commune's, or, for a new one, every
+    commune's, each named with its commune when there are several."""
+    session = get_session()
+    found = activities.sites(session, current_user, activity.organisation_id if activity else None)
+    towns = {o.id: o.name for o in organisations.all_organisations(session)}
+    several = activity is None and len({s.organisation_id for s in found}) > 1
+    form.site_id.choices = [SelectChoice(s.id, f"{s.name} ({towns[s.organisation_id]})" if several else s.name)
+                            for s in found]
     return form
 
 
@@ -126,7 +133,7 @@ def new_activity():
 def _activity_page(activity, form=None, closure_form=None, capacity_form=None, status=200):
     session = get_session()
     if form is None:
-        form = _activity_form(ActivityForm(obj=activity, formdata=None))
+        form = _activity_form(ActivityForm(obj=activity, formdata=None), activity)
         form.weekdays.data = list(activity.weekdays)
     today = agenda.local_now().date()
     return render(
@@ -146,7 +153,7 @@ def activity(activity_id: int):
     found = activity_or_404(activity_id)
     if request.method == "GET":
         return _activity_page(found)
-    form = _activity_form(ActivityForm())
+    form = _activity_form(ActivityForm(), found)
     if form.validate_on_submit():
         ok, _ = attempt(form, activities.update_activity, get_session(), current_user, activity_id, _values(form),
                         base_url(), confirmed=form.confirm.data)
@@ -295,10 +302,13 @@ def daily_lists():
     """Listes du jour: who is booked on each activity that day, printable."""
     session = get_session()
     day, day_error = _list_day()
-    all_activities = [a for a in activities.activities(session, current_user) if not a.archived]
+    # An activity archived, or no longer open that weekday, still lists the children it has that day.
+    listed = activities.listed_activity_ids(session, current_user, day)
+    all_activities = [a for a in activities.activities(session, current_user) if not a.archived or a.id in listed]
     chosen = request.args.get("activite", type=int)
     shown = [a for a in all_activities if a.id == chosen] or all_activities
-    lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown if a.opens_on(day)]
+    lists = [(a, *activities.daily_list(session, current_user, a.id, day)) for a in shown
+             if a.opens_on(day) or a.id in listed]
     return render("agent/activity_lists.html", day=day, day_label=format_day(day), lists=lists,
                   day_error=day_error, typed_day=request.args.get("jour", ""), status=422 if day_error else 200,
                   activities=all_activities, chosen=chosen, attendance=activities.ATTENDANCE_LABELS,
