@@ -13,6 +13,7 @@ makes the run safe to stop and start again."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from collections import deque
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import delete
 from sqlalchemy import func
@@ -34,7 +36,10 @@ from citoyen.models import BilledMonth
 from citoyen.models import BillingRun
 from citoyen.models import Child
 from citoyen.models import Household
+from citoyen.models import Invoice
+from citoyen.models import InvoiceLine
 from citoyen.models import LedgerEntry
+from citoyen.models import Notification
 from citoyen.models import Organisation
 from citoyen.models import PriceBracket
 from citoyen.models.agenda import BOOKING_ABSENT_UNJUSTIFIED
@@ -74,7 +79,32 @@ BATCH = 200  # households billed in one transaction
 MAX_BRACKETS = 8
 
 
+# ---------------------------------------------------------------- labels
+
+def fit(text: str, column) -> str:
+    """``text`` as it fits in a length-limited column (a model attribute or a
+    table column): cut, with « … » at the end, if it is too long. A label put
+    together from an activity's name and a first name can exceed its column,
+    which PostgreSQL refuses (and SQLite keeps whole)."""
+    limit = column.type.length
+    if limit is None or len(text) <= limit:
+        return text
+    return text[:limit - 1].rstrip() + "…"
+
+
 # ---------------------------------------------------------------- prices
+
+def _price_cents(text: str, field: str) -> int:
+    """A day's price in cents, read like any amount (``ledger.parse_euros``),
+    except that zero, however it is written (« 0 », « 0.00 », « 0 € »), is a
+    free day where the parser asks for more than zero."""
+    written = re.sub(r"[\s\u202f\u00a0€]", "", text).replace(",", ".")
+    if ledger.AMOUNT.fullmatch(written) and not written.startswith("-"):
+        amount = Decimal(written)
+        if amount == 0 and amount.as_tuple().exponent >= -2:
+            return 0
+    return ledger.parse_euros(text, field)
+
 
 def brackets_of(session: Session, activity_ids: Sequence[int]) -> dict[int, list[PriceBracket]]:
     found: dict[int, list[PriceBracket]] = defaultdict(list)
@@ -120,7 +150,7 @@ def set_prices(session: Session, actor: Account, activity_id: int,
             continue
         if not price:
             raise DomainError("Indiquez le prix de cette tranche.", f"brackets-{index}-price")
-        cents = 0 if price in ("0", "0,00") else ledger.parse_euros(price, f"brackets-{index}-price")
+        cents = _price_cents(price, f"brackets-{index}-price")
         if ceiling:
             if not ceiling.isascii() or not ceiling.isdigit() or len(ceiling) > 6:
                 raise DomainError("Indiquez un quotient en euros, sans virgule, par exemple 850.",
@@ -222,7 +252,7 @@ def _priced(household: Household, counted, children: Mapping[int, Child], activi
     for (child_id, activity_id, young, unbooked), days in sorted(counted.items()):
         unit = price_for(grid.get(activity_id, []), household.family_quotient)
         if unit and unbooked:
-            unit = unit * (100 + surcharge_percent) // 100
+            unit = (unit * (100 + surcharge_percent) + 50) // 100  # to the nearest cent, half up
         if unit:
             result.append(Charge(children[child_id], activities[activity_id], young, days, unit, unbooked))
     return result
@@ -349,21 +379,24 @@ def _bill_batch(session: Session, household_ids: Sequence[int], month: date, bas
         billed = BilledMonth(household_id=household_id, month=month)
         if postpaid:
             invoice = invoices.issue(
-                session, household, f"Facture post-paiement pour {label}", month, month_end(month),
-                [invoices.Line(c.label, c.days, c.unit_cents, c.child.id, c.under_six) for c in lines],
+                session, household, fit(f"Facture post-paiement pour {label}", Invoice.label),
+                month, month_end(month),
+                [invoices.Line(fit(c.label, InvoiceLine.label), c.days, c.unit_cents, c.child.id, c.under_six)
+                 for c in lines],
                 number=numbers[index], credit=before)
             billed.invoice_id = invoice.id
             documents += 1
             for account in accounts[household_id]:
-                notifications.notify(session, account, f"Votre facture de {label}",
+                notifications.notify(session, account,
+                                     fit(f"Votre facture de {label}", Notification.subject),
                                      f"La facture {invoice.number} de {format_cents(total)} est disponible "
                                      "dans « Mes factures ».", base_url, link="/paiements/factures")
         else:
             for c in lines:
                 session.add(LedgerEntry(
                     household_id=household_id, amount_cents=-c.amount_cents, kind=ENTRY_CONSUMPTION,
-                    label=f"Consommations de {label} — {c.label}", child_id=c.child.id,
-                    service_month=month, under_six=c.under_six))
+                    label=fit(f"Consommations de {label} — {c.label}", LedgerEntry.label),
+                    child_id=c.child.id, service_month=month, under_six=c.under_six))
             documents += len(lines)
             if before - total < 0 <= before:
                 for account in accounts[household_id]:
@@ -532,9 +565,6 @@ def childcare_paid(session: Session, household_id: int) -> dict[tuple[int, int],
     covers waits for the next money); an invoice is paid by the money linked to
     it (paid online, or the compte d'avance through a pair of rows), each
     invoice line receiving its share; a refund gives back the newest money."""
-    from citoyen.models import Invoice
-    from citoyen.models import InvoiceLine
-
     amounts = dict(session.execute(select(Invoice.id, Invoice.amount_cents).where(
         Invoice.household_id == household_id, Invoice.kind == "invoice")).all())
     shares: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -615,11 +645,18 @@ def childcare_paid(session: Session, household_id: int) -> dict[tuple[int, int],
                     moving.insert(0, (piece_cents - used, piece_year))
             for rest, rest_year in pay_invoice(invoice_id, pieces):
                 pool.add(rest, rest_year)
-    for (invoice_id, year), money in paid_invoices.items():
-        total = amounts[invoice_id]
-        for child_id, cents in shares.get(invoice_id, []):
-            if total:
-                paid[child_id, year] += cents * money // total
+    # What an invoice line has received by the end of a year is its part of
+    # the money received by then (line × money ÷ invoice, rounded down); the
+    # year gets that minus what the years before got. Rounded this way, the
+    # years of a line add up to what was paid of it (the whole line once the
+    # invoice is paid), and a later payment never changes an earlier year.
+    received: dict[int, int] = defaultdict(int)
+    for (invoice_id, year), money in sorted(paid_invoices.items()):
+        total, before = amounts[invoice_id], received[invoice_id]
+        received[invoice_id] = after = before + money
+        if total:
+            for child_id, cents in shares.get(invoice_id, []):
+                paid[child_id, year] += cents * after // total - cents * before // total
     return dict(paid)
 
 

@@ -431,3 +431,15 @@ def test_a_commune_backend_cannot_settle_another_commune_payment(db, parent, age
     genuine = answer_fields(asked, "payer", DEMO_SECRET)
     assert payments.settle(db, settings, urllib.parse.urlencode(genuine), BASE_URL, "notification").credited
     assert ledger.balance(db, family.id) == 2000
+
+
+def test_the_test_banks_own_address_says_what_it_is_in_french():
+    """The address ``make run`` prints, and any other, answer in French."""
+    client = create_bank({"TESTING": True}).test_client()
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "aucun paiement réel" in home.get_data(as_text=True)
+    for response in (client.get("/nulle-part"), client.get("/vads-payment/")):
+        assert response.status_code == 404
+        body = response.get_data(as_text=True)
+        assert "Cette page n&#39;existe pas" in body and "Not Found" not in body
