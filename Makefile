@@ -13,7 +13,7 @@ FLASK := $(BIN)/flask --app wsgi
 INSTANCE := $(or $(CITOYEN_INSTANCE_PATH),$(CURDIR)/instance)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-deps browser lint bench bench-agenda bench-billing clean help
+.PHONY: run test install install-test system-deps browser redis lint bench bench-agenda bench-billing clean help
 
 help:
 	@echo "make run    - installe, migre, charge la démo et démarre le portail sur http://$(HOST):$(PORT)"
@@ -34,7 +34,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/activate
 	@touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,redis]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -55,6 +55,10 @@ browser:
 		echo "Installation de poppler-utils (Debian) pour vérifier les PDF…"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils \
 		|| echo "poppler-utils n'a pas pu être installé : la vérification des PDF sera ignorée."; }
+	@test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+		echo "Installation de fonts-dejavu-core (Debian) : les PDF écrivent tous les noms (Łucja, Ștefan…)…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core \
+		|| echo "fonts-dejavu-core n'a pas pu être installé : les lettres hors d'Europe de l'Ouest seront des carrés noirs dans les PDF."; }
 
 $(INSTANCE)/config.py: | $(VENV)/.installed
 	@mkdir -p $(INSTANCE)
@@ -89,7 +93,14 @@ run: install | $(INSTANCE)/config.py
 	$(DEMO_ENV) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - --log-level warning wsgi:app
 
-test: install-test browser
+# The shared rate-limit counters are tested against Debian's Redis server.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "Installation de redis-server (Debian) pour les tests des limites partagées…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server \
+		|| echo "redis-server n'a pas pu être installé : ces tests seront ignorés."; }
+
+test: install-test browser redis
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test

@@ -139,6 +139,12 @@ class Auth:
         self.client = client
 
     def sign_in(self, email: str, password: str = factories.PASSWORD, follow: bool = False):
+        # The sign-in page turns away whoever is signed in already: switching
+        # people in a test goes through « Se déconnecter » first.
+        with self.client.session_transaction() as session:
+            signed_in = "_user_id" in session
+        if signed_in:
+            self.sign_out()
         return self.client.post(
             "/connexion", data={"email": email, "password": password}, follow_redirects=follow
         )

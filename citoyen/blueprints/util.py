@@ -65,13 +65,36 @@ def attempt(form: FlaskForm | None, service: Callable, *args, **kwargs) -> tuple
 
 
 def add_error(form: FlaskForm, field: str | None, message: str) -> None:
-    target = getattr(form, field, None) if field else None
+    """The message next to ``field``; a field of a list of sub-forms is named
+    as in the page (« brackets-1-price »), and its message is also said at the
+    top of the form, which lists only the form's own fields."""
+    target = _field(form, field) if field else None
     if target is not None and hasattr(target, "errors"):
         if isinstance(target.errors, tuple):
             target.errors = list(target.errors)
         target.errors.append(message)
+        if getattr(form, field, None) is None:
+            form.form_errors.append(message)
     else:
         form.form_errors.append(message)
+
+
+def _field(form, name: str):
+    found = getattr(form, name, None)
+    if found is not None or "-" not in name:
+        return found
+    node = form
+    for part in name.split("-"):
+        if part.isdigit():
+            entries = getattr(node, "entries", None)
+            if entries is None or int(part) >= len(entries):
+                return None
+            node = entries[int(part)]
+        else:
+            node = getattr(node, part, None)
+            if node is None:
+                return None
+    return node
 
 
 def form_status(form: FlaskForm) -> int:

@@ -321,15 +321,18 @@ def register(
     return account
 
 
-def _send_activation(session, settings, account, base_url):
+def _send_activation(session, settings, account, base_url, confirm_only: bool = False):
+    """The link that activates an account, or, for one opened with FranceConnect
+    (``confirm_only``), that confirms its address: that mail tells the owner of
+    the mailbox, if someone else typed it, not to open the link."""
     token = issue_token(session, settings, account, TOKEN_ACTIVATION, settings["ACTIVATION_HOURS"])
     _mail(
         session,
         settings,
         base_url,
         account.email,
-        "Activez votre compte",
-        "activation",
+        "Confirmez votre adresse e-mail" if confirm_only else "Activez votre compte",
+        "address_confirm" if confirm_only else "activation",
         account=account,
         link=links.absolute(base_url, links.activation(token)),
         hours=settings["ACTIVATION_HOURS"],
@@ -711,6 +714,14 @@ def set_email_notifications(session: Session, account: Account, enabled: bool) -
     session.commit()
 
 
+def admins_locked(session: Session) -> int:
+    """How many administrators there are, their rows locked (PostgreSQL) until
+    the transaction ends: two of them removing each other at once never
+    leave none."""
+    return len(session.scalars(select(Account.id).where(Account.role == ROLE_ADMIN)
+                               .order_by(Account.id).with_for_update()).all())
+
+
 def delete_account(session: Session, account: Account, password: str) -> None:
     """Delete one's own account, after checking the password."""
     if account.password_hash is not None and not passwords.verify(
@@ -718,12 +729,8 @@ def delete_account(session: Session, account: Account, password: str) -> None:
     ):
         raise WrongPassword("password")
     begin_write(session)
-    if account.role == ROLE_ADMIN:
-        admins = session.scalar(
-            select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN)
-        )
-        if admins <= 1:
-            raise LastAdmin()
+    if account.role == ROLE_ADMIN and admins_locked(session) <= 1:
+        raise LastAdmin()
     session.delete(account)
     session.commit()
 

@@ -45,7 +45,8 @@ def _require_admin(actor: Account) -> None:
 
 
 def search_accounts(session: Session, actor: Account, query: str) -> list[Account]:
-    """Accounts whose address or name contains every word of the query."""
+    """Accounts whose address or name contains every word of the query: at most
+    ``SEARCH_LIMIT``, and one more to tell there are more."""
     _require_agent(actor)
     statement = select(Account)
     for word in (query or "").split()[:5]:
@@ -60,7 +61,7 @@ def search_accounts(session: Session, actor: Account, query: str) -> list[Accoun
             )
         )
     statement = statement.order_by(Account.last_name, Account.first_name, Account.id).limit(
-        SEARCH_LIMIT
+        SEARCH_LIMIT + 1
     )
     return list(session.scalars(statement))
 
@@ -104,12 +105,8 @@ def set_role(session: Session, actor: Account, account: Account, role: str) -> N
     begin_write(session)
     if account.role == role:
         return
-    if account.role == ROLE_ADMIN:
-        admins = session.scalar(
-            select(func.count()).select_from(Account).where(Account.role == ROLE_ADMIN)
-        )
-        if admins <= 1:
-            raise accounts.LastAdmin()
+    if account.role == ROLE_ADMIN and accounts.admins_locked(session) <= 1:
+        raise accounts.LastAdmin()
     before = account.role
     account.role = role
     audit.record(

@@ -19,6 +19,7 @@ from citoyen.models import Household
 from citoyen.models.agenda import HOLDS_A_PLACE
 from citoyen.models.agenda import Activity
 from citoyen.models.agenda import Booking
+from citoyen.services import audit
 from citoyen.services.changes import child_of
 from citoyen.services.errors import NotFound
 from citoyen.timefmt import PARIS
@@ -30,7 +31,11 @@ def renew(session: Session, actor: Account, household: Household, child_id: int)
     """Create the feed's secret, or replace it (the previous address stops working)."""
     begin_write(session)
     child = child_of(session, household, child_id)
+    replaced = child.calendar_token is not None
     child.calendar_token = secrets.token_urlsafe(32)
+    if actor.is_agent:
+        audit.record(session, actor, "household.calendar_renewed" if replaced else "household.calendar_created",
+                     "household", household.id, household.name, child.full_name)
     session.commit()
     return child.calendar_token
 

@@ -302,6 +302,28 @@ def _target(session: Session, household: Household, section: Section, guardian_i
     return guardian_of(session, household, guardian_id)
 
 
+def _lock(session: Session, model, row_id: int, key_share: bool = True):
+    """The row read again once this transaction holds its lock: whoever comes
+    next waits for the commit, then reads what this transaction wrote. Only the
+    id is selected for the lock (FOR UPDATE on PostgreSQL refuses the outer
+    joins of a model's eager loads). ``key_share``: rows may still be added
+    that refer to it; a row about to be deleted takes the full lock."""
+    session.execute(select(model.id).where(model.id == row_id).with_for_update(key_share=key_share))
+    return session.get(model, row_id, populate_existing=True)
+
+
+def _lock_record(session: Session, section: Section, household_id: int, guardian_id: int | None,
+                 child_id: int | None):
+    """Lock the record a section changes (the household, a guardian or a child).
+    Proposing, deciding and withdrawing a change of it all take this lock first,
+    so that they happen one after the other, in the same order everywhere."""
+    if section.target == "child":
+        return _lock(session, Child, child_id)
+    if section.target == "guardian":
+        return _lock(session, Guardian, guardian_id)
+    return _lock(session, Household, household_id)
+
+
 def _encode(value):
     return value.isoformat() if isinstance(value, date) else value
 
@@ -353,12 +375,21 @@ def propose(
         child_id = None
     else:
         guardian_id = None
+    # Read again under the lock: a proposal or a decision made meanwhile is seen.
+    target = _lock_record(session, section, household.id, guardian_id, child_id)
     before = current_values(target, section)
     if clean == before:
         raise DomainError("Vous n'avez rien modifié.")
     # One pending change per section: the family's new proposal replaces the one
     # waiting. An agent's own edit leaves the family's request to be decided.
-    waiting = pending_for(session, household).get((section_name, guardian_id or child_id))
+    waiting = session.scalar(
+        select(ChangeSet).where(
+            ChangeSet.household_id == household.id, ChangeSet.section == section_name,
+            ChangeSet.guardian_id.is_(None) if guardian_id is None else ChangeSet.guardian_id == guardian_id,
+            ChangeSet.child_id.is_(None) if child_id is None else ChangeSet.child_id == child_id,
+            ChangeSet.status == CHANGE_PENDING,
+        ).order_by(ChangeSet.id.desc()).limit(1).execution_options(populate_existing=True)
+    )
     if waiting is not None and not actor.is_agent:
         waiting.status = CHANGE_WITHDRAWN
         waiting.decided_at = utcnow()
@@ -397,6 +428,7 @@ def _apply(target, values: Mapping[str, object]) -> None:
 
 
 NO_LONGER_PENDING = "Cette modification n'est plus en attente."
+ALREADY_DECIDED = "Cette modification a déjà été traitée ou retirée."
 
 
 def change_of(session: Session, household: Household, change_id: int) -> ChangeSet:
@@ -419,12 +451,48 @@ def section_label(change: ChangeSet) -> str:
     return SECTIONS[change.section].label
 
 
-def withdraw(session: Session, actor: Account, household: Household, change_id: int) -> ChangeSet:
-    """The family takes back a change that waits for the town hall."""
+def _locked_change(session: Session, change_id: int) -> ChangeSet | None:
+    """The change read again once the record it changes is locked: of two
+    decisions (or a decision and a withdrawal) made at once, the second sees
+    the first."""
+    change = session.get(ChangeSet, change_id)
+    if change is None:
+        return None
+    _lock_record(session, SECTIONS[change.section], change.household_id, change.guardian_id, change.child_id)
+    return session.get(ChangeSet, change_id, populate_existing=True)
+
+
+def _tell_author(session: Session, change: ChangeSet, household: Household, subject: str, body: str,
+                 base_url: str) -> None:
+    """Tell the person who proposed the change, on the page where it shows."""
+    author = session.get(Account, change.author_id) if change.author_id else None
+    if author is None:
+        return
+    link = f"/foyer/{household.id}/enfants/{change.child_id}" if change.child_id else "/foyer"
+    notifications.notify(session, author, subject, body, base_url, link=link)
+
+
+def withdraw(session: Session, actor: Account, household: Household, change_id: int,
+             base_url: str = "") -> ChangeSet:
+    """The family takes back a change that waits for the town hall. An agent may
+    withdraw it too: that is audited and the family is told."""
     begin_write(session)
-    change = pending_change(session, household, change_id)
+    change_of(session, household, change_id)
+    change = _locked_change(session, change_id)
+    if change is None or change.status != CHANGE_PENDING:
+        raise NotFound(NO_LONGER_PENDING)
     change.status = CHANGE_WITHDRAWN
     change.decided_at = utcnow()
+    if actor.is_agent:
+        change.decided_by_id = actor.id
+        household = session.get(Household, change.household_id)
+        audit.record(session, actor, "household.change_withdrawn", "household", household.id, household.name,
+                     describe(change))
+        label = section_label(change).lower()
+        _tell_author(session, change, household, f"Modification retirée : {label}",
+                     "La mairie a retiré la modification de votre dossier famille qui attendait sa "
+                     "validation ; les informations restent comme avant. Vous pouvez faire une nouvelle demande.",
+                     base_url)
     session.commit()
     return change
 
@@ -498,14 +566,17 @@ def decide(
     """Validate (apply) or refuse (with a reason) a pending change; the family is told."""
     reason = _decision_reason(actor, accept, reason)
     begin_write(session)
-    change = session.get(ChangeSet, change_id)
+    change = _locked_change(session, change_id)
     if change is None or change.status != CHANGE_PENDING:
-        raise DomainError("Cette modification a déjà été traitée ou retirée.")
+        raise DomainError(ALREADY_DECIDED)
     household = session.get(Household, change.household_id)
     section = SECTIONS[change.section]
     if accept:
+        # Only what the family changed: a field corrected at the town hall since
+        # the proposal keeps its correction.
+        before, proposed = json.loads(change.previous), json.loads(change.proposed)
         _apply(_target(session, household, section, change.guardian_id, change.child_id),
-               json.loads(change.proposed))
+               {name: value for name, value in proposed.items() if before.get(name) != value})
     change.status = CHANGE_VALIDATED if accept else CHANGE_REFUSED
     change.reason = reason
     change.decided_by_id = actor.id
@@ -515,18 +586,13 @@ def decide(
         "household", household.id, household.name,
         describe(change) + ("" if accept else f" — motif : {reason}"),
     )
-    author = session.get(Account, change.author_id) if change.author_id else None
-    link = f"/foyer/{household.id}/enfants/{change.child_id}" if change.child_id else "/foyer"
-    if author is not None:
-        if accept:
-            notifications.notify(
-                session, author, f"Modification validée : {section.label.lower()}",
-                "La mairie a validé la modification de votre dossier famille.", base_url, link=link)
-        else:
-            notifications.notify(
-                session, author, f"Modification refusée : {section.label.lower()}",
-                f"La mairie n'a pas validé la modification de votre dossier famille. Motif : {reason}",
-                base_url, link=link)
+    if accept:
+        _tell_author(session, change, household, f"Modification validée : {section.label.lower()}",
+                     "La mairie a validé la modification de votre dossier famille.", base_url)
+    else:
+        _tell_author(session, change, household, f"Modification refusée : {section.label.lower()}",
+                     f"La mairie n'a pas validé la modification de votre dossier famille. Motif : {reason}",
+                     base_url)
     session.commit()
     return change
 
@@ -567,7 +633,8 @@ def decide_child(
     """Validate a child record added by a family, or refuse it with a reason."""
     reason = _decision_reason(actor, accept, reason)
     begin_write(session)
-    child = session.get(Child, child_id)
+    # The full lock: a refused record is deleted.
+    child = _lock(session, Child, child_id, key_share=False)
     if child is None or child.status != "pending":
         raise DomainError("Cette fiche a déjà été traitée.")
     return _decide_member(session, actor, child, "child", accept, reason, base_url)
@@ -579,7 +646,7 @@ def decide_guardian(
     """Validate a guardian added by a family, or refuse it with a reason."""
     reason = _decision_reason(actor, accept, reason)
     begin_write(session)
-    guardian = session.get(Guardian, guardian_id)
+    guardian = _lock(session, Guardian, guardian_id, key_share=False)
     if guardian is None or guardian.status != "pending":
         raise DomainError("Ce responsable a déjà été traité.")
     return _decide_member(session, actor, guardian, "guardian", accept, reason, base_url)

@@ -1,13 +1,23 @@
-"""What needs a family's attention, for the "Accueil" page."""
+"""What needs a family's (or an agent's) attention, for the "Accueil" page."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citoyen import links
 from citoyen.models import Account
+from citoyen.models import ChangeSet
+from citoyen.models import Child
+from citoyen.models import Document
+from citoyen.models import Enrolment
+from citoyen.models import Guardian
+from citoyen.models.agenda import ENROLMENT_PENDING
+from citoyen.models.documents import DOCUMENT_SUBMITTED
+from citoyen.models.households import CHANGE_PENDING
 from citoyen.services import households
 from citoyen.services import notifications
 
@@ -39,6 +49,8 @@ def attention_items(session: Session, account: Account) -> list[AttentionItem]:
                 "Rattacher mon compte avec le code de la mairie",
             )
         )
+    if account.is_agent:
+        items += _agent_items(session)
     if account.password_hash is None:
         items.append(
             AttentionItem(
@@ -48,3 +60,28 @@ def attention_items(session: Session, account: Account) -> list[AttentionItem]:
             )
         )
     return items
+
+
+def _count(session: Session, model, condition) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+
+
+def _agent_items(session: Session) -> list[AttentionItem]:
+    """What waits for the town hall, with the page where an agent decides."""
+    waiting = (
+        (_count(session, ChangeSet, ChangeSet.status == CHANGE_PENDING)
+         + _count(session, Child, Child.status == "pending")
+         + _count(session, Guardian, Guardian.status == "pending"),
+         ("demande des familles (dossier, enfant, responsable) attend votre validation",
+          "demandes des familles (dossier, enfant, responsable) attendent votre validation"),
+         "/agent/modifications", "Voir ce qui est à valider"),
+        (_count(session, Document, Document.status == DOCUMENT_SUBMITTED),
+         ("justificatif attend d'être examiné", "justificatifs attendent d'être examinés"),
+         "/agent/justificatifs", "Examiner les justificatifs"),
+        (_count(session, Enrolment, Enrolment.status == ENROLMENT_PENDING),
+         ("inscription à une activité attend votre validation",
+          "inscriptions à une activité attendent votre validation"),
+         "/agent/inscriptions", "Voir les inscriptions à valider"),
+    )
+    return [AttentionItem(f"{count} {words[count > 1]}.", link, link_text)
+            for count, words, link, link_text in waiting if count]

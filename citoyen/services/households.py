@@ -369,10 +369,12 @@ def _next_family_number(session: Session, organisation_id: int) -> str:
 def _same_household(session: Session, organisation_id: int, name: str, guardian: Guardian) -> Household | None:
     """A household of the commune with that name and that guardian, names compared as ``fold`` does."""
     wanted = (fold(guardian.last_name), fold(guardian.first_name))
-    for household in session.scalars(select(Household).where(
-            Household.organisation_id == organisation_id, func.lower(Household.name) == name.lower())):
-        if fold(household.name) == fold(name) and any(
-                (fold(g.last_name), fold(g.first_name)) == wanted for g in household.guardians):
+    # The names are folded here, not in SQL (« Dupré » and « Dupre » are one name): only ids and names are read.
+    ids = [household_id for household_id, other in session.execute(
+        select(Household.id, Household.name).where(Household.organisation_id == organisation_id))
+        if fold(other) == fold(name)]
+    for household in session.scalars(select(Household).where(Household.id.in_(ids))) if ids else []:
+        if any((fold(g.last_name), fold(g.first_name)) == wanted for g in household.guardians):
             return household
     return None
 
@@ -432,6 +434,11 @@ def create_household(
         # import does, so that the same form sent twice at once finds the first household.
         session.execute(select(Organisation.id).where(Organisation.id == organisation.id).with_for_update())
         same = _same_household(session, organisation.id, values["name"], guardian)
+        if number and session.scalar(select(Household.name).where(
+                Household.organisation_id == organisation.id,
+                func.upper(Household.family_number) == number.upper())) is not None:
+            # « f100 » is « F100 », as for the import.
+            raise DomainError("Cet identifiant famille est déjà utilisé.", "family_number")
         if same is not None:
             # As the import does: the same name with the same guardian is the same family (a form sent twice).
             raise DomainError(f"Le foyer {same.name} avec le responsable {guardian.full_name} existe déjà "
@@ -476,6 +483,13 @@ def add_child(
     if birth_date is None:
         raise DomainError("Indiquez la date de naissance, par exemple 14/09/2018.", "birth_date")
     check_birth_date(birth_date)
+    # The household's row is locked (PostgreSQL), so that the same form sent
+    # twice at once finds the first child.
+    session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+    for other in session.scalars(select(Child).where(Child.household_id == household.id,
+                                                     Child.birth_date == birth_date)):
+        if fold(other.first_name) == fold(first) and fold(other.last_name) == fold(last):
+            raise DomainError(f"{other.full_name} est déjà dans ce foyer.", "first_name")
     child = Child(
         household_id=household.id, first_name=first, last_name=last, birth_date=birth_date,
         school=_text(school, "school", "l'école", 150, False),
@@ -520,7 +534,12 @@ def add_guardian(
     return guardian
 
 
+SEARCH_LIMIT = 50
+
+
 def search(session: Session, actor: Account, query: str) -> list[Household]:
+    """Households whose name or family number contains every word of the query:
+    at most ``SEARCH_LIMIT``, and one more to tell there are more."""
     _require_agent(actor)
     statement = select(Household)
     for word in (query or "").split()[:5]:
@@ -529,7 +548,7 @@ def search(session: Session, actor: Account, query: str) -> list[Household]:
             func.lower(Household.name).like(pattern, escape="\\")
             | func.lower(Household.family_number).like(pattern, escape="\\")
         )
-    return list(session.scalars(statement.order_by(Household.name).limit(50)))
+    return list(session.scalars(statement.order_by(Household.name, Household.id).limit(SEARCH_LIMIT + 1)))
 
 
 
@@ -572,7 +591,10 @@ def invite_guardian(
 
     _require_agent(actor)
     begin_write(session)
-    household = session.get(Household, household.id)
+    # The household's row is locked (PostgreSQL): the same invitation sent twice
+    # at once creates one account.
+    session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+    household = session.get(Household, household.id, populate_existing=True)
     guardian = next((g for g in household.guardians if g.id == guardian_id), None)
     if guardian is None:
         raise NotFound("Ce responsable n'existe pas.")
@@ -588,7 +610,12 @@ def invite_guardian(
             password_hash=None, activated_at=utcnow(),
         )
         session.add(account)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # the same address, invited from another household at that moment
+            session.rollback()
+            raise DomainError(f"Un compte vient d'être créé avec l'adresse {guardian.email} : "
+                              "invitez de nouveau ce responsable.") from None
     # An account whose address was never proven may belong to someone else who
     # typed this address: it is linked only once the invitation link is followed
     # (accept_invitation), and meanwhile it is told nothing.

@@ -125,7 +125,7 @@ def create_account(
     identity.account_id = account.id
     identity.linked_at = now
     if not verified:
-        accounts._send_activation(session, settings, account, base_url)
+        accounts._send_activation(session, settings, account, base_url, confirm_only=True)
     session.commit()
     return account
 

@@ -91,6 +91,7 @@ def mark_read(session: Session, account: Account, notification_id: int) -> Notif
 
 def mark_all_read(session: Session, account: Account) -> int:
     """Mark every message of the account as read."""
+    begin_write(session)
     result = session.execute(
         update(Notification)
         .where(Notification.account_id == account.id, Notification.read_at.is_(None))

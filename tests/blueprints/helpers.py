@@ -1,6 +1,7 @@
 """Helpers for view tests."""
 
 import html
+import os
 
 
 def text(response) -> str:
@@ -26,3 +27,16 @@ def subscribed_family(db, agent, parent, child: bool = True):
         return household
     return household, households.add_child(db, agent, household, first_name="Léa", last_name="Martin",
                                            birth_date=date(2018, 9, 14))
+
+
+def declare(client, town, day, **extra):
+    """« Déclarer l'absence d'un enfant » for Léo, one day, illness, as the form sends it."""
+    data = {"child": str(town.leo.id), "start_date": day.strftime("%d/%m/%Y"),
+            "end_date": day.strftime("%d/%m/%Y"), "motive": "illness", "comment": "Fièvre", **extra}
+    return client.post("/agenda/absence", data=data, content_type="multipart/form-data")
+
+
+def stored_files(app) -> list[str]:
+    """The files kept in the instance's uploads folder."""
+    root = os.path.join(app.instance_path, "uploads")
+    return [name for _dir, _dirs, names in os.walk(root) for name in names]

@@ -331,3 +331,14 @@ def test_resend_activation_mails_a_new_link(client, outbox):
     assert first != second
     assert client.get(first).status_code == 400
     assert client.get(second).status_code == 303
+
+
+def test_the_per_address_limit_counts_every_spelling_of_an_address(client, app, make_account, outbox):
+    """« ｅxample.org » and « example。org » are example.org for the services: one count."""
+    app.config["RATELIMIT_RECOVERY_PER_EMAIL"] = "3/hour"
+    make_account(email="victim@example.org")
+    spellings = ["victim@example.org", "victim@ｅxample.org", "victim@example。org", "VICTIM@exａmple.org",
+                 "victim@examｐle.org"]
+    codes = [client.post("/mot-de-passe-oublie/mot-de-passe", data={"email": s}).status_code for s in spellings]
+    assert codes[3:] == [429, 429]
+    assert len(outbox.all("victim@example.org")) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 from email.message import EmailMessage
 
@@ -23,6 +24,19 @@ ACTIVATION_LINK = re.compile(re.escape(BASE_URL) + r"/activation/(\S+)")
 RESET_LINK = re.compile(re.escape(BASE_URL) + r"/mot-de-passe/nouveau/(\S+)")
 EMAIL_CHANGE_LINK = re.compile(re.escape(BASE_URL) + r"/profil/identifiant/confirmer/(\S+)")
 INVITATION_LINK = re.compile(re.escape(BASE_URL) + r"/invitation/(\S+)")
+
+
+def poppler_tool(name: str) -> str:
+    """The path of a poppler-utils command (pdftotext, pdffonts…); a skip when it
+    is missing, a failure under CITOYEN_STRICT_TESTS=1 (CI)."""
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CITOYEN_STRICT_TESTS") == "1":
+            pytest.fail(f"{name} (poppler-utils) is missing", pytrace=False)
+        pytest.skip(f"{name} (poppler-utils) is missing")
+    return path
 
 
 def is_postgres() -> bool:

@@ -356,7 +356,7 @@ def test_search_treats_backslash_literally(app, db, agent, make_account):
     assert emails(backoffice.search_accounts(db, agent, "k\\s")) == ["a@example.org"]
 
 
-def test_search_returns_at_most_fifty_accounts(app, db, agent):
+def test_search_returns_at_most_fifty_accounts_and_one_to_tell_there_are_more(app, db, agent, client, auth):
     db.add_all(
         Account(
             email=f"famille{n:02}@example.org",
@@ -371,8 +371,12 @@ def test_search_returns_at_most_fifty_accounts(app, db, agent):
 
     found = backoffice.search_accounts(db, agent, "famille")
 
-    assert len(found) == backoffice.SEARCH_LIMIT == 50
+    assert len(found) == backoffice.SEARCH_LIMIT + 1 == 51
     assert found[0].last_name == "Nom00"
+    auth.sign_in(agent.email)
+    page = client.get("/agent/comptes?q=famille").get_data(as_text=True)
+    assert "Les 50 premiers comptes pour « famille » : précisez la recherche pour trouver les autres" in page
+    assert "Nom50" not in page
 
 
 @pytest.mark.parametrize("query", ["Élodie", "élodie", "ÉLODIE"])

@@ -2,7 +2,8 @@
 checks before writing is still true when it commits.
 
 Most tests stop one server's transaction at the moment its checks are read and
-its first row is written, nothing committed, and send the competing request(s)
+its first row is written (or just before a given statement), nothing committed,
+and send the competing request(s)
 from other servers right then, each in its own thread and session. This server
 carries on once every other request has finished or waits for a lock this
 transaction holds, so the interleaving is the same on every run rather than
@@ -30,6 +31,7 @@ from citoyen.db import engine as app_engine
 from citoyen.db import new_session
 from citoyen.models import Account
 from citoyen.models import BillingRun
+from citoyen.models import Booking
 from citoyen.models import Enrolment
 from citoyen.models import Household
 from citoyen.models import Invoice
@@ -37,6 +39,7 @@ from citoyen.models import LedgerEntry
 from citoyen.models import Notification
 from citoyen.models import Organisation
 from citoyen.models import OutboxMessage
+from citoyen.models import Slot
 from citoyen.models.money import RUN_DONE
 from citoyen.models.money import RUN_RUNNING
 from citoyen.services import accounts
@@ -81,6 +84,17 @@ class OtherServers:
         """Send them when ``session`` first flushes: its checks are read, its
         first row is written, nothing is committed yet."""
         event.listen(session, "after_flush", self._send, once=True)
+
+    def before_statement_of(self, words: str) -> None:
+        """Send them when this thread is about to run a statement containing
+        ``words`` (its checks are read, that write is not made yet)."""
+        me = threading.get_ident()
+
+        def listener(_conn, _cursor, statement, *_args) -> None:
+            if threading.get_ident() == me and words in statement and not self.threads:
+                self._send()
+
+        event.listen(app_engine(self.app), "before_cursor_execute", listener)
 
     def _send(self, *_args) -> None:
         self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(len(self.works))]
@@ -263,6 +277,140 @@ def test_the_same_enrolment_sent_three_times_at_once_is_recorded_once(app, db, p
     assert db.scalars(select(Enrolment.id).where(Enrolment.child_id == child_id,
                                                  Enrolment.activity_id == activity_id)).all() == [enrolment.id]
     assert all(refused(o, "Léo est déjà inscrit·e à Accueil du mercredi") for o in outcomes)
+
+
+def test_two_agents_deciding_the_same_enrolment_at_once_decide_it_once(app, db, parent, agent):
+    town = build_town(db, parent=parent, agent=agent)
+    study = activity(db, town.organisation, town.site, name="Étude", needs_validation=True)
+    start = next_weekday(0)
+    enrolment = agenda.enrol(db, parent, town.leo.id, study.id, start, start + timedelta(days=30), BASE_URL)
+    enrolment_id, agent_id = enrolment.id, agent.id
+
+    def refuse(session):
+        return agenda.decide_enrolment(session, session.get(Account, agent_id), enrolment_id, False, "Complet",
+                                       BASE_URL)
+
+    other = OtherServers(app, refuse)
+    with new_session(app) as session:
+        other.during_first_write_of(session)
+        agenda.decide_enrolment(session, session.get(Account, agent_id), enrolment_id, True, "", BASE_URL)
+    (outcome,), errors = other.results()
+
+    assert errors == []
+    assert refused(outcome, "Cette inscription a déjà été traitée.")
+    fresh(db)
+    assert db.get(Enrolment, enrolment_id).status == "validated"
+    subjects = db.scalars(select(Notification.subject).where(Notification.subject.like("Inscription %"))).all()
+    assert subjects == ["Inscription validée : Étude"]
+
+
+def _on_the_day(monkeypatch, day):
+    from datetime import datetime
+    from datetime import time
+
+    from citoyen.services import activities as activity_service
+
+    monkeypatch.setattr(activity_service, "local_now", lambda: datetime.combine(day, time(12, 0)))
+
+
+def test_the_same_attendance_clicked_twice_at_once_moves_the_counter_once(app, db, parent, agent, monkeypatch):
+    from citoyen.services import activities as activity_service
+
+    town = build_town(db, parent=parent, agent=agent)
+    monday = next_weekday(0)
+    booking = agenda.book(db, parent, town.leo.id, town.canteen.id, monday)
+    agenda.book(db, parent, town.ines.id, town.canteen.id, monday)
+    _on_the_day(monkeypatch, monday)
+    booking_id, agent_id = booking.id, agent.id
+
+    def absent(session):
+        return activity_service.mark_attendance(session, session.get(Account, agent_id), booking_id,
+                                                "absent_justified")
+
+    other = OtherServers(app, absent)
+    with new_session(app) as session:
+        other.during_first_write_of(session)
+        absent(session)
+    _, errors = other.results()
+
+    assert errors == []
+    fresh(db)
+    assert activity_service.counters_match(db) == []
+    assert db.scalar(select(Slot.booked).where(Slot.id == booking.slot_id)) == 1
+
+
+def test_the_same_unbooked_presence_sent_twice_at_once_takes_one_place(app, db, parent, agent, monkeypatch):
+    from citoyen.services import activities as activity_service
+
+    town = build_town(db, parent=parent, agent=agent)
+    monday = next_weekday(0)
+    booking = agenda.book(db, parent, town.leo.id, town.canteen.id, monday)
+    agenda.cancel(db, parent, town.leo.id, town.canteen.id, monday, BASE_URL)
+    _on_the_day(monkeypatch, monday)
+    agent_id, canteen_id, child_id = agent.id, town.canteen.id, town.leo.id
+
+    def present(session):
+        return activity_service.unbooked_presence(session, session.get(Account, agent_id), canteen_id, child_id,
+                                                  monday)
+
+    other = OtherServers(app, present)
+    other.before_statement_of("UPDATE slot SET booked")  # the place is taken next
+    with new_session(app) as session:
+        present(session)
+    (outcome,), errors = other.results()
+
+    assert errors == []
+    assert refused(outcome, "Léo Martin est déjà sur la liste de ce jour.")
+    fresh(db)
+    assert activity_service.counters_match(db) == []
+    assert db.scalar(select(Slot.booked).where(Slot.id == booking.slot_id)) == 1
+    assert db.get(Booking, booking.id).status == "present"
+
+
+def test_two_administrators_demoting_each_other_at_once_leave_one(app, db, make_account):
+    from citoyen.services import backoffice
+
+    first = make_account(email="a@example.org", role="admin").id
+    second = make_account(email="b@example.org", role="admin").id
+
+    def demote(session, actor_id, target_id):
+        return backoffice.set_role(session, session.get(Account, actor_id), session.get(Account, target_id),
+                                   "agent")
+
+    other = OtherServers(app, lambda session: demote(session, second, first))
+    with new_session(app) as session:
+        other.during_first_write_of(session)
+        demote(session, first, second)
+    (outcome,), errors = other.results()
+
+    assert errors == []
+    # Told it would leave none, or, had it read after the first one's commit, that it no longer may.
+    assert isinstance(outcome, accounts.LastAdmin) or refused(outcome, "réservée aux administrateurs")
+    fresh(db)
+    assert db.scalars(select(Account.email).where(Account.role == "admin")).all() == ["a@example.org"]
+
+
+def test_the_same_invitation_sent_twice_at_once_creates_one_account(app, db, agent):
+    town = factories.organisation(db)
+    family = households.create_household(db, agent, town, name="Martin", guardian_first_name="Camille",
+                                         guardian_last_name="Martin", guardian_email="camille@example.org")
+    family_id, guardian_id, agent_id = family.id, family.guardians[0].id, agent.id
+    settings = {**app.config}
+
+    def invite(session):
+        return households.invite_guardian(session, settings, session.get(Account, agent_id),
+                                          session.get(Household, family_id), guardian_id, BASE_URL)
+
+    other = OtherServers(app, invite)
+    with new_session(app) as session:
+        other.during_first_write_of(session)
+        invite(session)
+    _, errors = other.results()
+
+    assert errors == []
+    fresh(db)
+    assert db.scalar(select(func.count()).select_from(Account)
+                     .where(Account.email == "camille@example.org")) == 1
 
 
 def test_two_agents_starting_the_same_month_at_once_start_one_run(app, db, agent, make_account):

@@ -52,7 +52,8 @@ def accounts():
         "agent/accounts.html",
         block="results",
         query=query,
-        found=found,
+        found=found[:backoffice.SEARCH_LIMIT],
+        more=len(found) > backoffice.SEARCH_LIMIT,
         role_labels=backoffice.ROLE_LABELS,
     )
 
@@ -119,6 +120,8 @@ def set_role(account_id: int):
         )
         if ok:
             flash("Le rôle est modifié.", "success")
+            if not current_user.is_agent:  # one's own role given up: the back office is no longer one's own
+                return redirect(url_for("main.home"))
             return redirect(url_for("agent.account", account_id=target.id))
     return _account_page(target, status=422, role_form=form)
 
@@ -209,6 +212,8 @@ def audit_log():
     """Journal des actions des agents (administrateurs)."""
     number = page_number()
     entries, has_next = audit.page(get_session(), number)
+    if not entries and number > 1:  # past the last page (an old link): back to the first
+        return redirect(url_for("agent.audit_log"))
     return render(
         "agent/audit.html", entries=entries, page=number, has_next=has_next, audit_label=audit.label
     )
@@ -221,7 +226,8 @@ def households_list():
     """Foyers: search by name or family number."""
     query = search_text()
     found = households.search(get_session(), current_user, query)
-    return render("agent/households.html", query=query, found=found)
+    return render("agent/households.html", query=query, found=found[:households.SEARCH_LIMIT],
+                  more=len(found) > households.SEARCH_LIMIT)
 
 
 @bp.route("/foyers/nouveau", methods=["GET", "POST"])

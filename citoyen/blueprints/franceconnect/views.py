@@ -15,11 +15,13 @@ from flask_login import current_user
 from flask_login import login_user
 
 from citoyen import oidc
+from citoyen import ratelimit
 from citoyen.access import public
 from citoyen.access import safe_next
 from citoyen.blueprints.franceconnect import bp
 from citoyen.blueprints.franceconnect.forms import CreateFromIdentityForm
 from citoyen.blueprints.franceconnect.forms import LinkExistingForm
+from citoyen.blueprints.util import add_error
 from citoyen.blueprints.util import attempt
 from citoyen.blueprints.util import base_url
 from citoyen.blueprints.util import settings
@@ -96,7 +98,7 @@ def callback():
     fc = _provider_or_404()
     pending = cookie_session.pop(PENDING, None)  # single use, whatever happens next
     state = request.args.get("state", "")
-    if not pending or not state or not hmac.compare_digest(state, pending.get("state", "")):
+    if not pending or not state or not hmac.compare_digest(state.encode(), pending.get("state", "").encode()):
         return _failure("state_mismatch", oidc.OidcError("state").message)
     if request.args.get("error"):
         error = request.args.get("error", "")[:100]
@@ -157,6 +159,10 @@ def create_account():
     """Créer mon compte from the certified identity (no password needed)."""
     form = CreateFromIdentityForm(prefix="create")
     if form.validate_on_submit():
+        # It says whether an address has an account: limited as the sign-in is.
+        if not ratelimit.hit("sign_in", form.email.data):
+            add_error(form, "email", ratelimit.MESSAGE)
+            return _first_page(create_form=form, status=429)
         ok, result = attempt(
             form, identities.create_account, get_session(), settings(),
             cookie_session.get(IDENTITY), email=form.email.data,
@@ -178,6 +184,10 @@ def link_account():
     """J'ai déjà un compte: prove it with its password once, then link."""
     form = LinkExistingForm(prefix="link")
     if form.validate_on_submit():
+        # A password is checked: limited as the sign-in is.
+        if not ratelimit.hit("sign_in", form.email.data):
+            add_error(form, "password", ratelimit.MESSAGE)
+            return _first_page(link_form=form, status=429)
         ok, result = attempt(
             form, identities.link_existing, get_session(), settings(),
             cookie_session.get(IDENTITY), email=form.email.data, password=form.password.data,
@@ -219,7 +229,7 @@ def signed_out():
     """Back from the provider's sign-out."""
     expected = cookie_session.pop(LOGOUT_STATE, None)
     state = request.args.get("state", "")
-    if expected and state and hmac.compare_digest(expected, state):
+    if expected and state and hmac.compare_digest(expected.encode(), state.encode()):
         flash("Vous êtes déconnecté, de ce portail et de FranceConnect.", "success")
     else:
         flash("Vous êtes déconnecté.", "success")

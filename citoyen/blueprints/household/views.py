@@ -316,17 +316,18 @@ def withdraw_change(household_id: int, change_id: int):
         changed = [f"{label} : « {before or 'vide'} » → « {after or 'vide'} »"
                    for label, before, after, diff in changes.rows(change) if diff]
         return confirm_page(
-            f"Retirer votre modification « {changes.section_label(change)} »",
+            f"Retirer {'la' if current_user.is_agent else 'votre'} modification « {changes.section_label(change)} »",
             [*changed, "La mairie ne l'examinera pas et les informations resteront comme avant. "
                        "Vous pourrez faire une nouvelle demande."],
             "Retirer cette modification",
             url_for("household.withdraw_change", household_id=household.id, change_id=change.id), back)
     try:
-        changes.withdraw(get_session(), current_user, household, change_id)
+        changes.withdraw(get_session(), current_user, household, change_id, base_url())
     except NotFound as error:  # decided between the page and the click
         flash(error.message, "info")
         return redirect(back)
-    flash("Votre modification est retirée.", "success")
+    flash("La modification est retirée ; la famille en est prévenue." if current_user.is_agent
+          else "Votre modification est retirée.", "success")
     return redirect(back)
 
 
@@ -488,19 +489,26 @@ def add_pickup(household_id: int, child_id: int):
     return _pickup_form_view(household, _child(household, child_id), PickupForm())
 
 
-def _existing_pickup(household, child_id: int, pickup_id: int):
-    try:
-        return child_records.get_pickup(get_session(), household, child_id, pickup_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/foyer/<int:household_id>/enfants/<int:child_id>/personnes/<int:pickup_id>",
           methods=["GET", "POST"])
 def edit_pickup(household_id: int, child_id: int, pickup_id: int):
-    """Modifier une personne autorisée."""
+    """Modifier une personne autorisée. Saved once removed meanwhile (by the
+    other parent, or from another tab), it is said so, and what was typed is
+    kept, in the form that adds a person."""
     household = _household(household_id)
-    pickup = _existing_pickup(household, child_id, pickup_id)
+    target = _child(household, child_id)
+    try:
+        pickup = child_records.get_pickup(get_session(), household, target.id, pickup_id)
+    except NotFound:
+        if request.method == "GET":
+            abort(404)
+        gone = f"Cette personne n'est plus autorisée à récupérer {target.first_name}."
+        form = PickupForm()
+        form.validate()
+        form.form_errors.append(f"{gone} Pour l'autoriser de nouveau, enregistrez ce formulaire.")
+        return render("household/pickup_form.html", block="form", form=form, household=household, child=target,
+                      pickup=None, action=url_for("household.add_pickup", household_id=household.id,
+                                                  child_id=target.id), status=422)
     return _pickup_form_view(household, pickup.child, PickupForm(obj=pickup), pickup)
 
 
