@@ -179,6 +179,28 @@ def init_app(app: Flask) -> None:
         mail.deliver_due(new_session, config)
         click.echo(f"Compte {account.role} créé : {account.email}")
 
+    @app.cli.group("communes")
+    def communes_group():
+        """Communes served by the portal."""
+
+    @communes_group.command("create")
+    @click.option("--name", required=True, help="Nom de la commune, par exemple « Ville de Belval-sur-Loire ».")
+    @click.option("--postcodes", required=True, help="Codes postaux, séparés par des espaces.")
+    @click.option("--zone", required=True, help="Zone de vacances scolaires : A, B ou C.")
+    @click.option("--slug", default=None, help="Identifiant court ; sinon tiré du nom.")
+    def create_commune(name, postcodes, zone, slug):
+        """Add a commune (families find it by its postcodes)."""
+        from citoyen.services import organisations
+        from citoyen.services.errors import DomainError
+
+        with new_session() as session:
+            try:
+                created = organisations.create(session, None, name, postcodes, zone, slug=slug)
+            except DomainError as error:
+                raise click.ClickException(error.message) from None
+            click.echo(f"Commune « {created.name} » ajoutée (identifiant : {created.slug} ; "
+                       f"codes postaux : {created.postcodes}).")
+
     @app.cli.group("documents")
     def documents_group():
         """Justificatifs."""

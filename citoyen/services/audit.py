@@ -13,6 +13,8 @@ ACTION_LABELS = {
     "account.resend_activation": "Nouveau lien d'activation envoyé",
     "account.role": "Changement de rôle",
     "account.create_agent": "Création d'un compte agent",
+    "organisation.create": "Commune ajoutée",
+    "organisation.identity": "Nom ou codes postaux d'une commune",
     "organisation.update": "Modification des coordonnées de la commune",
     "organisation.school_zone": "Zone de vacances scolaires de la commune",
     "household.create": "Création d'un foyer",

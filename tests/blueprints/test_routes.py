@@ -93,7 +93,7 @@ def test_every_agent_route_is_forbidden_to_a_parent(app, client, parent, auth):
 
 def test_admin_routes_are_forbidden_to_an_agent(app, client, agent, auth):
     auth.sign_in(agent.email)
-    for path in ("/agent/journal", "/agent/agents/nouveau", "/agent/communes/1"):
+    for path in ("/agent/journal", "/agent/agents/nouveau", "/agent/communes/1", "/agent/communes/nouvelle"):
         assert client.get(path).status_code == 403, path
     assert client.post(f"/agent/comptes/{agent.id}/role", data={"role": "admin"}).status_code == 403
     assert client.post("/agent/communes/1/vacances-scolaires", data={"school_zone": "A"}).status_code == 403

@@ -146,6 +146,7 @@ def test_pages_of_an_administrator(visit, db, make_account, commune):
             ("/agent/journal", "admin-journal", True),
             ("/agent/agents/nouveau", "admin-nouvel-agent", False),
             (f"/agent/communes/{commune.id}", "admin-coordonnees-commune", False),
+            ("/agent/communes/nouvelle", "admin-nouvelle-commune", False),
         ],
     )
 

@@ -28,10 +28,11 @@ class NewAgentForm(Form):
     )
 
 
-def _text(label, limit, area=False, autocomplete="off"):
+def _text(label, limit, area=False, autocomplete="off", description=""):
     cls = TextAreaField if area else StringField
     return cls(
         label,
+        description=description,
         filters=[one_line_break] if area else [],
         validators=[
             Length(max=limit, message=f"Ce champ ne doit pas dépasser {limit} caractères.")
@@ -46,6 +47,17 @@ class ContactForm(Form):
     email = _text("Adresse e-mail", 254, autocomplete="email")
     address = _text("Adresse", 500, area=True)
     opening_hours = _text("Horaires d'ouverture", 1000, area=True)
+
+
+class CommuneForm(Form):
+    """The commune's name and the postcodes families find it by."""
+
+    name = _text("Nom de la commune", 150)
+    postcodes = _text(
+        "Codes postaux", 200,
+        description="Les familles trouvent la commune par son code postal. Plusieurs codes "
+        "se séparent par des espaces, par exemple 45990 45991.",
+    )
 
 
 class SchoolZoneForm(Form):
@@ -69,3 +81,13 @@ class RefusalForm(Form):
     )
     reason_text = TextAreaField("Ou motif saisi", filters=[one_line_break], render_kw={"maxlength": 500},
                                 validators=[Length(max=500, message="Le motif ne doit pas dépasser 500 caractères.")])
+
+
+class NewCommuneForm(CommuneForm):
+    school_zone = SelectField(
+        "Zone de vacances scolaires",
+        choices=[SelectChoice("", "Choisir une zone…")]
+        + [SelectChoice(zone, label) for zone, label in SCHOOL_ZONES.items()],
+        validate_choice=False,
+        description=SchoolZoneForm.school_zone.kwargs["description"],
+    )

@@ -9,8 +9,10 @@ from citoyen.access import account_or_404
 from citoyen.access import admin_required
 from citoyen.access import household_or_404
 from citoyen.blueprints.agent import bp
+from citoyen.blueprints.agent.forms import CommuneForm
 from citoyen.blueprints.agent.forms import ContactForm
 from citoyen.blueprints.agent.forms import NewAgentForm
+from citoyen.blueprints.agent.forms import NewCommuneForm
 from citoyen.blueprints.agent.forms import RefusalForm
 from citoyen.blueprints.agent.forms import RoleForm
 from citoyen.blueprints.agent.forms import SchoolZoneForm
@@ -170,6 +172,40 @@ def edit_organisation(organisation_id: int):
     return _organisation_page(organisation, form=form, block="form", status=form_status(form))
 
 
+@bp.route("/communes/nouvelle", methods=["GET", "POST"])
+@admin_required
+def new_organisation():
+    """Ajouter une commune: its name, postcodes and school-holiday zone."""
+    form = NewCommuneForm()
+    if form.validate_on_submit():
+        ok, created = attempt(
+            form, organisations.create, get_session(), current_user, form.name.data,
+            form.postcodes.data, form.school_zone.data or "",
+        )
+        if ok:
+            flash(f"La commune « {created.name} » est ajoutée. Renseignez ses coordonnées, "
+                  "puis ses lieux et ses activités.", "success")
+            return redirect(url_for("agent.edit_organisation", organisation_id=created.id))
+    return render("agent/new_organisation.html", block="form", form=form, status=form_status(form))
+
+
+@bp.route("/communes/<int:organisation_id>/nom", methods=["POST"])
+@admin_required
+def edit_commune(organisation_id: int):
+    """Nom de la commune and the postcodes families find it by."""
+    organisation = _organisation_or_404(organisation_id)
+    commune_form = CommuneForm()
+    if commune_form.validate_on_submit():
+        ok, _ = attempt(
+            commune_form, organisations.update_identity, get_session(), current_user, organisation,
+            commune_form.name.data, commune_form.postcodes.data,
+        )
+        if ok:
+            flash("Le nom et les codes postaux sont enregistrés.", "success")
+            return redirect(url_for("agent.edit_organisation", organisation_id=organisation.id))
+    return _organisation_page(organisation, commune_form=commune_form, block="commune_form", status=422)
+
+
 @bp.route("/communes/<int:organisation_id>/vacances-scolaires", methods=["POST"])
 @admin_required
 def set_school_zone(organisation_id: int):
@@ -194,11 +230,12 @@ def _organisation_or_404(organisation_id: int):
         abort(404)
 
 
-def _organisation_page(organisation, form=None, zone_form=None, block=None, status=200):
-    """The commune's page; the form that was not posted shows what is saved."""
+def _organisation_page(organisation, form=None, zone_form=None, commune_form=None, block=None, status=200):
+    """The commune's page; the forms that were not posted show what is saved."""
     return render(
         "agent/organisation.html",
         block=block,
+        commune_form=commune_form if commune_form is not None else CommuneForm(formdata=None, obj=organisation),
         form=form if form is not None else ContactForm(formdata=None, obj=organisation),
         zone_form=zone_form if zone_form is not None else SchoolZoneForm(formdata=None, obj=organisation),
         organisation=organisation,
