@@ -80,6 +80,30 @@ def init_app(app: Flask) -> None:
             f"et {n_mails} courriel(s) envoyé(s) supprimés."
         )
 
+    @app.cli.command("backup")
+    @click.argument("directory", type=click.Path(file_okay=False))
+    @click.option("--keep", default=0, type=click.IntRange(min=0),
+                  help="Garder seulement les N copies les plus récentes de ce dossier (0 : toutes).")
+    def backup_command(directory, keep):
+        """Copy the SQLite database, consistently, while the portal runs."""
+        from datetime import datetime
+
+        from citoyen import backup
+        from citoyen.timefmt import PARIS
+
+        url = engine(current_app).url
+        if url.get_backend_name() != "sqlite":
+            raise click.ClickException(
+                "La base est sur PostgreSQL : sauvegardez-la avec pg_dump, par exemple "
+                "« pg_dump -Fc -f citoyen.dump citoyen »."
+            )
+        try:
+            made = backup.backup_sqlite(url.database, directory, datetime.now(PARIS), keep=keep)
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Copie de la base : {made.path} ({made.size // 1024} Kio)."
+                   + (f" {len(made.removed)} copie(s) plus ancienne(s) supprimée(s)." if made.removed else ""))
+
     @app.cli.group("payments")
     def payments_group():
         """Online payments."""
