@@ -4,10 +4,10 @@ zone each one sets."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from slugify import slugify
 from sqlalchemy import bindparam
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -85,18 +85,28 @@ POSTCODES_LIMIT = 200
 SLUG_LIMIT = 60
 
 
+def _name_key(name: str) -> str:
+    """Two names that read the same are the same name: any case, any Unicode form."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def _name(session: Session, name: str, organisation: Organisation | None = None) -> str:
-    name = " ".join((name or "").split())
+    name = unicodedata.normalize("NFC", " ".join((name or "").split()))
     if not name:
         raise DomainError("Indiquez le nom de la commune, par exemple Ville de Belval-sur-Loire.", "name")
     if len(name) > NAME_LIMIT:
         raise DomainError(f"Le nom ne doit pas dépasser {NAME_LIMIT} caractères.", "name")
     if not name.isprintable():
         raise DomainError("Le nom contient un caractère qui ne s'affiche pas : retapez-le.", "name")
-    same = select(Organisation.id).where(func.lower(Organisation.name) == name.lower())
-    if organisation is not None:
-        same = same.where(Organisation.id != organisation.id)
-    if session.scalar(same.limit(1)) is not None:
+    if not any(character.isalpha() for character in name):
+        raise DomainError("Indiquez le nom de la commune en lettres, par exemple Ville de Belval-sur-Loire.",
+                          "name")
+    # The communes' rows are locked first (PostgreSQL): two administrators
+    # naming two communes alike at the same time are checked one after the other.
+    others = session.execute(select(Organisation.id, Organisation.name).with_for_update()).all()
+    key = _name_key(name)
+    if any(_name_key(other) == key for other_id, other in others
+           if organisation is None or other_id != organisation.id):
         raise DomainError("Une commune de ce portail porte déjà ce nom.", "name")
     return name
 
@@ -168,9 +178,12 @@ def create(session: Session, actor: Account | None, name: str, postcodes: str, s
     try:
         session.flush()
     except IntegrityError:
-        # Another server created a commune with this identifier meanwhile.
+        # Another server added a commune with this identifier meanwhile.
         session.rollback()
-        raise DomainError("Une autre commune de ce portail vient d'être créée sous ce nom : "
+        if slug is not None:
+            raise DomainError("Une autre commune de ce portail vient de recevoir cet identifiant.",
+                              "slug") from None
+        raise DomainError("Une autre commune de ce portail vient d'être ajoutée sous ce nom : "
                           "vérifiez la liste des communes.", "name") from None
     audit.record(session, actor, "organisation.create", "organisation", organisation.id, organisation.name,
                  f"Codes postaux : {organisation.postcodes} ; {SCHOOL_ZONES[organisation.school_zone]} ; "

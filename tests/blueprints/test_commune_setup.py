@@ -57,6 +57,7 @@ def test_an_administrator_adds_the_first_commune_and_families_find_it(db, client
 
 @pytest.mark.parametrize("field, data, message", [
     ("name", {**NEW, "name": "   "}, "Indiquez le nom de la commune"),
+    ("name", {**NEW, "name": "— !"}, "Indiquez le nom de la commune en lettres"),
     ("name", {**NEW, "name": "Ville\x07 de X"}, "Ce champ contient un caractère non autorisé."),
     ("postcodes", {**NEW, "postcodes": ""}, "Indiquez au moins un code postal"),
     ("postcodes", {**NEW, "postcodes": "45800 4580"}, "« 4580 » n'est pas un code postal"),
@@ -86,6 +87,34 @@ def test_two_communes_cannot_share_a_name_but_may_share_a_postcode(db, client, a
     assert client.post("/agent/communes/nouvelle",
                        data={**NEW, "name": "Pré-le-Bourg", "postcodes": "45100"}).status_code == 303
     assert [o.name for o in organisations.for_postcode(db, "45100")] == ["Orme", "Pré-le-Bourg"]
+
+
+def test_names_that_read_the_same_are_the_same_name(db, admin):
+    organisations.create(db, admin, "Ville d'Étampes", "91150", "C")
+    for same in ("VILLE D'ÉTAMPES", "ville d'étampes", "Ville d'E\u0301tampes", "  Ville   d'Étampes "):
+        with pytest.raises(DomainError) as refused:
+            organisations.create(db, admin, same, "91150", "C")
+        assert refused.value.field == "name", same
+        db.rollback()
+    other = organisations.create(db, admin, "Étréchy", "91580", "C")
+    with pytest.raises(DomainError):
+        organisations.update_identity(db, admin, other, "VILLE D'E\u0301TAMPES", "91580")
+    db.rollback()
+    # Its own name, in other capitals, is not another's.
+    organisations.update_identity(db, admin, other, "ÉTRÉCHY", "91580")
+    assert [row[0] for row in _communes(db)] == ["Ville d'Étampes", "ÉTRÉCHY"]
+
+
+def test_a_long_list_of_postcodes_pasted_with_commas_fits(db, client, auth, admin):
+    codes = [f"45{n:03}" for n in range(33)]
+    auth.sign_in(admin.email)
+    assert client.post("/agent/communes/nouvelle",
+                       data={**NEW, "postcodes": ", ".join(codes)}).status_code == 303
+    assert _communes(db)[0][2] == " ".join(codes)
+    too_many = client.post("/agent/communes/nouvelle",
+                           data={**NEW, "name": "Autre", "postcodes": " ".join(codes + ["46000"])})
+    assert too_many.status_code == 422
+    assert "Indiquez au plus 33 codes postaux." in text(too_many)
 
 
 def test_identifiers_made_from_names_stay_unique(db, admin):
@@ -177,3 +206,15 @@ def test_the_command_line_adds_a_commune(app, db):
     assert _communes(db) == [("Ville de Belval-sur-Loire", "belval", "45990 45991", "B")]
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.create"))
     assert entry.actor_id is None and entry.actor_label == "Système"
+
+
+def test_public_pages_speak_of_every_commune_even_a_new_one(db, client, admin):
+    factories.organisation(db, name="Orme", slug="orme", postcodes="45100")
+    organisations.create(db, admin, "Pré-le-Bourg", "45100", "B")
+    contact = text(client.get("/contact"))
+    assert contact.count("Les coordonnées de cette commune n'ont pas encore été renseignées.") == 1
+    assert "enfance@testville.example" in contact
+    terms = text(client.get("/conditions-generales"))
+    assert "aux familles de Orme et Pré-le-Bourg" in terms
+    assert "traitées par la commune de votre foyer (Orme ou Pré-le-Bourg)" in terms
+    assert "Les communes Orme et Pré-le-Bourg s'engagent" in text(client.get("/accessibilite"))

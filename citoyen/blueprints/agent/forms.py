@@ -53,10 +53,11 @@ class CommuneForm(Form):
     """The commune's name and the postcodes families find it by."""
 
     name = _text("Nom de la commune", 150)
+    # Room for the separators typed; the service counts the codes themselves.
     postcodes = _text(
-        "Codes postaux", 200,
-        description="Les familles trouvent la commune par son code postal. Plusieurs codes "
-        "se séparent par des espaces, par exemple 45990 45991.",
+        "Codes postaux", 300,
+        description="Les familles trouvent la commune par son code postal (5 chiffres). Plusieurs "
+        "codes se séparent par des espaces, par exemple 45990 45991.",
     )
 
 
