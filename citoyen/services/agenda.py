@@ -777,11 +777,12 @@ def to_follow(enrolments: list, today: date) -> tuple[list, list, bool]:
 
 
 def month_page(session: Session, actor: Account, month: str | None, child: str | None,
-               now: datetime | None = None) -> MonthPage:
+               now: datetime | None = None, household_id: int | None = None) -> MonthPage:
     """The agenda of ``child`` (an id as typed in the address, or « tous »)
-    for ``month`` (« 2026-11 »; this month if it is not one)."""
+    for ``month`` (« 2026-11 »; this month if it is not one); with
+    ``household_id``, of that household's children (an agent)."""
     now = now or local_now()
-    children = child_snapshots(session, actor)
+    children = child_snapshots(session, actor, household_id)
     year, month_number = parse_month(month, now.date())
     selected = child or "tous"
     shown = [c for c in children if str(c.id) == selected] or children
@@ -848,11 +849,35 @@ _CHILD_SNAPSHOTS = sql.Prepared(
 )
 
 
-def child_snapshots(session: Session, actor: Account) -> list[Snapshot]:
+_HOUSEHOLD_SNAPSHOTS = sql.Prepared(
+    select(Child.__table__.c.id, Child.__table__.c.household_id, Child.__table__.c.first_name,
+           Organisation.__table__.c.school_zone)
+    .join(Household.__table__, Household.__table__.c.id == Child.__table__.c.household_id)
+    .join(Organisation.__table__, Organisation.__table__.c.id == Household.__table__.c.organisation_id)
+    .where(Child.__table__.c.household_id == bindparam("household"), Child.__table__.c.status == "validated")
+    .order_by(Child.__table__.c.birth_date, Child.__table__.c.id)
+)
+
+
+def child_snapshots(session: Session, actor: Account, household_id: int | None = None) -> list[Snapshot]:
     """``children_of`` as plain snapshots (id, household_id, first_name and
-    the commune's school_zone), for the month page."""
+    the commune's school_zone), for the month page; with ``household_id``,
+    the validated children of that household (for an agent)."""
+    if household_id is None:
+        rows = _read(session, _CHILD_SNAPSHOTS, {"account": actor.id})
+    else:
+        rows = _read(session, _HOUSEHOLD_SNAPSHOTS, {"household": household_id})
     return [Snapshot(id=r.id, household_id=r.household_id, first_name=r.first_name, school_zone=r.school_zone)
-            for r in _read(session, _CHILD_SNAPSHOTS, {"account": actor.id})]
+            for r in rows]
+
+
+def household_children(session: Session, actor: Account, household_id: int) -> list[Child]:
+    """The validated children of a household, for an agent acting for the
+    family (the agenda, enrolment, « Saisie groupée », absences)."""
+    households.household_for(session, actor, household_id)  # raises NotFound
+    return list(session.scalars(
+        select(Child).where(Child.household_id == household_id, Child.status == "validated")
+        .order_by(Child.birth_date, Child.id)))
 
 
 # ---------------------------------------------------------------- slots and places
@@ -992,6 +1017,16 @@ class Click:
     billing_mode: str | None
     balance: int = 0
     wrote: bool = False  # a write was tried: what was read may be out of date
+    agent: Account | None = None  # an agent acting for the family: each change goes to the journal
+
+
+def _journal(session: Session, click: Click, action: str) -> None:
+    """An agent's click, in the journal (the family's own clicks are their bookings)."""
+    if click.agent is None:
+        return
+    child = session.get(Child, click.child.id)
+    audit.record(session, click.agent, action, "child", child.id, child.full_name,
+                 f"{click.activity.name}, {click.day:%d/%m/%Y}")
 
 
 def _begin_write(session: Session, click: Click) -> None:
@@ -1090,7 +1125,8 @@ def _prepare(session: Session, actor: Account, child_id: int, activity_id: int, 
             row.booking_motive)
         if row.booking_status == BOOKING_WAITING:
             _waiting_positions(session, ctx, {row.booking_slot_id})
-    return Click(child, activity, day, ctx, actor.id, actor.is_agent, row.billing_mode, row.balance)
+    return Click(child, activity, day, ctx, actor.id, actor.is_agent, row.billing_mode, row.balance,
+                 agent=actor if actor.is_agent else None)
 
 
 def _check_account(session: Session, actor: Account | None, household_id: int, is_agent: bool | None = None,
@@ -1132,6 +1168,7 @@ def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
                           existing.id if existing else None):
         session.rollback()  # another click got there first: its row stands (read it again), ours is undone
         return slot_id, None
+    _journal(session, click, "agenda.book")
     session.commit()
     return slot_id, booked_cell(ctx, child, activity, day)
 
@@ -1151,6 +1188,7 @@ def _join_waiting_list(session: Session, click: Click) -> tuple[int | None, Cell
     status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
     if _place_booking(session, click.actor_id, child.id, activity.id, day, slot_id, status,
                       existing.id if existing else None):
+        _journal(session, click, "agenda.book" if status == BOOKING_BOOKED else "agenda.wait")
         session.commit()
     else:
         session.rollback()
@@ -1183,6 +1221,7 @@ def _cancel(session: Session, click: Click, base_url: str) -> tuple[int | None, 
     if not done:
         session.rollback()
         raise DomainError("Cette réservation est déjà annulée.")
+    _journal(session, click, "agenda.cancel")
     session.commit()
     return booking.slot_id, None
 
@@ -1529,6 +1568,108 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
     return enrolment
 
 
+def enrolment_for(session: Session, actor: Account, enrolment_id: int) -> Enrolment:
+    """An enrolment of a child the actor may act for (another family's does not exist)."""
+    enrolment = session.get(Enrolment, enrolment_id) if enrolment_id else None
+    if enrolment is None:
+        raise NotFound("Cette inscription n'existe pas.")
+    child_for(session, actor, enrolment.child_id)  # raises NotFound
+    return enrolment
+
+
+def bookings_after(session: Session, enrolment: Enrolment, day: date) -> int:
+    """The days booked (or waited for) in this enrolment's activity from ``day`` on, to its end."""
+    return session.scalar(select(func.count(Booking.id)).where(
+        Booking.child_id == enrolment.child_id, Booking.activity_id == enrolment.activity_id,
+        Booking.day >= day, Booking.day <= enrolment.end_date,
+        Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))) or 0
+
+
+def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day: date | None, base_url: str,
+                  now: datetime | None = None) -> tuple[Enrolment | None, int]:
+    """Mettre fin à l'inscription: ``last_day`` is its last day. The bookings
+    and places in line after it are cancelled (each place goes to the first
+    in line, as for « Annuler »); a family may not end it before a booked day
+    whose cancellation deadline has passed (that is « Déclarer l'absence »).
+    An enrolment not yet begun, ended before its first day, is withdrawn
+    (``None`` is returned). Returns the enrolment and the bookings cancelled."""
+    now = now or local_now()
+    today = now.date()
+    if last_day is None:
+        raise DomainError("Indiquez le dernier jour de l'inscription, par exemple "
+                          f"{today:%d/%m/%Y}.", "last_day")
+    check_day(last_day, "last_day")
+    enrolment = enrolment_for(session, actor, enrolment_id)
+    begin_write(session)
+    # Locked (PostgreSQL): two ends at once, the second finds the first done.
+    session.execute(select(Enrolment.id).where(Enrolment.id == enrolment_id).with_for_update())
+    enrolment = session.get(Enrolment, enrolment_id, populate_existing=True)
+    if enrolment is None:
+        raise NotFound("Cette inscription n'existe pas.")
+    if enrolment.status == ENROLMENT_REFUSED:
+        raise DomainError("Cette inscription a été refusée : elle n'est pas en cours.")
+    if enrolment.end_date < today:
+        raise DomainError(f"Cette inscription a pris fin le {enrolment.end_date:%d/%m/%Y}.")
+    if last_day < today:
+        raise DomainError(f"Le dernier jour ne peut pas être passé : choisissez le {today:%d/%m/%Y} ou un jour "
+                          "après.", "last_day")
+    if last_day >= enrolment.end_date:
+        raise DomainError(f"L'inscription se termine déjà le {enrolment.end_date:%d/%m/%Y} : choisissez un jour "
+                          "avant.", "last_day")
+    child, activity = enrolment.child, enrolment.activity
+    ctx = load_context(session, [child], last_day + timedelta(days=1), enrolment.end_date, now,
+                       activity_ids=[activity.id])
+    gone = sorted((booking for (child_id, activity_id, day), booking in ctx.bookings.items()
+                   if child_id == child.id and activity_id == activity.id and day > last_day
+                   and booking.status in (BOOKING_BOOKED, BOOKING_WAITING)), key=lambda b: b.day)
+    if not actor.is_agent:
+        rules = ctx.rules_of(activity)[1]
+        for booking in gone:
+            if booking.status == BOOKING_BOOKED and now > rules.limit(booking.day, activity.start_time):
+                raise DomainError(
+                    f"{child.first_name} est réservé·e le {booking.day:%d/%m/%Y} et le délai d'annulation est "
+                    f"passé : choisissez le {booking.day:%d/%m/%Y} ou un jour après comme dernier jour, ou "
+                    "déclarez l'absence de l'enfant.", "last_day")
+    cancelled = 0
+    for booking in gone:
+        if booking.status == BOOKING_BOOKED:
+            if _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url,
+                               promote=booking.day > today):
+                cancelled += 1
+        else:
+            session.execute(
+                update(Booking).where(Booking.id == booking.id, Booking.status == BOOKING_WAITING)
+                .values(status=BOOKING_CANCELLED, waiting_since=None, author_id=actor.id, updated_at=utcnow())
+                .execution_options(synchronize_session=False))
+    household = session.get(Household, child.household_id)
+    was = f"du {enrolment.start_date:%d/%m/%Y} au {enrolment.end_date:%d/%m/%Y}"
+    withdrawn = last_day < enrolment.start_date
+    if withdrawn:
+        what = f"{child.full_name} — {activity.name} {was} : retirée avant son premier jour"
+        session.delete(enrolment)
+        enrolment = None
+    else:
+        enrolment.end_date = last_day
+        what = f"{child.full_name} — {activity.name} {was} : dernier jour le {last_day:%d/%m/%Y}"
+    if cancelled:
+        what += f" ({cancelled} réservation{'s' if cancelled > 1 else ''} annulée{'s' if cancelled > 1 else ''})"
+    if actor.is_agent:
+        audit.record(session, actor, "agenda.enrolment_ended", "household", household.id, household.name, what)
+        if withdrawn:
+            body = f"La mairie a retiré l'inscription de {child.first_name} à {activity.name} ({was})."
+        else:
+            body = (f"La mairie a mis fin à l'inscription de {child.first_name} à {activity.name} : "
+                    f"son dernier jour est le {last_day:%d/%m/%Y}.")
+        if cancelled:
+            body += (f" {cancelled} réservation{'s' if cancelled > 1 else ''} après ce jour "
+                     f"{'ont' if cancelled > 1 else 'a'} été annulée{'s' if cancelled > 1 else ''}.")
+        for account in households.linked_accounts(session, household):
+            notifications.notify(session, account, f"Fin d'inscription : {activity.name}", body, base_url,
+                                 link=f"/agenda?enfant={child.id}")
+    session.commit()
+    return enrolment, cancelled
+
+
 # ---------------------------------------------------------------- saisie groupée
 
 def _bulk_create(session: Session, actor: Account, ctx: Context, activities: list[Activity],
@@ -1675,5 +1816,21 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
                 if not _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url,
                                        promote=line.day > ctx.now.date()):
                     line.ok, line.why = False, "déjà annulé"
+    if actor.is_agent:
+        _journal_bulk(session, actor, action, lines, start, end)
     session.commit()
     return lines
+
+
+def _journal_bulk(session: Session, agent: Account, action: str, lines: list[BulkLine], start: date,
+                  end: date) -> None:
+    """A « Saisie groupée » applied by an agent: one row per child, with what was done."""
+    done = Counter(line.child.id for line in lines if line.ok)
+    for child in dict.fromkeys(line.child for line in lines):
+        if not done[child.id]:
+            continue
+        verb = "réservés" if action == "create" else "annulés"
+        names = ", ".join(dict.fromkeys(line.activity.name for line in lines if line.ok and line.child is child))
+        audit.record(session, agent, "agenda.bulk", "child", child.id, child.full_name,
+                     f"{done[child.id]} jour{'s' if done[child.id] > 1 else ''} {verb} ({names}) "
+                     f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}")

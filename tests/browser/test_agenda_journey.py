@@ -5,6 +5,7 @@ one click and cancels it; with JavaScript (only the cell changes) and without
 from __future__ import annotations
 
 from datetime import time
+from datetime import timedelta
 
 import pytest
 
@@ -134,3 +135,39 @@ def test_agent_activity_pages_are_accessible(visit, town, db, app):
         visit.check(name)
     visit.goto("/agent/listes?jour=31/02/2026", status=422)
     visit.check("agent-listes-date-invalide")
+
+
+def test_an_agent_books_for_a_family_from_the_back_office(visit, town, db):
+    """At the counter or on the phone: from the household's page to its agenda, with the keyboard."""
+    page = visit.page
+    visit.sign_in(town.agent.email, PASSWORD)
+    visit.goto(f"/agent/foyers/{town.household.id}")
+    page.get_by_role("link", name="Agenda du foyer").click()
+    visit.wait_for_path("/agenda")
+    day = next_weekday(0)
+    visit.goto(f"/agenda?foyer={town.household.id}&enfant={town.leo.id}&mois={day:%Y-%m}")
+    assert "Agenda du foyer Martin" in page.inner_text("h1")
+    cell = f"#c{town.leo.id}-a{town.canteen.id}-{day:%Y%m%d}"
+    page.locator(f"#b-c{town.leo.id}-a{town.canteen.id}-{day:%Y%m%d}").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{cell}.slot-booked")
+    assert page.evaluate("document.activeElement.id") == f"b-c{town.leo.id}-a{town.canteen.id}-{day:%Y%m%d}"
+    visit.check("agent-agenda-du-foyer")
+    for path, name in [(f"/agenda/inscription?foyer={town.household.id}", "agent-inscrire-pour-le-foyer"),
+                       (f"/agenda/saisie-groupee?foyer={town.household.id}", "agent-saisie-groupee-du-foyer"),
+                       (f"/agenda/absence?foyer={town.household.id}", "agent-absence-pour-le-foyer")]:
+        visit.goto(path)
+        visit.check(name)
+    # « Mettre fin à l'inscription », from the list of the household's enrolments, with the keyboard.
+    visit.goto(f"/agenda/inscription?foyer={town.household.id}")
+    link = page.get_by_role("link", name="Mettre fin à l'inscription de Léo à Restauration scolaire")
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#last_day")
+    visit.check("agent-fin-inscription")
+    page.fill("#last_day", (day - timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Mettre fin à l'inscription").press("Enter")
+    page.wait_for_selector("text=prend fin le")
+    assert "1 réservation annulée." in page.content()
+    visit.check("agent-fin-inscription-faite")
+    visit.assert_clean_console()

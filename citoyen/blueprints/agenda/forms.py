@@ -41,6 +41,11 @@ class EnrolForm(Form):
     end_date = FrenchDateField("Au", validators=[required("Indiquez la fin de la période.")],
                                description=DATE_HINT)
 
+class EndEnrolmentForm(Form):
+    last_day = FrenchDateField("Dernier jour", validators=[required("Indiquez le dernier jour de l'inscription.")],
+                               description=DATE_HINT)
+
+
 class BulkForm(Form):
     children = Checkboxes("Enfants", coerce=_int_or_none, message="Choisissez les enfants dans la liste.")
     activities = Checkboxes("Activités", coerce=_int_or_none, message="Choisissez les activités dans la liste.")

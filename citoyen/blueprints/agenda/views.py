@@ -5,6 +5,7 @@ post a form and the month comes back), enrolment, bulk booking, absences."""
 from __future__ import annotations
 
 from datetime import date
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import abort
@@ -22,6 +23,7 @@ from citoyen.blueprints.agenda import bp
 from citoyen.blueprints.agenda.forms import AbsenceForm
 from citoyen.blueprints.agenda.forms import BulkForm
 from citoyen.blueprints.agenda.forms import CertificateForm
+from citoyen.blueprints.agenda.forms import EndEnrolmentForm
 from citoyen.blueprints.agenda.forms import EnrolForm
 from citoyen.blueprints.documents import uploads
 from citoyen.blueprints.util import add_error
@@ -34,18 +36,47 @@ from citoyen.extensions import csrf
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
+from citoyen.models import Enrolment
 from citoyen.services import agenda
+from citoyen.services import households
 from citoyen.services.documents import parse_id
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
 
 
+def _household_id() -> int | None:
+    """The household an agent acts for (« ?foyer= » on every agenda page, at
+    the town hall's counter or on the phone); a family's pages have none."""
+    if not current_user.is_authenticated or not current_user.is_agent:
+        return None
+    return parse_id(request.args.get("foyer"))
+
+
 def _children():
-    return agenda.children_of(get_session(), current_user)
+    household_id = _household_id()
+    if household_id is None:
+        return agenda.children_of(get_session(), current_user)
+    try:
+        return agenda.household_children(get_session(), current_user, household_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.context_processor
+def _acting_for():
+    """``foyer`` for the pages' own addresses, and the household an agent acts for."""
+    household_id = _household_id()
+    if household_id is None:
+        return {"foyer": None, "acting_for": None}
+    try:
+        household = households.household_for(get_session(), current_user, household_id)
+    except NotFound:  # the views answer 404 (an error page is rendered here too)
+        return {"foyer": None, "acting_for": None}
+    return {"foyer": household_id, "acting_for": household}
 
 
 def _month_url(child: str | None = None, month: str | None = None) -> str:
-    return url_for("agenda.month", enfant=child or None, mois=month or None)
+    return url_for("agenda.month", enfant=child or None, mois=month or None, foyer=_household_id())
 
 
 @bp.route("")
@@ -54,21 +85,24 @@ def month():
     state. The page is kept rendered and served again while everything it
     shows reads the same (``fragment_cache``)."""
     now = agenda.local_now()
+    household_id = _household_id()
+    if household_id is not None:
+        _children()  # a household that does not exist: 404
     page = agenda.month_page(get_session(), current_user, request.args.get("mois"), request.args.get("enfant"),
-                             now)
+                             now, household_id)
     data = page.data
 
     def render_page():
         view = agenda.build_month(data)
         html = render_template(
             "agenda/month.html", children=page.children, selected=page.selected, view=view,
-            show_child=len(data.children) > 1, back="?" + urlencode({"enfant": page.selected, "mois": view.key}),
+            show_child=len(data.children) > 1, back=_back_query(page.selected, view.key),
             week=page.week, to_follow=agenda.to_follow(page.enrolments, now.date()), states=agenda.STATE_LABELS,
             icons=agenda.STATE_ICONS,
             today=now.date(), token=fragment_cache.TOKEN, csrf_token=lambda: fragment_cache.TOKEN)
         return html, view.valid_until
 
-    key = (current_user.id, page.selected, data.year, data.month)
+    key = (current_user.id, household_id, page.selected, data.year, data.month)
     return fragment_cache.serve(_pages(), key, page.inputs, now, render_page)
 
 
@@ -78,6 +112,15 @@ def _pages() -> fragment_cache.FragmentCache:
         cache = current_app.extensions["citoyen.agenda_pages"] = fragment_cache.FragmentCache(
             current_app.config["AGENDA_CACHE_SIZE"])
     return cache
+
+
+def _back_query(child: str, month: str) -> str:
+    """The query string a cell's button carries, to come back to this month."""
+    household_id = _household_id()
+    values = {"enfant": child, "mois": month}
+    if household_id is not None:
+        values["foyer"] = household_id
+    return "?" + urlencode(values)
 
 
 def _back_to_month(day: str = "") -> str:
@@ -118,7 +161,7 @@ def _cell_action(action: str, child_id: int, day: str, activity_id: int):
         return redirect(_back_to_month(day))
     args = request.args
     child_param = args.get("enfant", "tous")
-    back = "?" + urlencode({"enfant": child_param, "mois": args.get("mois") or day[:7]})
+    back = _back_query(child_param, args.get("mois") or day[:7])
     # The month's cells are this macro: called straight, it spares a template
     # context per click. Its form carries the token the month page carries.
     macro = current_app.jinja_env.get_template("agenda/_macros.html").module.agenda_cell
@@ -179,8 +222,43 @@ def enrol():
                 flash(f"{enrolment.child.first_name} est inscrit·e à {enrolment.activity.name} : vous pouvez "
                       "réserver les jours dans l'agenda.", "success")
             return redirect(_month_url(str(enrolment.child_id), f"{enrolment.start_date:%Y-%m}"))
-    return render("agenda/enrol.html", block="form", form=form, children=children,
+    today = agenda.local_now().date()
+    enrolments = [e for e in agenda.enrolments_of(session, children)
+                  if e.status != "refused" and e.end_date >= today]
+    return render("agenda/enrol.html", block="form", form=form, children=children, enrolments=enrolments,
                   status=form_status(form) if form.errors or form.form_errors else 200)
+
+
+@bp.route("/inscriptions/<int:enrolment_id>/fin", methods=["GET", "POST"])
+def end_enrolment(enrolment_id: int):
+    """Mettre fin à l'inscription: its last day; the days booked after it are cancelled."""
+    session = get_session()
+    try:
+        enrolment = agenda.enrolment_for(session, current_user, enrolment_id)
+    except NotFound:
+        abort(404)
+    form = EndEnrolmentForm()
+    today = agenda.local_now().date()
+    if request.method == "GET":
+        form.last_day.data = max(today, enrolment.start_date - timedelta(days=1)) \
+            if enrolment.start_date > today else today
+    if form.validate_on_submit():
+        child_id, name, first = enrolment.child_id, enrolment.activity.name, enrolment.child.first_name
+        ok, result = attempt(form, agenda.end_enrolment, session, current_user, enrolment_id, form.last_day.data,
+                             base_url())
+        if ok:
+            ended, cancelled = result
+            flash((f"L'inscription de {first} à {name} est retirée." if ended is None else
+                   f"L'inscription de {first} à {name} prend fin le {ended.end_date:%d/%m/%Y}.")
+                  + (f" {cancelled} réservation{'s' if cancelled > 1 else ''} annulée{'s' if cancelled > 1 else ''}."
+                     if cancelled else ""), "success")
+            return redirect(_month_url(str(child_id)))
+        enrolment = session.get(Enrolment, enrolment_id)
+        if enrolment is None:
+            abort(404)
+    booked = agenda.bookings_after(session, enrolment, today)
+    return render("agenda/end_enrolment.html", block="form", form=form, enrolment=enrolment, booked=booked,
+                  today=today, status=form_status(form) if form.errors or form.form_errors else 200)
 
 
 @bp.route("/saisie-groupee", methods=["GET", "POST"])
@@ -288,7 +366,7 @@ def attach_certificate(absence_id: int):
     if request.args.get("retour") == "agent" and current_user.is_agent:
         back = url_for("agent.absences")
     else:
-        back = url_for("agenda.absence") + f"#absence-{absence_id}"
+        back = url_for("agenda.absence", foyer=_household_id()) + f"#absence-{absence_id}"
     form = CertificateForm(formdata=None) if too_big else CertificateForm()
     try:
         if too_big:
