@@ -58,20 +58,14 @@ def end(client, enrolment, day, foyer=None):
                        data={"last_day": day.strftime("%d/%m/%Y") if hasattr(day, "strftime") else day})
 
 
-def test_the_enrol_page_lists_the_current_enrolments_with_their_end(client, auth, town):
+def test_the_enrol_page_lists_the_current_enrolments_with_their_end(client, auth, town, db):
     auth.sign_in(town.parent.email)
     page = words(client.get("/agenda/inscription"))
     assert "Inscriptions en cours" in page
     assert "Mettre fin à l'inscription de Léo à Restauration scolaire" in page
     assert "Mettre fin à l'inscription de Léo à Accueil matin" in page
-    form = words(client.get(f"/agenda/inscriptions/{canteen_enrolment(db=_db(client), town=town).id}/fin"))
+    form = words(client.get(f"/agenda/inscriptions/{canteen_enrolment(db, town).id}/fin"))
     assert "Dernier jour" in form and "Léo Martin" in form
-
-
-def _db(client):
-    from citoyen.db import new_session
-
-    return new_session(client.application)
 
 
 def test_a_family_ends_an_enrolment_and_the_later_days_are_cancelled(client, auth, town, monday, db):
