@@ -21,6 +21,8 @@ ACTION_LABELS = {
     "household.add_child": "Ajout d'un enfant",
     "household.import": "Import de foyers",
     "household.invite": "Invitation d'un responsable",
+    "household.code_renewed": "Code abonné renouvelé",
+    "household.account_detached": "Compte détaché du foyer",
     "household.edit": "Modification du dossier par un agent",
     "household.change_validated": "Modification validée",
     "household.change_refused": "Modification refusée",

@@ -639,3 +639,56 @@ def invite_guardian(
                  guardian.full_name)
     session.commit()
     return account
+
+
+# ---------------------------------------------------------------- ending a subscription
+
+def renew_code(session: Session, actor: Account, household: Household) -> str:
+    """Renouveler le code abonné: the old code stops working (a code given to
+    the wrong person, or seen by others); accounts already subscribed keep
+    their access."""
+    _require_agent(actor)
+    begin_write(session)
+    session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+    household = session.get(Household, household.id, populate_existing=True)
+    household.subscription_code = new_subscription_code()
+    # The code itself is not written in the journal: it is a secret of the family.
+    audit.record(session, actor, "household.code_renewed", "household", household.id, household.name)
+    session.commit()
+    return household.subscription_code
+
+
+def detach_account(session: Session, actor: Account, household: Household, account_id: int,
+                   base_url: str) -> Account:
+    """Détacher un compte du foyer (a separation, an account subscribed by
+    mistake): the account no longer sees the household, its children or its
+    invoices; the guardian's record stays. Its owner is told, and an
+    invitation still pending for it can no longer link it again."""
+    from citoyen.models.accounts import TOKEN_INVITATION
+    from citoyen.models.accounts import AccountToken
+
+    _require_agent(actor)
+    begin_write(session)
+    session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+    link = session.scalar(select(HouseholdLink).where(HouseholdLink.household_id == household.id,
+                                                      HouseholdLink.account_id == account_id))
+    account = session.get(Account, account_id) if link is not None else None
+    if link is None or account is None:
+        raise NotFound("Ce compte n'est pas abonné à ce foyer.")
+    session.delete(link)
+    for guardian in session.scalars(select(Guardian).where(Guardian.household_id == household.id,
+                                                           Guardian.account_id == account_id)):
+        guardian.account_id = None
+    now = utcnow()
+    for token in session.scalars(select(AccountToken).where(
+            AccountToken.account_id == account_id, AccountToken.purpose == TOKEN_INVITATION,
+            AccountToken.used_at.is_(None), AccountToken.expires_at > now)):
+        token.used_at = now
+    audit.record(session, actor, "household.account_detached", "household", household.id, household.name,
+                 f"{account.full_name} <{account.email}>")
+    notifications.notify(
+        session, account, f"Votre compte n'est plus rattaché au foyer {household.name}",
+        "La mairie a détaché votre compte de ce dossier famille : vous n'en voyez plus les enfants, les "
+        "réservations ni les factures. Si c'est une erreur, contactez la mairie.", base_url, link="/contact")
+    session.commit()
+    return account

@@ -202,6 +202,7 @@ def test_household_pages(visit, db, make_account, commune):
             ("/agent/foyers/import", "agent-importer-foyers", False),
             ("/agent/modifications", "agent-a-valider", False),
             (f"/agent/foyers/{household.id}", "agent-foyer", True),
+            (f"/agent/foyers/{household.id}/comptes/{parent.id}/detacher", "agent-detacher-compte", False),
         ],
     )
 

@@ -306,6 +306,36 @@ def household(household_id: int):
     )
 
 
+@bp.route("/foyers/<int:household_id>/code", methods=["POST"])
+def renew_household_code(household_id: int):
+    """Renouveler le code abonné: the old code stops working."""
+    target = household_or_404(current_user, household_id)
+    code = households.renew_code(get_session(), current_user, target)
+    flash(f"Nouveau code abonné du foyer {target.name} : {code}. L'ancien code ne fonctionne plus ; les comptes "
+          "déjà abonnés gardent leur accès.", "success")
+    return redirect(url_for("agent.household", household_id=household_id))
+
+
+@bp.route("/foyers/<int:household_id>/comptes/<int:account_id>/detacher", methods=["GET", "POST"])
+def detach_household_account(household_id: int, account_id: int):
+    """Détacher un compte du foyer, after a page that says what it does."""
+    target = household_or_404(current_user, household_id)
+    session = get_session()
+    account = next((a for a in households.linked_accounts(session, target) if a.id == account_id), None)
+    if account is None:
+        abort(404)
+    form = Form()
+    if form.validate_on_submit():
+        ok, result = attempt(form, households.detach_account, session, current_user, target, account_id,
+                             base_url())
+        if not ok and isinstance(result, NotFound):
+            abort(404)
+        if ok:
+            flash(f"Le compte de {result.full_name} n'est plus rattaché au foyer {target.name}.", "success")
+            return redirect(url_for("agent.household", household_id=household_id))
+    return render("agent/detach_account.html", household=target, account=account, form=form)
+
+
 @bp.route("/foyers/<int:household_id>/responsables/<int:guardian_id>/inviter", methods=["POST"])
 def invite_guardian(household_id: int, guardian_id: int):
     """Inviter par courriel: the account is created already subscribed to the household."""
