@@ -75,7 +75,7 @@ def test_an_agent_detaches_an_account_after_a_page_that_says_what_it_does(client
     assert "ne verra plus ce foyer" in confirm and parent.email in confirm
     assert households.households_of(fresh(db), parent) != []  # nothing done by looking
     response = client.post(path, follow_redirects=True)
-    assert f"n'est plus rattaché au foyer Martin" in text(response)
+    assert "n'est plus rattaché au foyer Martin" in text(response)
     assert households.households_of(fresh(db), parent) == []
     assert journal(db)[before:] == [("household.account_detached", f"{parent.full_name} <{parent.email}>")]
     note = db.scalars(select(Notification).where(Notification.account_id == parent.id)).all()[-1]
