@@ -20,6 +20,7 @@ from citoyen import config as default_config
 from citoyen.cookie_sessions import CookieSessions
 from citoyen.security_headers import SIGNED_IN
 from citoyen.security_headers import SecurityHeaders
+from citoyen.wording import of
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,6 @@ class Portal(Flask):
             if len(self._sync) < 1024:  # views and hooks are a few hundred; never grow past
                 self._sync[func] = sync
         return sync
-
-
-def _of(name: str) -> str:
-    """« de Léo », « d'Inès »: « de » before a first name, elided before a vowel."""
-    return ("d'" if name[:1].lower() in "aeiouyàâäéèêëîïôöùûü" else "de ") + name
 
 
 def create_app(config: Mapping | None = None) -> Flask:
@@ -130,6 +126,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from citoyen.blueprints.messages import bp as messages_bp
     from citoyen.blueprints.payments import bp as payments_bp
     from citoyen.blueprints.profile import bp as profile_bp
+    from citoyen.blueprints.requests import bp as requests_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -137,6 +134,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(household_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(agenda_bp)
+    app.register_blueprint(requests_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(agent_bp)
@@ -265,7 +263,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["datetime_fr"] = timefmt.format_datetime
     app.jinja_env.filters["date_fr"] = timefmt.format_date
-    app.jinja_env.filters["de"] = _of
+    app.jinja_env.filters["de"] = of
     app.jinja_env.filters["iso_date_fr"] = timefmt.format_iso_date
     app.jinja_env.globals["PASSWORD_RULE"] = passwords.RULE_TEXT
     app.jinja_env.globals["url_for"] = _remembered_urls(app)

@@ -35,8 +35,12 @@ from citoyen.models.money import PriceBracket
 from citoyen.models.notifications import Notification
 from citoyen.models.organisations import Organisation
 from citoyen.models.outbox import OutboxMessage
+from citoyen.models.requests import Request
+from citoyen.models.requests import RequestMessage
 
 __all__ = [
+    "Request",
+    "RequestMessage",
     "Account",
     "AccountToken",
     "Absence",

@@ -72,6 +72,7 @@ from citoyen.services.errors import NotFound
 from citoyen.timefmt import MONTHS
 from citoyen.timefmt import PARIS
 from citoyen.transactions import begin_write
+from citoyen.wording import of
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -1221,7 +1222,7 @@ def _cancel(session: Session, click: Click, base_url: str) -> tuple[int | None, 
     if not done:
         session.rollback()
         raise DomainError("Cette réservation est déjà annulée.")
-    _journal(session, click, "agenda.cancel")
+    _journal(session, click, "agenda.unwait" if booking.status == BOOKING_WAITING else "agenda.cancel")
     session.commit()
     return booking.slot_id, None
 
@@ -1556,11 +1557,11 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
                  "household", household.id, household.name, what + ("" if accept else f" — motif : {reason}"))
     if accept:
         subject = f"Inscription validée : {activity.name}"
-        body = (f"La mairie a validé l'inscription de {child.first_name} à {activity.name}. "
+        body = (f"La mairie a validé l'inscription {of(child.first_name)} à {activity.name}. "
                 "Vous pouvez maintenant réserver les jours dans l'agenda.")
     else:
         subject = f"Inscription refusée : {activity.name}"
-        body = f"La mairie n'a pas validé l'inscription de {child.first_name} à {activity.name}. Motif : {reason}"
+        body = f"La mairie n'a pas validé l'inscription {of(child.first_name)} à {activity.name}. Motif : {reason}"
     for account in households.linked_accounts(session, household):
         notifications.notify(session, account, subject, body, base_url,
                              link=f"/agenda?enfant={child.id}&mois={enrolment.start_date:%Y-%m}")
@@ -1586,13 +1587,14 @@ def bookings_after(session: Session, enrolment: Enrolment, day: date) -> int:
 
 
 def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day: date | None, base_url: str,
-                  now: datetime | None = None) -> tuple[Enrolment | None, int]:
+                  now: datetime | None = None) -> tuple[Enrolment | None, int, int]:
     """Mettre fin à l'inscription: ``last_day`` is its last day. The bookings
     and places in line after it are cancelled (each place goes to the first
     in line, as for « Annuler »); a family may not end it before a booked day
     whose cancellation deadline has passed (that is « Déclarer l'absence »).
     An enrolment not yet begun, ended before its first day, is withdrawn
-    (``None`` is returned). Returns the enrolment and the bookings cancelled."""
+    (``None`` is returned). Returns the enrolment, the bookings cancelled and
+    the places in line given up."""
     now = now or local_now()
     today = now.date()
     if last_day is None:
@@ -1624,23 +1626,25 @@ def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day:
                    and booking.status in (BOOKING_BOOKED, BOOKING_WAITING)), key=lambda b: b.day)
     if not actor.is_agent:
         rules = ctx.rules_of(activity)[1]
-        for booking in gone:
-            if booking.status == BOOKING_BOOKED and now > rules.limit(booking.day, activity.start_time):
-                raise DomainError(
-                    f"{child.first_name} est réservé·e le {booking.day:%d/%m/%Y} et le délai d'annulation est "
-                    f"passé : choisissez le {booking.day:%d/%m/%Y} ou un jour après comme dernier jour, ou "
-                    "déclarez l'absence de l'enfant.", "last_day")
-    cancelled = 0
+        late = [b.day for b in gone
+                if b.status == BOOKING_BOOKED and now > rules.limit(b.day, activity.start_time)]
+        if late:
+            # The last of them: the first last day that the deadlines allow.
+            raise DomainError(
+                f"{child.first_name} a une réservation le {late[-1]:%d/%m/%Y} et le délai d'annulation est "
+                f"passé : choisissez le {late[-1]:%d/%m/%Y} ou un jour après comme dernier jour, ou "
+                "déclarez l'absence de l'enfant.", "last_day")
+    cancelled = left_waiting = 0
     for booking in gone:
         if booking.status == BOOKING_BOOKED:
             if _cancel_booking(session, actor.id, booking.id, booking.slot_id, None, base_url,
                                promote=booking.day > today):
                 cancelled += 1
         else:
-            session.execute(
+            left_waiting += session.execute(
                 update(Booking).where(Booking.id == booking.id, Booking.status == BOOKING_WAITING)
                 .values(status=BOOKING_CANCELLED, waiting_since=None, author_id=actor.id, updated_at=utcnow())
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)).rowcount
     household = session.get(Household, child.household_id)
     was = f"du {enrolment.start_date:%d/%m/%Y} au {enrolment.end_date:%d/%m/%Y}"
     withdrawn = last_day < enrolment.start_date
@@ -1651,23 +1655,34 @@ def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day:
     else:
         enrolment.end_date = last_day
         what = f"{child.full_name} — {activity.name} {was} : dernier jour le {last_day:%d/%m/%Y}"
-    if cancelled:
-        what += f" ({cancelled} réservation{'s' if cancelled > 1 else ''} annulée{'s' if cancelled > 1 else ''})"
+    undone = undone_text(cancelled, left_waiting)
+    if undone:
+        what += f" ({undone})"
     if actor.is_agent:
         audit.record(session, actor, "agenda.enrolment_ended", "household", household.id, household.name, what)
         if withdrawn:
-            body = f"La mairie a retiré l'inscription de {child.first_name} à {activity.name} ({was})."
+            body = f"La mairie a retiré l'inscription {of(child.first_name)} à {activity.name} ({was})."
         else:
-            body = (f"La mairie a mis fin à l'inscription de {child.first_name} à {activity.name} : "
+            body = (f"La mairie a mis fin à l'inscription {of(child.first_name)} à {activity.name} : "
                     f"son dernier jour est le {last_day:%d/%m/%Y}.")
-        if cancelled:
-            body += (f" {cancelled} réservation{'s' if cancelled > 1 else ''} après ce jour "
-                     f"{'ont' if cancelled > 1 else 'a'} été annulée{'s' if cancelled > 1 else ''}.")
+        if undone:
+            body += f" Après ce jour : {undone}."
         for account in households.linked_accounts(session, household):
             notifications.notify(session, account, f"Fin d'inscription : {activity.name}", body, base_url,
                                  link=f"/agenda?enfant={child.id}")
     session.commit()
-    return enrolment, cancelled
+    return enrolment, cancelled, left_waiting
+
+
+def undone_text(cancelled: int, left_waiting: int) -> str:
+    """« 2 réservations annulées, 1 place en liste d'attente retirée »."""
+    parts = []
+    if cancelled:
+        parts.append(f"{cancelled} réservation{'s' if cancelled > 1 else ''} annulée{'s' if cancelled > 1 else ''}")
+    if left_waiting:
+        plural = "s" if left_waiting > 1 else ""
+        parts.append(f"{left_waiting} place{plural} en liste d'attente retirée{plural}")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------- saisie groupée

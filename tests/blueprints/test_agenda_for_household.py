@@ -124,6 +124,12 @@ def test_a_waiting_list_place_taken_by_an_agent_is_in_the_journal(client, auth, 
     assert response.status_code == 200
     assert bookings(db) == [(town.leo.id, full.id, monday, "waiting")]
     assert [a for a, _label, _details in journal(db)] == ["agenda.wait"]
+    client.post(cell(town, monday, act=full, what="annulation") + f"?foyer={town.household.id}", headers=hx)
+    assert [a for a, _label, _details in journal(db)] == ["agenda.wait", "agenda.unwait"]
+    # Without JavaScript, the message speaks of the family, not to it.
+    response = client.post(cell(town, monday, act=full, what="attente") + f"?foyer={town.household.id}",
+                           follow_redirects=True)
+    assert "sa famille sera prévenue si une place se libère" in words(response)
 
 
 def test_a_family_cannot_use_the_household_parameter(client, auth, town, monday, db):

@@ -18,6 +18,7 @@ from citoyen.models import Enrolment
 from citoyen.models import Notification
 from citoyen.services import agenda
 from tests.agenda_helpers import BASE_URL
+from tests.agenda_helpers import activity
 from tests.agenda_helpers import build_town
 from tests.agenda_helpers import enrol
 from tests.agenda_helpers import household
@@ -62,8 +63,8 @@ def test_the_enrol_page_lists_the_current_enrolments_with_their_end(client, auth
     auth.sign_in(town.parent.email)
     page = words(client.get("/agenda/inscription"))
     assert "Inscriptions en cours" in page
-    assert "Mettre fin à l'inscription de Léo à Restauration scolaire" in page
-    assert "Mettre fin à l'inscription de Léo à Accueil matin" in page
+    assert "Mettre fin à l'inscription de Léo à Restauration scolaire du" in page
+    assert "Mettre fin à l'inscription de Léo à Accueil matin du" in page
     form = words(client.get(f"/agenda/inscriptions/{canteen_enrolment(db, town).id}/fin"))
     assert "Dernier jour" in form and "Léo Martin" in form
 
@@ -120,7 +121,7 @@ def test_a_family_cannot_end_before_a_day_past_its_cancellation_deadline(client,
     response = end(client, enrolment, typed)
     assert response.status_code == 422
     body = words(response)
-    assert (f"Léo est réservé·e le {monday:%d/%m/%Y} et le délai d'annulation est passé : choisissez le "
+    assert (f"Léo a une réservation le {monday:%d/%m/%Y} et le délai d'annulation est passé : choisissez le "
             f"{monday:%d/%m/%Y} ou un jour après comme dernier jour, ou déclarez l'absence de l'enfant.") in body
     assert f'value="{typed}"' in text(response)
     assert statuses(db, town.leo) == {monday: "booked", monday + timedelta(days=7): "booked"}
@@ -139,7 +140,7 @@ def test_an_enrolment_not_yet_begun_is_withdrawn(client, auth, town, monday, db)
     assert f'value="{monday + timedelta(days=13):%Y-%m-%d}"' in form  # the day before its first day
     response = end(client, future, monday)
     assert response.status_code in (302, 303)
-    assert "L'inscription de Inès à Accueil matin est retirée." in words(client.get(response.headers["Location"]))
+    assert "L'inscription d'Inès à Accueil matin est retirée." in words(client.get(response.headers["Location"]))
     fresh(db)
     assert db.get(Enrolment, future_id) is None
 
@@ -203,7 +204,7 @@ def test_an_agent_ends_it_past_the_deadline_in_the_journal_and_the_family_is_tol
     assert f"dernier jour le {monday - timedelta(days=1):%d/%m/%Y} (1 réservation annulée)" in entry.details
     note = db.scalars(select(Notification).where(Notification.account_id == town.parent.id)).one()
     assert note.subject == "Fin d'inscription : Restauration scolaire"
-    assert "1 réservation après ce jour a été annulée." in note.body
+    assert "Après ce jour : 1 réservation annulée." in note.body
 
 
 def test_an_enrolment_ended_again_with_the_same_day_is_refused(db, town, monday):
@@ -214,3 +215,52 @@ def test_an_enrolment_ended_again_with_the_same_day_is_refused(db, town, monday)
     with pytest.raises(agenda.DomainError, match="se termine déjà"):
         agenda.end_enrolment(db, town.parent, enrolment.id, monday, BASE_URL)
     assert statuses(db, town.leo) == {monday + timedelta(days=7): "cancelled"}
+
+
+def test_the_refusal_names_the_last_day_that_cannot_be_cancelled(client, auth, town, monday, db, monkeypatch):
+    study = activity(db, town.organisation, town.site, name="Étude", cancel_days=3)
+    enrol(db, town.leo, study)
+    tuesday, thursday = monday + timedelta(days=1), monday + timedelta(days=3)
+    for day in (tuesday, thursday):
+        agenda.book(db, town.parent, town.leo.id, study.id, day)
+    monkeypatch.setattr(agenda, "local_now", lambda: datetime.combine(monday, time(13, 0)))
+    fresh(db)
+    enrolment = db.scalar(select(Enrolment).where(Enrolment.activity_id == study.id))
+    auth.sign_in(town.parent.email)
+    response = end(client, enrolment, monday)
+    assert response.status_code == 422
+    assert f"choisissez le {thursday:%d/%m/%Y} ou un jour après" in words(response)
+    assert end(client, enrolment, thursday).status_code in (302, 303)
+
+
+def test_places_in_line_are_counted_and_the_month_of_the_last_day_comes_back(client, auth, town, monday, db):
+    full = activity(db, town.organisation, town.site, name="Accueil soir 1", default_capacity=0)
+    enrol(db, town.leo, full)
+    later = monday + timedelta(days=35)
+    agenda.join_waiting_list(db, town.parent, town.leo.id, full.id, later)
+    fresh(db)
+    enrolment = db.scalar(select(Enrolment).where(Enrolment.activity_id == full.id))
+    auth.sign_in(town.parent.email)
+    response = end(client, enrolment, monday)
+    assert response.headers["Location"].endswith(f"mois={monday:%Y-%m}")
+    assert "1 place en liste d'attente retirée." in words(client.get(response.headers["Location"]))
+    assert statuses(db, town.leo)[later] == "cancelled"
+
+
+def test_an_enrolment_ending_today_is_not_offered_to_end(client, auth, town, db):
+    enrolment = canteen_enrolment(db, town)
+    enrolment.end_date = agenda.local_now().date()
+    db.commit()
+    auth.sign_in(town.parent.email)
+    page = words(client.get("/agenda/inscription"))
+    assert "Mettre fin à l'inscription de Léo à Restauration scolaire" not in page
+    assert "Mettre fin à l'inscription de Léo à Accueil matin" in page
+
+
+def test_the_household_in_the_address_must_be_the_enrolments(client, auth, town, db):
+    other = household(db, town.organisation, name="Durand", children=("Zoé",))
+    enrolment = canteen_enrolment(db, town)
+    auth.sign_in(town.agent.email)
+    assert client.get(f"/agenda/inscriptions/{enrolment.id}/fin?foyer={other.id}").status_code == 404
+    assert end(client, enrolment, agenda.local_now().date(), foyer=other.id).status_code == 404
+    assert canteen_enrolment(db, town).end_date == enrolment.end_date

@@ -160,7 +160,7 @@ def test_an_agent_books_for_a_family_from_the_back_office(visit, town, db):
         visit.check(name)
     # « Mettre fin à l'inscription », from the list of the household's enrolments, with the keyboard.
     visit.goto(f"/agenda/inscription?foyer={town.household.id}")
-    link = page.get_by_role("link", name="Mettre fin à l'inscription de Léo à Restauration scolaire")
+    link = page.get_by_role("link", name="Mettre fin à l'inscription de Léo à Restauration scolaire du")
     link.focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#last_day")

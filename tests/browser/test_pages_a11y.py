@@ -218,3 +218,38 @@ def test_commune_choice_pages(visit, db, make_account, commune):
         ("/abonnements", "parent-votre-commune", True),
         ("/abonnements/commune?code_postal=45100", "parent-plusieurs-communes", False),
     ])
+
+
+def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_account, commune):
+    """« Mes demandes »: a family writes a request with the keyboard only; the town hall answers it."""
+    from citoyen.services import households
+    from citoyen.services import requests
+
+    agent = make_account(email="agent@belval.example", first_name="Julien", role="agent")
+    parent = make_account(email="camille.martin@example.org", first_name="Camille")
+    household = households.create_household(
+        db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
+    households.subscribe(db, parent, households.Attempt("code", code=household.subscription_code),
+                         "http://localhost")
+    visit.sign_in(parent.email, PASSWORD)
+    page = visit.page
+    check_pages(visit, [("/demandes", "parent-mes-demandes", True),
+                        ("/demandes/nouvelle", "parent-nouvelle-demande", True)])
+    page.locator("#kind").focus()
+    page.keyboard.press("ArrowDown")  # « Demande d'attestation »
+    page.keyboard.press("Tab")
+    page.keyboard.type("Attestation de quotient familial")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Bonjour, pourriez-vous m'envoyer une attestation pour la CAF ?")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Envoyer la demande")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Votre demande est envoyée à la mairie.")
+    found = requests.of_account(db, parent)[0]
+    assert found.status == "pending" and found.kind == "certificate"
+    check_pages(visit, [(f"/demandes/{found.id}", "parent-demande", True)])
+    requests.add_message(db, agent, found.id, "Elle part au courrier demain.", "http://localhost")
+    page.context.clear_cookies()
+    visit.sign_in(agent.email, PASSWORD)
+    check_pages(visit, [("/agent/demandes", "agent-demandes", False),
+                        (f"/agent/demandes/{found.id}", "agent-demande", False)])

@@ -42,6 +42,7 @@ from citoyen.services import households
 from citoyen.services.documents import parse_id
 from citoyen.services.errors import DomainError
 from citoyen.services.errors import NotFound
+from citoyen.wording import of
 
 
 def _household_id() -> int | None:
@@ -86,8 +87,11 @@ def month():
     shows reads the same (``fragment_cache``)."""
     now = agenda.local_now()
     household_id = _household_id()
+    acting = None
     if household_id is not None:
         _children()  # a household that does not exist: 404
+        household = households.household_for(get_session(), current_user, household_id)
+        acting = (household.name, current_user.is_admin)  # in the page: its name, the agent's menu
     page = agenda.month_page(get_session(), current_user, request.args.get("mois"), request.args.get("enfant"),
                              now, household_id)
     data = page.data
@@ -102,7 +106,7 @@ def month():
             today=now.date(), token=fragment_cache.TOKEN, csrf_token=lambda: fragment_cache.TOKEN)
         return html, view.valid_until
 
-    key = (current_user.id, household_id, page.selected, data.year, data.month)
+    key = (current_user.id, household_id, acting, page.selected, data.year, data.month)
     return fragment_cache.serve(_pages(), key, page.inputs, now, render_page)
 
 
@@ -138,6 +142,8 @@ def _done(action: str, cell) -> str:
     """What the month says after a plain form's click, from the day as it now stands."""
     if action == "wait" and cell.state == agenda.BOOKED:
         return _DONE["book"]  # a place was free again: booked at once
+    if action == "wait" and _household_id() is not None:
+        return "L'enfant est sur la liste d'attente : sa famille sera prévenue si une place se libère."
     return _DONE[action]
 
 
@@ -216,15 +222,16 @@ def enrol():
                                 form.start_date.data, form.end_date.data, base_url())
         if ok:
             if enrolment.status == "pending":
-                flash(f"L'inscription de {enrolment.child.first_name} à {enrolment.activity.name} est "
+                flash(f"L'inscription {of(enrolment.child.first_name)} à {enrolment.activity.name} est "
                       "transmise : elle est en attente de validation par la mairie.", "success")
             else:
                 flash(f"{enrolment.child.first_name} est inscrit·e à {enrolment.activity.name} : vous pouvez "
                       "réserver les jours dans l'agenda.", "success")
             return redirect(_month_url(str(enrolment.child_id), f"{enrolment.start_date:%Y-%m}"))
     today = agenda.local_now().date()
+    # Those that can still end before their planned last day.
     enrolments = [e for e in agenda.enrolments_of(session, children)
-                  if e.status != "refused" and e.end_date >= today]
+                  if e.status != "refused" and e.end_date > today]
     return render("agenda/enrol.html", block="form", form=form, children=children, enrolments=enrolments,
                   status=form_status(form) if form.errors or form.form_errors else 200)
 
@@ -237,6 +244,9 @@ def end_enrolment(enrolment_id: int):
         enrolment = agenda.enrolment_for(session, current_user, enrolment_id)
     except NotFound:
         abort(404)
+    household_id = _household_id()
+    if household_id is not None and household_id != enrolment.child.household_id:
+        abort(404)
     form = EndEnrolmentForm()
     today = agenda.local_now().date()
     if request.method == "GET":
@@ -247,12 +257,12 @@ def end_enrolment(enrolment_id: int):
         ok, result = attempt(form, agenda.end_enrolment, session, current_user, enrolment_id, form.last_day.data,
                              base_url())
         if ok:
-            ended, cancelled = result
-            flash((f"L'inscription de {first} à {name} est retirée." if ended is None else
-                   f"L'inscription de {first} à {name} prend fin le {ended.end_date:%d/%m/%Y}.")
-                  + (f" {cancelled} réservation{'s' if cancelled > 1 else ''} annulée{'s' if cancelled > 1 else ''}."
-                     if cancelled else ""), "success")
-            return redirect(_month_url(str(child_id)))
+            ended, cancelled, left_waiting = result
+            undone = agenda.undone_text(cancelled, left_waiting)
+            flash((f"L'inscription {of(first)} à {name} est retirée." if ended is None else
+                   f"L'inscription {of(first)} à {name} prend fin le {ended.end_date:%d/%m/%Y}.")
+                  + (f" {undone[0].upper()}{undone[1:]}." if undone else ""), "success")
+            return redirect(_month_url(str(child_id), f"{form.last_day.data:%Y-%m}"))
         enrolment = session.get(Enrolment, enrolment_id)
         if enrolment is None:
             abort(404)

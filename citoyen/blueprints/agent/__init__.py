@@ -11,5 +11,6 @@ from citoyen.blueprints.agent import activities  # noqa: E402,F401
 from citoyen.blueprints.agent import documents  # noqa: E402,F401
 from citoyen.blueprints.agent import imports  # noqa: E402,F401
 from citoyen.blueprints.agent import money  # noqa: E402,F401
+from citoyen.blueprints.agent import requests  # noqa: E402,F401
 from citoyen.blueprints.agent import requirements  # noqa: E402,F401
 from citoyen.blueprints.agent import views  # noqa: E402,F401
