@@ -15,9 +15,11 @@ from citoyen.models import Child
 from citoyen.models import Document
 from citoyen.models import Enrolment
 from citoyen.models import Guardian
+from citoyen.models import Request
 from citoyen.models.agenda import ENROLMENT_PENDING
 from citoyen.models.documents import DOCUMENT_SUBMITTED
 from citoyen.models.households import CHANGE_PENDING
+from citoyen.models.requests import REQUEST_PENDING
 from citoyen.services import households
 from citoyen.services import notifications
 
@@ -82,6 +84,10 @@ def _agent_items(session: Session) -> list[AttentionItem]:
          ("inscription à une activité attend votre validation",
           "inscriptions à une activité attendent votre validation"),
          "/agent/inscriptions", "Voir les inscriptions à valider"),
+        (_count(session, Request, Request.status == REQUEST_PENDING),
+         ("demande d'une famille attend d'être prise en charge",
+          "demandes des familles attendent d'être prises en charge"),
+         "/agent/demandes", "Voir les demandes"),
     )
     return [AttentionItem(f"{count} {words[count > 1]}.", link, link_text)
             for count, words, link, link_text in waiting if count]

@@ -23,6 +23,9 @@ from citoyen.transactions import begin_write
 PAGE_SIZE = 20
 
 
+SUBJECT_LIMIT = 200  # Notification.subject and OutboxMessage.subject
+
+
 def notify(
     session: Session,
     account: Account,
@@ -33,7 +36,10 @@ def notify(
 ) -> Notification:
     """Post a message to an account, and mail it if the account wants mail.
 
-    Part of the caller's transaction: the caller commits."""
+    Part of the caller's transaction: the caller commits. A subject longer
+    than its column (a family's own words in it) is cut, with « … »."""
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[:SUBJECT_LIMIT - 1].rstrip() + "…"
     notification = Notification(account_id=account.id, subject=subject, body=body, link=link)
     session.add(notification)
     if account.email_notifications:

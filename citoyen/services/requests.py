@@ -7,6 +7,8 @@ a family may cancel a request still pending (it is then closed)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
@@ -51,6 +53,7 @@ STATUS_LABELS = {
 SUBJECT_LIMIT = 200
 BODY_LIMIT = 5000
 CANCELLED_BY_FAMILY = "Annulée par la famille."
+REPEAT_WINDOW = timedelta(minutes=2)
 
 
 def _clean(kind: str, subject: str, body: str, sending: bool) -> tuple[str, str, str]:
@@ -87,7 +90,10 @@ def request_for(session: Session, actor: Account, request_id: int) -> Request:
     found = session.get(Request, request_id) if request_id else None
     if found is None:
         raise NotFound("Cette demande n'existe pas.")
-    if not actor.is_agent:
+    if actor.is_agent:
+        if found.status == REQUEST_DRAFT:  # a family's draft is its own
+            raise NotFound("Cette demande n'existe pas.")
+    else:
         households.household_for(session, actor, found.household_id)  # raises NotFound
     return found
 
@@ -143,8 +149,16 @@ def create(session: Session, actor: Account, household_id: int, kind: str, subje
     kind, subject, body = _clean(kind, subject, body, send)
     if actor.is_agent:
         raise Forbidden("Les demandes sont écrites par les familles.")
+    begin_write(session)
     household = households.household_for(session, actor, household_id)
     now = utcnow()
+    # Sent twice (a double click, the browser sending the form again): the first stands.
+    same = session.scalar(select(Request).where(
+        Request.household_id == household.id, Request.author_id == actor.id, Request.kind == kind,
+        Request.subject == subject, Request.body == body, Request.created_at >= now - REPEAT_WINDOW)
+        .order_by(Request.id.desc()).limit(1))
+    if same is not None and same.status in (REQUEST_DRAFT, REQUEST_PENDING):
+        return same
     created = Request(household_id=household.id, author_id=actor.id, kind=kind, subject=subject, body=body,
                       status=REQUEST_PENDING if send else REQUEST_DRAFT, sent_at=now if send else None,
                       created_at=now, updated_at=now)
@@ -159,10 +173,13 @@ def update(session: Session, actor: Account, request_id: int, kind: str, subject
     found = _locked(session, actor, request_id)
     if actor.is_agent:
         raise Forbidden("Les demandes sont écrites par les familles.")
-    kind, subject, body = _clean(kind, subject, body, send or found.status == REQUEST_PENDING)
     if found.status not in (REQUEST_DRAFT, REQUEST_PENDING):
         raise DomainError("Cette demande est déjà prise en charge par la mairie : elle ne se modifie plus. "
-                          "Vous pouvez lui écrire un message.")
+                          "Vous pouvez lui écrire un message." if found.status == REQUEST_PROCESSING
+                          else "Cette demande est terminée : elle ne se modifie plus.")
+    if found.status == REQUEST_PENDING and not (body or "").strip():
+        raise DomainError("Le texte de la demande ne peut pas être vide.", "body")
+    kind, subject, body = _clean(kind, subject, body, send)
     found.kind, found.subject, found.body = kind, subject, body
     if send and found.status == REQUEST_DRAFT:
         found.status, found.sent_at = REQUEST_PENDING, utcnow()
@@ -206,7 +223,11 @@ def add_message(session: Session, actor: Account, request_id: int, body: str, ba
         raise DomainError("Cette demande est terminée : elle ne reçoit plus de message."
                           if found.status in (REQUEST_CLOSED, REQUEST_REFUSED)
                           else "Envoyez d'abord la demande.")
-    message = RequestMessage(request_id=found.id, author_id=actor.id, author_label=actor.full_name,
+    last = found.messages[-1] if found.messages else None
+    if (last is not None and last.author_id == actor.id and last.body == body
+            and last.created_at >= utcnow() - REPEAT_WINDOW):
+        return last  # the same message sent twice: one message, one notification
+    message = RequestMessage(request_id=found.id, author_id=actor.id, author_label=actor.full_name[:200],
                              from_agent=actor.is_agent, body=body, created_at=utcnow())
     session.add(message)
     found.updated_at = utcnow()

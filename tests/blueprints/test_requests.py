@@ -112,7 +112,7 @@ def test_a_draft_is_kept_changed_sent_or_deleted(client, auth, parent, family, d
     assert the_request(db).status == "pending"
     response = client.post(f"/demandes/{draft.id}/supprimer", follow_redirects=True)
     assert "Seul un brouillon se supprime" in words(response)
-    second = client.post("/demandes/nouvelle", data={**NEW, "action": "draft"})
+    second = client.post("/demandes/nouvelle", data={**NEW, "subject": "Une autre", "action": "draft"})
     second_id = int(second.headers["Location"].rsplit("/", 1)[1])
     client.post(f"/demandes/{second_id}/supprimer")
     fresh(db)
@@ -227,3 +227,69 @@ def test_a_second_take_at_once_is_refused(db, agent, parent, family):
         service.take(db, agent, created.id, "http://localhost")
     with pytest.raises(service.Forbidden):
         service.create(db, agent, family.id, **NEW, send=True)
+
+
+def test_a_long_subject_still_reaches_the_family(client, auth, parent, agent, family, db):
+    """The notification's subject adds words to the family's own: it is cut to its column, not refused."""
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "subject": "x" * 200, "action": "send"})
+    found = the_request(db)
+    auth.sign_in(agent.email)
+    response = client.post(f"/agent/demandes/{found.id}/prise-en-charge")
+    assert response.status_code == 303
+    assert the_request(db).status == "processing"
+    subject = notes(db, parent)[-1]
+    assert len(subject) == 200 and subject.endswith("…")
+
+
+def test_the_same_request_or_message_sent_twice_is_kept_once(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    first = client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    second = client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    assert first.headers["Location"] == second.headers["Location"]
+    fresh(db)
+    assert len(db.scalars(select(Request)).all()) == 1
+    found = the_request(db)
+    auth.sign_in(agent.email)
+    for _ in range(2):
+        client.post(f"/agent/demandes/{found.id}/message", data={"message": "Bien reçu."})
+    fresh(db)
+    assert [m.body for m in the_request(db).messages] == ["Bien reçu."]
+    assert notes(db, parent).count("Réponse de la mairie : Attestation de quotient familial") == 1
+
+
+def test_a_stale_form_says_why_it_was_refused(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    found = the_request(db)
+    auth.sign_in(agent.email)
+    client.post(f"/agent/demandes/{found.id}/prise-en-charge")
+    auth.sign_in(parent.email)
+    # The family had the form open, emptied « Objet » and saved: the page says the request was taken.
+    response = client.post(f"/demandes/{found.id}", data={**NEW, "subject": "", "action": "save"},
+                           follow_redirects=True)
+    assert "déjà prise en charge par la mairie" in words(response)
+    client.post(f"/demandes/{found.id}/message", data={"message": "Merci."})
+    auth.sign_in(agent.email)
+    client.post(f"/agent/demandes/{found.id}/refuser", data={"reason": "Hors compétence."})
+    response = client.post(f"/agent/demandes/{found.id}/clore", data={"note": "x" * 6000}, follow_redirects=True)
+    assert "Cette demande est déjà terminée." in words(response)
+
+
+def test_a_cancelled_request_says_who_cancelled_it(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    found = the_request(db)
+    client.post(f"/demandes/{found.id}/annuler")
+    page = words(client.get(f"/demandes/{found.id}"))
+    assert "Vous avez annulé cette demande." in page and "Réponse de la mairie" not in page
+    auth.sign_in(agent.email)
+    assert "Annulée par la famille." in words(client.get(f"/agent/demandes/{found.id}"))
+
+
+def test_the_agents_home_counts_the_requests_waiting(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    auth.sign_in(agent.email)
+    home = words(client.get("/"))
+    assert "1 demande d'une famille attend d'être prise en charge." in home

@@ -38,19 +38,25 @@ def requests_queue():
 
 def _found(request_id: int):
     try:
-        found = service.request_for(get_session(), current_user, request_id)
+        return service.request_for(get_session(), current_user, request_id)  # a family's draft is its own
     except NotFound:
         abort(404)
-    if found.status == "draft":  # a family's draft is its own
-        abort(404)
-    return found
+
+
+def _open(request_id: int):
+    """The request, if it is still to be handled; else a redirect to its page, saying why."""
+    found = _found(request_id)
+    if found.status in ("closed", "refused"):
+        return None, _refused(request_id, service.DomainError("Cette demande est déjà terminée."))
+    return found, None
 
 
 def _page(found, message_form=None, close_form=None, refuse_form=None, status: int = 200):
     return render("agent/request.html", found=found, labels=service.STATUS_LABELS, kinds=service.REQUEST_TYPES,
                   message_form=message_form or MessageForm(formdata=None),
                   close_form=close_form or CloseForm(formdata=None),
-                  refuse_form=refuse_form or RefuseForm(formdata=None), show_agent=True, status=status)
+                  refuse_form=refuse_form or RefuseForm(formdata=None), show_agent=True,
+                  cancelled=service.CANCELLED_BY_FAMILY, status=status)
 
 
 @bp.route("/demandes/<int:request_id>")
@@ -84,7 +90,9 @@ def take_request(request_id: int):
 @bp.route("/demandes/<int:request_id>/message", methods=["POST"])
 def answer_request(request_id: int):
     """Répondre à la famille (the request is then in progress)."""
-    _found(request_id)
+    _open_request, refused = _open(request_id)
+    if refused:
+        return refused
     form = MessageForm()
     if form.validate_on_submit():
         ok, result = attempt(form, service.add_message, get_session(), current_user, request_id,
@@ -99,7 +107,9 @@ def answer_request(request_id: int):
 @bp.route("/demandes/<int:request_id>/clore", methods=["POST"])
 def close_request(request_id: int):
     """Clore la demande, with an optional message to the family."""
-    _found(request_id)
+    _open_request, refused = _open(request_id)
+    if refused:
+        return refused
     form = CloseForm()
     if form.validate_on_submit():
         ok, result = attempt(form, service.close, get_session(), current_user, request_id, form.note.data,
@@ -114,7 +124,9 @@ def close_request(request_id: int):
 @bp.route("/demandes/<int:request_id>/refuser", methods=["POST"])
 def refuse_request(request_id: int):
     """Refuser la demande, with the reason the family reads."""
-    _found(request_id)
+    _open_request, refused = _open(request_id)
+    if refused:
+        return refused
     form = RefuseForm()
     if form.validate_on_submit():
         ok, result = attempt(form, service.refuse, get_session(), current_user, request_id, form.reason.data,

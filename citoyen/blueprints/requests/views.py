@@ -69,6 +69,10 @@ def new():
     form.household.choices = [SelectChoice(h.id, h.name) for h in linked]
     if request.method == "GET" and linked:
         form.household.data = linked[0].id
+    if request.method == "POST" and not linked:
+        flash("Votre compte n'est rattaché à aucun dossier famille : la demande n'a pas pu être enregistrée.",
+              "error")
+        return redirect(url_for("requests.new"))
     if linked and form.validate_on_submit():
         ok, created = attempt(form, service.create, session, current_user, form.household.data or linked[0].id,
                               form.kind.data, form.subject.data, form.body.data, _sending())
@@ -84,7 +88,8 @@ def _show(found, form=None, message_form=None, status: int = 200):
         form = RequestForm(formdata=None, obj=found)
     _kinds(form)
     return render("requests/show.html", found=found, form=form, message_form=message_form or MessageForm(formdata=None),
-                  labels=service.STATUS_LABELS, kinds=service.REQUEST_TYPES, status=status)
+                  labels=service.STATUS_LABELS, kinds=service.REQUEST_TYPES, cancelled=service.CANCELLED_BY_FAMILY,
+                  status=status)
 
 
 @bp.route("/<int:request_id>", methods=["GET", "POST"])
@@ -93,6 +98,11 @@ def show(request_id: int):
     found = _found(request_id)
     if request.method == "GET":
         return _show(found)
+    if found.status not in ("draft", "pending"):  # taken or ended meanwhile: say so, whatever was typed
+        return _refused(request_id, service.DomainError(
+            "Cette demande est déjà prise en charge par la mairie : elle ne se modifie plus. Vous pouvez lui "
+            "écrire un message." if found.status == "processing" else
+            "Cette demande est terminée : elle ne se modifie plus."))
     form = RequestForm()
     _kinds(form)
     del form.household
@@ -100,8 +110,9 @@ def show(request_id: int):
         ok, _changed = attempt(form, service.update, get_session(), current_user, request_id, form.kind.data,
                                form.subject.data, form.body.data, _sending())
         if ok:
-            flash("Votre demande est envoyée à la mairie." if _sending() else "La demande est enregistrée.",
-                  "success")
+            flash("Votre demande est envoyée à la mairie." if _sending() else
+                  "Le brouillon est enregistré : il n'est pas encore envoyé." if found.status == "draft" else
+                  "La demande est enregistrée.", "success")
             return redirect(url_for("requests.show", request_id=request_id))
         if _changed.field is None:  # the request moved on meanwhile: its page says where it stands
             return _refused(request_id, _changed)
@@ -113,6 +124,10 @@ def show(request_id: int):
 def message(request_id: int):
     """Écrire à la mairie au sujet de la demande."""
     found = _found(request_id)
+    if found.status not in ("pending", "processing"):
+        return _refused(request_id, service.DomainError(
+            "Cette demande est terminée : elle ne reçoit plus de message." if found.status != "draft"
+            else "Envoyez d'abord la demande."))
     form = MessageForm()
     if form.validate_on_submit():
         ok, _sent = attempt(form, service.add_message, get_session(), current_user, request_id, form.message.data,
