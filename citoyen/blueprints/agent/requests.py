@@ -87,52 +87,36 @@ def take_request(request_id: int):
     return _done(request_id, "La demande est prise en charge : la famille est prévenue.")
 
 
+def _act(request_id: int, form, field: str, action, done: str):
+    """One of the agent's forms on a request: the service's answer, or the
+    form again with its message next to the field and what was typed."""
+    open_request, refused = _open(request_id)
+    if refused:
+        return refused
+    if form.validate_on_submit():
+        ok, result = attempt(form, action, get_session(), current_user, request_id, getattr(form, field).data,
+                             base_url())
+        if ok:
+            return _done(request_id, done)
+        if result.field is None:
+            return _refused(request_id, result)
+    return _page(open_request, status=422, **{type(form).PAGE_NAME: form})
+
+
 @bp.route("/demandes/<int:request_id>/message", methods=["POST"])
 def answer_request(request_id: int):
     """Répondre à la famille (the request is then in progress)."""
-    _open_request, refused = _open(request_id)
-    if refused:
-        return refused
-    form = MessageForm()
-    if form.validate_on_submit():
-        ok, result = attempt(form, service.add_message, get_session(), current_user, request_id,
-                             form.message.data, base_url())
-        if not ok and result.field is None:
-            return _refused(request_id, result)
-        if ok:
-            return _done(request_id, "Votre réponse est envoyée à la famille.")
-    return _page(_found(request_id), message_form=form, status=422)
+    return _act(request_id, MessageForm(), "message", service.add_message, "Votre réponse est envoyée à la famille.")
 
 
 @bp.route("/demandes/<int:request_id>/clore", methods=["POST"])
 def close_request(request_id: int):
     """Clore la demande, with an optional message to the family."""
-    _open_request, refused = _open(request_id)
-    if refused:
-        return refused
-    form = CloseForm()
-    if form.validate_on_submit():
-        ok, result = attempt(form, service.close, get_session(), current_user, request_id, form.note.data,
-                             base_url())
-        if not ok and result.field is None:
-            return _refused(request_id, result)
-        if ok:
-            return _done(request_id, "La demande est close : la famille est prévenue.")
-    return _page(_found(request_id), close_form=form, status=422)
+    return _act(request_id, CloseForm(), "note", service.close, "La demande est close : la famille est prévenue.")
 
 
 @bp.route("/demandes/<int:request_id>/refuser", methods=["POST"])
 def refuse_request(request_id: int):
     """Refuser la demande, with the reason the family reads."""
-    _open_request, refused = _open(request_id)
-    if refused:
-        return refused
-    form = RefuseForm()
-    if form.validate_on_submit():
-        ok, result = attempt(form, service.refuse, get_session(), current_user, request_id, form.reason.data,
-                             base_url())
-        if not ok and result.field is None:
-            return _refused(request_id, result)
-        if ok:
-            return _done(request_id, "La demande est refusée : la famille est prévenue, avec le motif.")
-    return _page(_found(request_id), refuse_form=form, status=422)
+    return _act(request_id, RefuseForm(), "reason", service.refuse,
+                "La demande est refusée : la famille est prévenue, avec le motif.")
