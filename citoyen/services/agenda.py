@@ -1578,6 +1578,17 @@ def enrolment_for(session: Session, actor: Account, enrolment_id: int) -> Enrolm
     return enrolment
 
 
+def endable(enrolments: list, today: date) -> list:
+    """The enrolments (rows of ``enrolments_of``) that can still end before
+    their planned last day: not refused, and not ending today or before."""
+    return [e for e in enrolments if e.status != ENROLMENT_REFUSED and e.end_date > today]
+
+
+def default_last_day(enrolment: Enrolment, today: date) -> date:
+    """The last day offered: today, or the day before an enrolment not yet begun (which withdraws it)."""
+    return enrolment.start_date - timedelta(days=1) if enrolment.start_date > today else today
+
+
 def bookings_after(session: Session, enrolment: Enrolment, day: date) -> int:
     """The days booked (or waited for) in this enrolment's activity from ``day`` on, to its end."""
     return session.scalar(select(func.count(Booking.id)).where(

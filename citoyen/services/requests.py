@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import case
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -120,8 +119,30 @@ def queue(session: Session, actor: Account, status: str = "") -> list[Request]:
     return list(session.scalars(query.order_by(*order, Request.id).limit(500)))
 
 
-def pending_count(session: Session) -> int:
-    return session.scalar(select(func.count(Request.id)).where(Request.status == REQUEST_PENDING)) or 0
+def change_refusal(found: Request) -> str:
+    """Why the family can no longer change this request ("" while it can)."""
+    if found.status in (REQUEST_DRAFT, REQUEST_PENDING):
+        return ""
+    if found.status == REQUEST_PROCESSING:
+        return ("Cette demande est déjà prise en charge par la mairie : elle ne se modifie plus. "
+                "Vous pouvez lui écrire un message.")
+    return "Cette demande est terminée : elle ne se modifie plus."
+
+
+def message_refusal(found: Request) -> str:
+    """Why no message can be written on this request ("" while it can)."""
+    if found.status in (REQUEST_PENDING, REQUEST_PROCESSING):
+        return ""
+    if found.status == REQUEST_DRAFT:
+        return "Envoyez d'abord la demande."
+    return "Cette demande est terminée : elle ne reçoit plus de message."
+
+
+def end_refusal(found: Request) -> str:
+    """Why the town hall can no longer close or refuse this request ("" while it can)."""
+    if found.status in (REQUEST_PENDING, REQUEST_PROCESSING):
+        return ""
+    return "Cette demande n'est pas envoyée." if found.status == REQUEST_DRAFT else "Cette demande est déjà terminée."
 
 
 def _require_agent(actor: Account) -> None:
@@ -173,10 +194,8 @@ def update(session: Session, actor: Account, request_id: int, kind: str, subject
     found = _locked(session, actor, request_id)
     if actor.is_agent:
         raise Forbidden("Les demandes sont écrites par les familles.")
-    if found.status not in (REQUEST_DRAFT, REQUEST_PENDING):
-        raise DomainError("Cette demande est déjà prise en charge par la mairie : elle ne se modifie plus. "
-                          "Vous pouvez lui écrire un message." if found.status == REQUEST_PROCESSING
-                          else "Cette demande est terminée : elle ne se modifie plus.")
+    if change_refusal(found):
+        raise DomainError(change_refusal(found))
     if found.status == REQUEST_PENDING and not (body or "").strip():
         raise DomainError("Le texte de la demande ne peut pas être vide.", "body")
     kind, subject, body = _clean(kind, subject, body, send)
@@ -219,10 +238,8 @@ def add_message(session: Session, actor: Account, request_id: int, body: str, ba
     the request (in progress) and the family is told."""
     body = _message_text(body)
     found = _locked(session, actor, request_id)
-    if found.status not in (REQUEST_PENDING, REQUEST_PROCESSING):
-        raise DomainError("Cette demande est terminée : elle ne reçoit plus de message."
-                          if found.status in (REQUEST_CLOSED, REQUEST_REFUSED)
-                          else "Envoyez d'abord la demande.")
+    if message_refusal(found):
+        raise DomainError(message_refusal(found))
     last = found.messages[-1] if found.messages else None
     if (last is not None and last.author_id == actor.id and last.body == body
             and last.created_at >= utcnow() - REPEAT_WINDOW):
@@ -299,9 +316,8 @@ def refuse(session: Session, actor: Account, request_id: int, reason: str, base_
 
 def _end(session: Session, actor: Account, request_id: int) -> Request:
     found = _locked(session, actor, request_id)
-    if found.status not in (REQUEST_PENDING, REQUEST_PROCESSING):
-        raise DomainError("Cette demande est déjà terminée." if found.status != REQUEST_DRAFT
-                          else "Cette demande n'est pas envoyée.")
+    if end_refusal(found):
+        raise DomainError(end_refusal(found))
     if found.agent_id is None:
         found.agent_id = actor.id
     found.updated_at = utcnow()

@@ -2,11 +2,17 @@
 
 import html
 import os
+import re
 
 
 def text(response) -> str:
     """The body, with HTML entities decoded."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def words(response) -> str:
+    """The text of the body without its tags, its spaces as one."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
 
 
 def subscribed_family(db, agent, parent, child: bool = True):

@@ -19,6 +19,7 @@ from tests.agenda_helpers import build_town
 from tests.agenda_helpers import household
 from tests.agenda_helpers import next_weekday
 from tests.blueprints.helpers import text
+from tests.blueprints.helpers import words
 from tests.conftest import fresh
 
 
@@ -31,9 +32,6 @@ def town(db, parent, agent):
 def monday():
     return next_weekday(0)
 
-
-def words(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
 
 
 def cell(town, day, child=None, act=None, what="reservation") -> str:

@@ -21,6 +21,7 @@ from tests.agenda_helpers import build_town
 from tests.agenda_helpers import household
 from tests.agenda_helpers import next_weekday
 from tests.blueprints.helpers import text
+from tests.blueprints.helpers import words
 from tests.conftest import fresh
 
 
@@ -33,10 +34,6 @@ def town(db, parent, agent):
 def monday():
     return next_weekday(0)
 
-
-def words(response) -> str:
-    """The text of the body without its tags."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
 
 
 def book_url(town, day, child=None, act=None, what="reservation"):

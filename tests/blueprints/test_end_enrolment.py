@@ -4,7 +4,6 @@ list), by the family within the cancellation deadlines, or by an agent."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -24,6 +23,7 @@ from tests.agenda_helpers import enrol
 from tests.agenda_helpers import household
 from tests.agenda_helpers import next_weekday
 from tests.blueprints.helpers import text
+from tests.blueprints.helpers import words
 from tests.conftest import fresh
 
 
@@ -36,9 +36,6 @@ def town(db, parent, agent):
 def monday():
     return next_weekday(0)
 
-
-def words(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
 
 
 def canteen_enrolment(db, town, child=None) -> Enrolment:

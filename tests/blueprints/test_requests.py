@@ -4,8 +4,6 @@ closes or refuses it; the family follows each step."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
@@ -16,6 +14,7 @@ from citoyen.services import households
 from citoyen.services import requests as service
 from tests import factories
 from tests.blueprints.helpers import text
+from tests.blueprints.helpers import words
 from tests.conftest import fresh
 
 
@@ -28,9 +27,6 @@ def family(db, agent, parent):
                          "http://localhost")
     return household
 
-
-def words(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(response)))
 
 
 NEW = {"kind": "certificate", "subject": "Attestation de quotient familial",

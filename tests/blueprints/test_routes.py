@@ -205,3 +205,36 @@ def test_an_id_too_long_for_the_database_is_a_404(client, parent, auth):
     auth.sign_in(parent.email)
     assert client.get("/foyer/99999999999999999999999/adresse").status_code == 404
     assert client.get(f"/foyer/{2**31}/adresse").status_code == 404
+
+
+def test_every_route_of_a_familys_request_or_enrolment_answers_404_to_another_family(app, client, db, agent,
+                                                                                      make_account):
+    """The family routes named by a request or an enrolment, tried by an account of another household."""
+    from sqlalchemy import select
+
+    from citoyen.models import Enrolment
+    from citoyen.services import households
+    from citoyen.services import requests
+    from tests import factories
+    from tests.agenda_helpers import build_town
+
+    town = build_town(db, agent=agent)
+    theirs = requests.create(db, town.parent, town.household.id, "other", "Une question", "Bonjour", send=True)
+    enrolment = db.scalars(select(Enrolment).where(Enrolment.child_id == town.leo.id)).first()
+    ids = {"request_id": theirs.id, "enrolment_id": enrolment.id}
+    stranger = make_account(email="stranger@example.org")
+    mine = households.create_household(db, agent, town.organisation, name="Benali", guardian_first_name="Karim",
+                                       guardian_last_name="Benali")
+    households.subscribe(db, stranger, households.Attempt("code", code=mine.subscription_code), "http://localhost")
+    client.post("/connexion", data={"email": stranger.email, "password": factories.PASSWORD})
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _rules(app, method):
+            named = rule.arguments & ids.keys()
+            if not named or rule.endpoint.startswith("agent."):
+                continue
+            response = client.open(rule.build({name: ids[name] for name in named})[1], method=method,
+                                   data={"last_day": "01/01/2030", "message": "x", "subject": "x", "kind": "other"})
+            assert response.status_code == 404, (method, rule.rule)
+            checked += 1
+    assert checked >= 7

@@ -253,3 +253,37 @@ def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_acco
     visit.sign_in(agent.email, PASSWORD)
     check_pages(visit, [("/agent/demandes", "agent-demandes", False),
                         (f"/agent/demandes/{found.id}", "agent-demande", False)])
+
+
+def test_a_request_sent_and_cancelled_without_javascript(browser, live_server, db, make_account, commune):
+    """« Mes demandes » as plain forms: nothing needs JavaScript."""
+    from citoyen.services import households
+    from tests.browser.helpers import Visit
+
+    agent = make_account(email="agent@belval.example", first_name="Julien", role="agent")
+    parent = make_account(email="camille.martin@example.org", first_name="Camille")
+    household = households.create_household(
+        db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
+    households.subscribe(db, parent, households.Attempt("code", code=household.subscription_code),
+                         "http://localhost")
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        visit = Visit(context.new_page(), live_server)
+        page = visit.page
+        visit.sign_in(parent.email, PASSWORD)
+        visit.goto("/demandes/nouvelle")
+        page.select_option("#kind", label="Question sur une facture")
+        page.fill("#subject", "Facture de novembre")
+        # Sending without the text: the message at the field, what was typed kept.
+        page.get_by_role("button", name="Envoyer la demande").click()
+        page.wait_for_selector("#body-error")
+        assert page.input_value("#subject") == "Facture de novembre"
+        page.fill("#body", "La cantine du 11 novembre est facturée alors que c'était férié.")
+        page.get_by_role("button", name="Envoyer la demande").click()
+        page.wait_for_selector("text=Votre demande est envoyée à la mairie.")
+        # (axe needs JavaScript: these pages are checked by the test above.)
+        page.get_by_role("button", name="Annuler la demande").click()
+        page.wait_for_selector("text=Vous avez annulé cette demande.")
+        screenshot(page, "parent-demande-annulee-sans-js", mobile=True)
+    finally:
+        context.close()

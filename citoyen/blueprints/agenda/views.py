@@ -5,7 +5,6 @@ post a form and the month comes back), enrolment, bulk booking, absences."""
 from __future__ import annotations
 
 from datetime import date
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import abort
@@ -36,7 +35,6 @@ from citoyen.extensions import csrf
 from citoyen.htmx import is_fragment_request
 from citoyen.htmx import redirect
 from citoyen.htmx import render
-from citoyen.models import Enrolment
 from citoyen.services import agenda
 from citoyen.services import households
 from citoyen.services.documents import parse_id
@@ -228,10 +226,7 @@ def enrol():
                 flash(f"{enrolment.child.first_name} est inscrit·e à {enrolment.activity.name} : vous pouvez "
                       "réserver les jours dans l'agenda.", "success")
             return redirect(_month_url(str(enrolment.child_id), f"{enrolment.start_date:%Y-%m}"))
-    today = agenda.local_now().date()
-    # Those that can still end before their planned last day.
-    enrolments = [e for e in agenda.enrolments_of(session, children)
-                  if e.status != "refused" and e.end_date > today]
+    enrolments = agenda.endable(agenda.enrolments_of(session, children), agenda.local_now().date())
     return render("agenda/enrol.html", block="form", form=form, children=children, enrolments=enrolments,
                   status=form_status(form) if form.errors or form.form_errors else 200)
 
@@ -250,8 +245,7 @@ def end_enrolment(enrolment_id: int):
     form = EndEnrolmentForm()
     today = agenda.local_now().date()
     if request.method == "GET":
-        form.last_day.data = max(today, enrolment.start_date - timedelta(days=1)) \
-            if enrolment.start_date > today else today
+        form.last_day.data = agenda.default_last_day(enrolment, today)
     if form.validate_on_submit():
         child_id, name, first = enrolment.child_id, enrolment.activity.name, enrolment.child.first_name
         ok, result = attempt(form, agenda.end_enrolment, session, current_user, enrolment_id, form.last_day.data,
@@ -263,8 +257,9 @@ def end_enrolment(enrolment_id: int):
                    f"L'inscription {of(first)} à {name} prend fin le {ended.end_date:%d/%m/%Y}.")
                   + (f" {undone[0].upper()}{undone[1:]}." if undone else ""), "success")
             return redirect(_month_url(str(child_id), f"{form.last_day.data:%Y-%m}"))
-        enrolment = session.get(Enrolment, enrolment_id)
-        if enrolment is None:
+        try:
+            enrolment = agenda.enrolment_for(session, current_user, enrolment_id)  # as it stands now
+        except NotFound:
             abort(404)
     booked = agenda.bookings_after(session, enrolment, today)
     return render("agenda/end_enrolment.html", block="form", form=form, enrolment=enrolment, booked=booked,

@@ -46,8 +46,8 @@ def _found(request_id: int):
 def _open(request_id: int):
     """The request, if it is still to be handled; else a redirect to its page, saying why."""
     found = _found(request_id)
-    if found.status in ("closed", "refused"):
-        return None, _refused(request_id, service.DomainError("Cette demande est déjà terminée."))
+    if service.end_refusal(found):
+        return None, _refused(request_id, service.end_refusal(found))
     return found, None
 
 
@@ -64,9 +64,9 @@ def request_page(request_id: int):
     return _page(_found(request_id))
 
 
-def _refused(request_id: int, error):
+def _refused(request_id: int, message: str):
     """The request moved on meanwhile (another agent, the family): its page says where it stands."""
-    flash(error.message, "error")
+    flash(message, "error")
     return redirect(url_for("agent.request_page", request_id=request_id))
 
 
@@ -83,11 +83,11 @@ def take_request(request_id: int):
         abort(400)
     ok, result = attempt(None, service.take, get_session(), current_user, request_id, base_url())
     if not ok:
-        return _refused(request_id, result)
+        return _refused(request_id, result.message)
     return _done(request_id, "La demande est prise en charge : la famille est prévenue.")
 
 
-def _act(request_id: int, form, field: str, action, done: str):
+def _act(request_id: int, form, field: str, action, done: str, page_name: str):
     """One of the agent's forms on a request: the service's answer, or the
     form again with its message next to the field and what was typed."""
     open_request, refused = _open(request_id)
@@ -99,24 +99,26 @@ def _act(request_id: int, form, field: str, action, done: str):
         if ok:
             return _done(request_id, done)
         if result.field is None:
-            return _refused(request_id, result)
-    return _page(open_request, status=422, **{type(form).PAGE_NAME: form})
+            return _refused(request_id, result.message)
+    return _page(open_request, status=422, **{page_name: form})
 
 
 @bp.route("/demandes/<int:request_id>/message", methods=["POST"])
 def answer_request(request_id: int):
     """Répondre à la famille (the request is then in progress)."""
-    return _act(request_id, MessageForm(), "message", service.add_message, "Votre réponse est envoyée à la famille.")
+    return _act(request_id, MessageForm(), "message", service.add_message, "Votre réponse est envoyée à la famille.",
+                "message_form")
 
 
 @bp.route("/demandes/<int:request_id>/clore", methods=["POST"])
 def close_request(request_id: int):
     """Clore la demande, with an optional message to the family."""
-    return _act(request_id, CloseForm(), "note", service.close, "La demande est close : la famille est prévenue.")
+    return _act(request_id, CloseForm(), "note", service.close, "La demande est close : la famille est prévenue.",
+                "close_form")
 
 
 @bp.route("/demandes/<int:request_id>/refuser", methods=["POST"])
 def refuse_request(request_id: int):
     """Refuser la demande, with the reason the family reads."""
     return _act(request_id, RefuseForm(), "reason", service.refuse,
-                "La demande est refusée : la famille est prévenue, avec le motif.")
+                "La demande est refusée : la famille est prévenue, avec le motif.", "refuse_form")

@@ -28,7 +28,6 @@ class RequestForm(Form):
 
 
 class MessageForm(Form):
-    PAGE_NAME = "message_form"  # its name in the request's page
     message = TextAreaField("Votre message", filters=[one_line_break], validators=[
         required("Écrivez votre message."),
         Length(max=BODY_LIMIT, message=f"Le message ne doit pas dépasser {BODY_LIMIT} caractères.")],
@@ -36,14 +35,12 @@ class MessageForm(Form):
 
 
 class CloseForm(Form):
-    PAGE_NAME = "close_form"
     note = TextAreaField("Message à la famille (facultatif)", filters=[one_line_break], validators=[
         Length(max=BODY_LIMIT, message=f"Le message ne doit pas dépasser {BODY_LIMIT} caractères.")],
         render_kw={"maxlength": BODY_LIMIT, "rows": 3})
 
 
 class RefuseForm(Form):
-    PAGE_NAME = "refuse_form"
     reason = TextAreaField("Motif du refus", filters=[one_line_break], validators=[
         required("Indiquez le motif du refus : la famille le lira."),
         Length(max=500, message="Le motif ne doit pas dépasser 500 caractères.")],

@@ -98,11 +98,8 @@ def show(request_id: int):
     found = _found(request_id)
     if request.method == "GET":
         return _show(found)
-    if found.status not in ("draft", "pending"):  # taken or ended meanwhile: say so, whatever was typed
-        return _refused(request_id, service.DomainError(
-            "Cette demande est déjà prise en charge par la mairie : elle ne se modifie plus. Vous pouvez lui "
-            "écrire un message." if found.status == "processing" else
-            "Cette demande est terminée : elle ne se modifie plus."))
+    if service.change_refusal(found):  # taken or ended meanwhile: say so, whatever was typed
+        return _refused(request_id, service.change_refusal(found))
     form = RequestForm()
     _kinds(form)
     del form.household
@@ -115,7 +112,7 @@ def show(request_id: int):
                   "La demande est enregistrée.", "success")
             return redirect(url_for("requests.show", request_id=request_id))
         if _changed.field is None:  # the request moved on meanwhile: its page says where it stands
-            return _refused(request_id, _changed)
+            return _refused(request_id, _changed.message)
         found = _found(request_id)
     return _show(found, form=form, status=form_status(form) if form.errors or form.form_errors else 422)
 
@@ -124,10 +121,8 @@ def show(request_id: int):
 def message(request_id: int):
     """Écrire à la mairie au sujet de la demande."""
     found = _found(request_id)
-    if found.status not in ("pending", "processing"):
-        return _refused(request_id, service.DomainError(
-            "Cette demande est terminée : elle ne reçoit plus de message." if found.status != "draft"
-            else "Envoyez d'abord la demande."))
+    if service.message_refusal(found):
+        return _refused(request_id, service.message_refusal(found))
     form = MessageForm()
     if form.validate_on_submit():
         ok, _sent = attempt(form, service.add_message, get_session(), current_user, request_id, form.message.data,
@@ -136,13 +131,13 @@ def message(request_id: int):
             flash("Votre message est envoyé.", "success")
             return redirect(url_for("requests.show", request_id=request_id) + "#messages")
         if _sent.field is None:
-            return _refused(request_id, _sent)
+            return _refused(request_id, _sent.message)
         found = _found(request_id)
     return _show(found, message_form=form, status=422)
 
 
-def _refused(request_id: int, error):
-    flash(error.message, "error")
+def _refused(request_id: int, message: str):
+    flash(message, "error")
     return redirect(url_for("requests.show", request_id=request_id))
 
 
