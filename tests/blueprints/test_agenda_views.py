@@ -380,3 +380,36 @@ def test_joining_the_waiting_list_of_a_day_with_a_place_says_it_is_booked(client
     notices = re.findall(r'<p class="notice notice-success" role="status">([^<]*)</p>', text(response))
     assert notices == ["La réservation est enregistrée."]
     assert booked(db) == [(town.leo.id, town.canteen.id, monday, "booked")]
+
+
+@pytest.mark.parametrize("who", ["parent", "agent"])
+def test_nothing_is_read_again_after_a_clicks_commit(app, client, auth, town, monday, db, hx, who):
+    """The cell that comes back is built from what the click read: after its
+    commit, not one statement more (not even the account, expired by the commit)."""
+    from sqlalchemy import event
+
+    from citoyen.db import engine
+
+    auth.sign_in(town.parent.email if who == "parent" else town.agent.email)
+    query = f"?enfant=tous&mois={monday:%Y-%m}" + (f"&foyer={town.household.id}" if who == "agent" else "")
+    client.get("/agenda" + query)
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql, *_args):
+        seen.append(sql.split()[0].upper())
+
+    def commit(_conn):
+        seen.append("COMMIT")
+
+    bound = engine(app)
+    event.listen(bound, "before_cursor_execute", statement)
+    event.listen(bound, "commit", commit)
+    try:
+        response = client.post(book_url(town, monday) + query, headers=hx)
+    finally:
+        event.remove(bound, "before_cursor_execute", statement)
+        event.remove(bound, "commit", commit)
+    assert response.status_code == 200
+    assert "Réservé" in text(response)
+    assert "INSERT" in seen and "COMMIT" in seen
+    assert seen[seen.index("COMMIT") + 1:] == []

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
 from flask import make_response
 from flask import render_template
 from flask import request
@@ -45,10 +46,13 @@ from citoyen.wording import of
 
 def _household_id() -> int | None:
     """The household an agent acts for (« ?foyer= » on every agenda page, at
-    the town hall's counter or on the phone); a family's pages have none."""
-    if not current_user.is_authenticated or not current_user.is_agent:
-        return None
-    return parse_id(request.args.get("foyer"))
+    the town hall's counter or on the phone); a family's pages have none.
+    Read once per request: after a click's commit, the account's attributes
+    would be read again from the database."""
+    if "agenda_foyer" not in g:
+        g.agenda_foyer = (parse_id(request.args.get("foyer"))
+                          if current_user.is_authenticated and current_user.is_agent else None)
+    return g.agenda_foyer
 
 
 def _children():
@@ -147,6 +151,7 @@ def _done(action: str, cell) -> str:
 
 def _cell_action(action: str, child_id: int, day: str, activity_id: int):
     """Book, cancel or wait: the cell again (htmx), or the month (a plain form)."""
+    _household_id()  # read before the click's commit
     try:
         the_day = agenda.parse_day(day)
     except DomainError as error:
