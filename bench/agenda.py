@@ -415,7 +415,7 @@ def main() -> None:
         page = measured.agenda()
         headers = {"Cookie": measured.cookie(), "User-Agent": USER_AGENT}
         # Each round books with its own parents, so that every click of the measure writes.
-        scripts, script_children = [], []
+        scripts, script_children, cells = [], [], []
         wrk_accounts = town["accounts"][1:1 + town["wrk_parents"]]
         for number in range(options.rounds):
             parents = []
@@ -425,10 +425,11 @@ def main() -> None:
                 client.sign_in(email)
                 client.agenda()
                 paths = [f"/agenda/{c}/{d.isoformat()}/{a}/reservation" for d in town["days"][20:]
-                         for c in town["children"][household] for a in town["activities"][household][1:2]]
+                         for c in town["children"][household] for a in town["activities"][household][1:3]]
                 parents.append((client.cookie(), client.token, paths))
             scripts.append(os.path.join(instance, f"book{number}.lua"))
             wrk_lua(scripts[-1], parents)
+            cells.append(sum(len(paths) for _c, _t, paths in parents))
             script_children.append([c for _e, household in round_accounts for c in town["children"][household]])
 
         wrk_seconds = 1 if options.rush_only else options.seconds
@@ -457,6 +458,9 @@ def main() -> None:
                       f"{result['non2xx']:>8} {result['ratio']:>6.2f}")
             book = measures["book"]
             print(f"{'':<6} clicks answered: {book['requests']}, places booked: {book['booked']}")
+            if book["booked"] < book["requests"] * 0.99:
+                print(f"{'':<6} WARNING: clicks ran out of cells of their own ({cells[number]} cells), so some did "
+                      "not write: run with more WRK_PARENTS")
             rounds.append(measures)
 
         def median_of(name: str, key: str) -> float:
