@@ -23,6 +23,9 @@ from types import SimpleNamespace
 from typing import NamedTuple
 
 from sqlalchemy import Date
+from sqlalchemy import DateTime
+from sqlalchemy import Integer
+from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -903,11 +906,33 @@ def ensure_slots(session: Session, activity_id: int, capacity: int, days: Iterab
 # The guarded update that takes a place (built once: it runs on every click).
 _TAKE_PLACE = sql.Prepared(update(Slot.__table__).where(_SLOT.id == bindparam("slot"), _SLOT.booked < _SLOT.capacity)
                             .values(booked=_SLOT.booked + 1))
-_NEW_BOOKING = {
-    name: sql.Prepared(dialect.insert(Booking.__table__)
-                       .on_conflict_do_nothing(index_elements=["slot_id", "child_id"]).returning(Booking.__table__.c.id))
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+
+
+def _still_enrolled(child_id, activity_id, day):
+    """The child's validated enrolment still covers the day, read inside the
+    write: « Mettre fin à l'inscription » at the same instant either comes
+    first (and the place is not taken) or sees the booking and cancels it.
+    On PostgreSQL the enrolment's row is share-locked, so an end in progress
+    (which locks it for update) is waited for, and its new end is read."""
+    enrolment = Enrolment.__table__.c
+    return (select(enrolment.id)
+            .where(enrolment.child_id == child_id, enrolment.activity_id == activity_id,
+                   enrolment.start_date <= day, enrolment.end_date >= day, enrolment.status == ENROLMENT_VALIDATED)
+            .with_for_update(read=True).exists())
+
+
+def _new_booking(dialect):
+    columns = {"slot_id": Integer, "child_id": Integer, "activity_id": Integer, "day": Date, "status": String,
+               "waiting_since": DateTime, "author_id": Integer, "updated_at": DateTime}
+    values = {name: bindparam(name, type_=kind) for name, kind in columns.items()}
+    chosen = select(*(value.label(name) for name, value in values.items())).where(
+        _still_enrolled(values["child_id"], values["activity_id"], values["day"]))
+    return sql.Prepared(dialect.insert(Booking.__table__).from_select(list(columns), chosen)
+                        .on_conflict_do_nothing(index_elements=["slot_id", "child_id"])
+                        .returning(Booking.__table__.c.id))
+
+
+_NEW_BOOKING = {name: _new_booking(dialect) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 def _take_place(session: Session, slot_id: int) -> bool:
@@ -932,7 +957,8 @@ def _place_booking(session: Session, actor_id: int, child_id: int, activity_id: 
     allowed_from = (BOOKING_CANCELLED, BOOKING_WAITING) if status == BOOKING_BOOKED else (BOOKING_CANCELLED,)
     result = session.execute(
         update(Booking)
-        .where(Booking.id == existing_id, Booking.status.in_(allowed_from))
+        .where(Booking.id == existing_id, Booking.status.in_(allowed_from),
+               _still_enrolled(child_id, activity_id, day))
         .values(status=status, waiting_since=waiting_since, absence_id=None, author_id=actor_id,
                 updated_at=utcnow())
         .execution_options(synchronize_session=False)
@@ -1645,6 +1671,13 @@ def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day:
                 f"{child.first_name} a une réservation le {late[-1]:%d/%m/%Y} et le délai d'annulation est "
                 f"passé : choisissez le {late[-1]:%d/%m/%Y} ou un jour après comme dernier jour, ou "
                 "déclarez l'absence de l'enfant.", "last_day")
+    # Read again, locked (PostgreSQL): a place in line that a cancellation gave
+    # the child meanwhile is cancelled as the booking it has become.
+    gone = session.execute(
+        select(Booking.id, Booking.slot_id, Booking.status, Booking.day)
+        .where(Booking.child_id == child.id, Booking.activity_id == activity.id, Booking.day > last_day,
+               Booking.day <= enrolment.end_date, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+        .order_by(Booking.day, Booking.id).with_for_update()).all()
     cancelled = left_waiting = 0
     for booking in gone:
         if booking.status == BOOKING_BOOKED:
@@ -1789,6 +1822,13 @@ def bulk(session: Session, actor: Account, child_ids: Iterable[int], activity_id
         for household_id in {c.household_id for c in children}:
             _check_account(session, actor, household_id)
     activities = [_activity_of_any(session, children, a) for a in activity_ids]
+    if apply:
+        # Share-locked (PostgreSQL): « Mettre fin à l'inscription » at the same
+        # instant is applied wholly before this, or sees what this books.
+        session.execute(select(Enrolment.id).where(
+            Enrolment.child_id.in_(child_ids), Enrolment.activity_id.in_(activity_ids),
+            Enrolment.start_date <= end, Enrolment.end_date >= start).order_by(Enrolment.id)
+            .with_for_update(read=True))
     ctx = load_context(session, children, start, end, now, activity_ids=activity_ids)
     lines: list[BulkLine] = []
     day = start

@@ -498,3 +498,130 @@ def test_a_right_password_checked_while_wrong_ones_lock_the_account_does_not_sig
     refreshed = fresh(db).get(Account, account.id)
     assert refreshed.locked_until is not None
     assert refreshed.last_sign_in_at is None
+
+
+# ---------------------------------------------------------------- the end of an enrolment
+
+
+def _live_after(db, child_id, activity_id, last_day) -> list:
+    fresh(db)
+    return db.scalars(select(Booking.day).where(
+        Booking.child_id == child_id, Booking.activity_id == activity_id, Booking.day > last_day,
+        Booking.status.in_(("booked", "waiting")))).all()
+
+
+def _canteen_enrolment_id(db, town) -> int:
+    return db.scalar(select(Enrolment.id).where(Enrolment.child_id == town.leo.id,
+                                                Enrolment.activity_id == town.canteen.id))
+
+
+def test_a_click_while_the_enrolment_ends_books_nothing_after_the_last_day(app, db, parent, agent):
+    from citoyen.services import activities as activity_service
+
+    town = build_town(db, parent=parent, agent=agent)
+    monday = next_weekday(0)
+    later = monday + timedelta(days=7)
+    enrolment_id = _canteen_enrolment_id(db, town)
+    parent_id, agent_id, leo_id, canteen_id = parent.id, agent.id, town.leo.id, town.canteen.id
+
+    def click(session):
+        return agenda.click(session, session.get(Account, parent_id), "book", leo_id, canteen_id, later, BASE_URL)
+
+    other = OtherServers(app, click)
+    other.before_statement_of("UPDATE enrolment SET end_date")
+    with new_session(app) as session:
+        agenda.end_enrolment(session, session.get(Account, agent_id), enrolment_id, monday, BASE_URL)
+    (cell,), errors = other.results()
+
+    assert errors == []
+    assert cell.state != agenda.BOOKED
+    assert _live_after(db, leo_id, canteen_id, monday) == []
+    assert activity_service.counters_match(db) == []
+
+
+def test_an_enrolment_ended_while_an_agent_books_cancels_what_was_booked(app, db, parent, agent):
+    from citoyen.services import activities as activity_service
+
+    town = build_town(db, parent=parent, agent=agent)
+    monday = next_weekday(0)
+    later = monday + timedelta(days=7)
+    enrolment_id = _canteen_enrolment_id(db, town)
+    agent_id, leo_id, canteen_id = agent.id, town.leo.id, town.canteen.id
+
+    def end(session):
+        return agenda.end_enrolment(session, session.get(Account, agent_id), enrolment_id, monday, BASE_URL)
+
+    other = OtherServers(app, end)
+    with new_session(app) as session:
+        # The agent's click is journaled: its first flush comes after its booking is written.
+        other.during_first_write_of(session)
+        cell = agenda.click(session, session.get(Account, agent_id), "book", leo_id, canteen_id, later, BASE_URL)
+    (ended,), errors = other.results()
+
+    assert errors == []
+    assert cell.state == agenda.BOOKED
+    assert ended[1] == 1  # the booking made first is cancelled by the end
+    assert _live_after(db, leo_id, canteen_id, monday) == []
+    assert activity_service.counters_match(db) == []
+
+
+def test_a_place_given_to_the_child_while_its_enrolment_ends_is_cancelled_too(app, db, parent, agent,
+                                                                              make_account):
+    from citoyen.services import activities as activity_service
+    from tests.agenda_helpers import enrol
+    from tests.agenda_helpers import household
+
+    town = build_town(db, parent=parent, agent=agent)
+    town.canteen.default_capacity = 1
+    db.commit()
+    other_parent = make_account(email="durand@example.org")
+    durand = household(db, town.organisation, name="Durand", children=("Zoé",), account=other_parent)
+    zoe = durand.children[0]
+    enrol(db, zoe, town.canteen)
+    monday = next_weekday(0)
+    later = monday + timedelta(days=7)
+    agenda.book(db, other_parent, zoe.id, town.canteen.id, later)
+    agenda.join_waiting_list(db, parent, town.leo.id, town.canteen.id, later)
+    enrolment_id = _canteen_enrolment_id(db, town)
+    other_id, agent_id, zoe_id, leo_id, canteen_id = other_parent.id, agent.id, zoe.id, town.leo.id, town.canteen.id
+
+    def cancel(session):
+        # Zoé's place goes to the first in line: Léo, whose enrolment is ending.
+        return agenda.cancel(session, session.get(Account, other_id), zoe_id, canteen_id, later, BASE_URL)
+
+    other = OtherServers(app, cancel)
+    other.before_statement_of("ORDER BY booking.day, booking.id")
+    with new_session(app) as session:
+        agenda.end_enrolment(session, session.get(Account, agent_id), enrolment_id, monday, BASE_URL)
+    _, errors = other.results()
+
+    assert errors == []
+    assert _live_after(db, leo_id, canteen_id, monday) == []
+    assert activity_service.counters_match(db) == []
+    assert db.scalar(select(Slot.booked).join(Booking, Booking.slot_id == Slot.id)
+                     .where(Booking.child_id == zoe_id)) == 0
+
+
+def test_a_bulk_booking_while_the_enrolment_ends_books_nothing_after_the_last_day(app, db, parent, agent):
+    from citoyen.services import activities as activity_service
+
+    town = build_town(db, parent=parent, agent=agent)
+    monday = next_weekday(0)
+    enrolment_id = _canteen_enrolment_id(db, town)
+    parent_id, agent_id, leo_id, canteen_id = parent.id, agent.id, town.leo.id, town.canteen.id
+
+    def bulk(session):
+        return agenda.bulk(session, session.get(Account, parent_id), [leo_id], [canteen_id], monday,
+                           monday + timedelta(days=27), [0, 1, 3, 4], "create", BASE_URL, apply=True)
+
+    other = OtherServers(app, bulk)
+    other.before_statement_of("UPDATE enrolment SET end_date")
+    with new_session(app) as session:
+        agenda.end_enrolment(session, session.get(Account, agent_id), enrolment_id, monday + timedelta(days=1),
+                             BASE_URL)
+    (lines,), errors = other.results()
+
+    assert errors == []
+    assert [line.day for line in lines if line.ok] == [monday, monday + timedelta(days=1)]
+    assert _live_after(db, leo_id, canteen_id, monday + timedelta(days=1)) == []
+    assert activity_service.counters_match(db) == []
