@@ -22,6 +22,7 @@ from citoyen.models.households import CHANGE_PENDING
 from citoyen.models.requests import REQUEST_PENDING
 from citoyen.services import households
 from citoyen.services import notifications
+from citoyen.services import requests
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ def _agent_items(session: Session) -> list[AttentionItem]:
         (_count(session, Request, Request.status == REQUEST_PENDING),
          ("demande d'une famille attend d'être prise en charge",
           "demandes des familles attendent d'être prises en charge"),
+         "/agent/demandes", "Voir les demandes"),
+        (requests.awaiting_answer_count(session),
+         ("demande en traitement a un nouveau message de la famille",
+          "demandes en traitement ont un nouveau message de la famille"),
          "/agent/demandes", "Voir les demandes"),
     )
     return [AttentionItem(f"{count} {words[count > 1]}.", link, link_text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import case
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -117,6 +118,26 @@ def queue(session: Session, actor: Account, status: str = "") -> list[Request]:
         query = query.where(Request.status.in_((REQUEST_PENDING, REQUEST_PROCESSING)))
         order = (case((Request.status == REQUEST_PENDING, 0), else_=1), Request.sent_at)
     return list(session.scalars(query.order_by(*order, Request.id).limit(500)))
+
+
+def _awaiting_answer():
+    """The requests in progress whose last message is the family's: the town
+    hall has not answered it yet."""
+    last = (select(func.max(RequestMessage.id)).where(RequestMessage.request_id == Request.id)
+            .correlate(Request).scalar_subquery())
+    return (select(Request.id).join(RequestMessage, RequestMessage.id == last)
+            .where(Request.status == REQUEST_PROCESSING, RequestMessage.from_agent.is_(False)))
+
+
+def awaiting_answer(session: Session, request_ids: list[int]) -> set[int]:
+    """Of these requests, those with a family's message not yet answered."""
+    if not request_ids:
+        return set()
+    return set(session.scalars(_awaiting_answer().where(Request.id.in_(request_ids))))
+
+
+def awaiting_answer_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(_awaiting_answer().subquery())) or 0
 
 
 def change_refusal(found: Request) -> str:

@@ -289,3 +289,33 @@ def test_the_agents_home_counts_the_requests_waiting(client, auth, parent, agent
     auth.sign_in(agent.email)
     home = words(client.get("/"))
     assert "1 demande d'une famille attend d'être prise en charge." in home
+
+
+def test_a_familys_new_message_is_flagged_for_the_town_hall_until_answered(client, auth, parent, agent, family,
+                                                                            db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    found = the_request(db)
+    auth.sign_in(agent.email)
+    client.post(f"/agent/demandes/{found.id}/prise-en-charge")
+    # Taken, nothing new from the family yet.
+    assert "Nouveau message de la famille" not in words(client.get("/agent/demandes"))
+    assert "nouveau message de la famille" not in words(client.get("/"))
+    auth.sign_in(parent.email)
+    client.post(f"/demandes/{found.id}/message", data={"message": "J'ai oublié : pour 2026."})
+    auth.sign_in(agent.email)
+    page = words(client.get("/agent/demandes"))
+    assert "En traitement Nouveau message de la famille" in page
+    assert "1 demande en traitement a un nouveau message de la famille." in words(client.get("/"))
+    # The town hall answers: the flag goes.
+    client.post(f"/agent/demandes/{found.id}/message", data={"message": "C'est noté, pour 2026."})
+    assert "Nouveau message de la famille" not in words(client.get("/agent/demandes"))
+    assert "nouveau message de la famille" not in words(client.get("/"))
+    # The family writes again, then the request is closed: nothing is flagged once it has ended.
+    auth.sign_in(parent.email)
+    client.post(f"/demandes/{found.id}/message", data={"message": "Merci !"})
+    auth.sign_in(agent.email)
+    assert "Nouveau message de la famille" in words(client.get("/agent/demandes"))
+    client.post(f"/agent/demandes/{found.id}/clore", data={"note": ""})
+    assert "Nouveau message de la famille" not in words(client.get("/agent/demandes?etat=closed"))
+    assert "nouveau message de la famille" not in words(client.get("/"))

@@ -32,8 +32,10 @@ def requests_queue():
     state = request.args.get("etat", "")
     if state not in FILTERS:
         state = ""
-    return render("agent/requests.html", requests=service.queue(get_session(), current_user, state),
-                  state=state, filters=FILTERS, labels=service.STATUS_LABELS, kinds=service.REQUEST_TYPES)
+    found = service.queue(get_session(), current_user, state)
+    return render("agent/requests.html", requests=found, state=state, filters=FILTERS,
+                  labels=service.STATUS_LABELS, kinds=service.REQUEST_TYPES,
+                  awaiting=service.awaiting_answer(get_session(), [r.id for r in found]))
 
 
 def _found(request_id: int):
