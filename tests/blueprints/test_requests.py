@@ -182,7 +182,8 @@ def test_another_familys_request_does_not_exist(client, auth, parent, family, db
     found = the_request(db)
     stranger = make_account(email="stranger@example.org")
     auth.sign_in(stranger.email)
-    assert client.get(f"/demandes/{found.id}").status_code == 404
+    for path in ("", "/annuler", "/supprimer"):
+        assert client.get(f"/demandes/{found.id}{path}").status_code == 404
     for path in ("", "/message", "/annuler", "/supprimer"):
         assert client.post(f"/demandes/{found.id}{path}", data={**NEW, "message": "x"}).status_code == 404
     assert client.get("/demandes/999999").status_code == 404
@@ -319,3 +320,30 @@ def test_a_familys_new_message_is_flagged_for_the_town_hall_until_answered(clien
     client.post(f"/agent/demandes/{found.id}/clore", data={"note": ""})
     assert "Nouveau message de la famille" not in words(client.get("/agent/demandes?etat=closed"))
     assert "nouveau message de la famille" not in words(client.get("/"))
+
+
+def test_cancelling_or_deleting_first_says_what_it_does(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    found = the_request(db)
+    page = text(client.get(f"/demandes/{found.id}"))
+    assert f'<a class="button danger" href="/demandes/{found.id}/annuler">Annuler la demande</a>' in page
+    confirm = client.get(f"/demandes/{found.id}/annuler")
+    assert confirm.status_code == 200
+    assert "La mairie ne traitera pas cette demande." in words(confirm)
+    assert f'action="/demandes/{found.id}/annuler"' in text(confirm)
+    assert "Revenir à la demande" in words(confirm)
+    assert the_request(db).status == "pending"  # nothing done by looking
+    # A pending request is not a draft: its deletion page leads back to it.
+    assert client.get(f"/demandes/{found.id}/supprimer").headers["Location"].endswith(f"/demandes/{found.id}")
+    client.post(f"/demandes/{found.id}/annuler")
+    assert the_request(db).status == "closed"
+    # Once ended, the page leads back to the request, which says where it stands.
+    assert client.get(f"/demandes/{found.id}/annuler").headers["Location"].endswith(f"/demandes/{found.id}")
+    client.post("/demandes/nouvelle", data={**NEW, "subject": "Brouillon", "action": "draft"})
+    draft = the_request(db)
+    assert f'href="/demandes/{draft.id}/supprimer"' in text(client.get(f"/demandes/{draft.id}"))
+    confirm = words(client.get(f"/demandes/{draft.id}/supprimer"))
+    assert "Supprimer le brouillon « Brouillon »" in confirm and "Le brouillon sera effacé" in confirm
+    assert client.get(f"/demandes/{draft.id}/annuler").status_code == 303
+    assert the_request(db).id == draft.id

@@ -247,7 +247,8 @@ def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_acco
     page.wait_for_selector("text=Votre demande est envoyée à la mairie.")
     found = requests.of_account(db, parent)[0]
     assert found.status == "pending" and found.kind == "certificate"
-    check_pages(visit, [(f"/demandes/{found.id}", "parent-demande", True)])
+    check_pages(visit, [(f"/demandes/{found.id}", "parent-demande", True),
+                        (f"/demandes/{found.id}/annuler", "parent-demande-annuler", True)])
     requests.add_message(db, agent, found.id, "Elle part au courrier demain.", "http://localhost")
     page.context.clear_cookies()
     visit.sign_in(agent.email, PASSWORD)
@@ -282,6 +283,8 @@ def test_a_request_sent_and_cancelled_without_javascript(browser, live_server, d
         page.get_by_role("button", name="Envoyer la demande").click()
         page.wait_for_selector("text=Votre demande est envoyée à la mairie.")
         # (axe needs JavaScript: these pages are checked by the test above.)
+        page.get_by_role("link", name="Annuler la demande").click()
+        page.wait_for_selector("text=La mairie ne traitera pas cette demande.")
         page.get_by_role("button", name="Annuler la demande").click()
         page.wait_for_selector("text=Vous avez annulé cette demande.")
         screenshot(page, "parent-demande-annulee-sans-js", mobile=True)

@@ -141,8 +141,14 @@ def _refused(request_id: int, message: str):
     return redirect(url_for("requests.show", request_id=request_id))
 
 
-def _simple(request_id: int, action, done: str, target: str | None = None):
-    _found(request_id)
+def _simple(request_id: int, what: str, action, done: str, target: str | None = None):
+    """« Annuler la demande » or « Supprimer le brouillon »: first a page that
+    says what it does (GET), then the form it carries does it."""
+    found = _found(request_id)
+    if request.method == "GET":
+        if (found.status == "draft") != (what == "delete") or service.change_refusal(found):
+            return redirect(url_for("requests.show", request_id=request_id))  # its page says where it stands
+        return render("requests/confirm.html", found=found, what=what, form=Form(formdata=None))
     form = Form()
     if not form.validate_on_submit():
         abort(400)
@@ -151,13 +157,14 @@ def _simple(request_id: int, action, done: str, target: str | None = None):
     return redirect(target if ok and target else url_for("requests.show", request_id=request_id))
 
 
-@bp.route("/<int:request_id>/annuler", methods=["POST"])
+@bp.route("/<int:request_id>/annuler", methods=["GET", "POST"])
 def cancel(request_id: int):
     """Annuler la demande (still pending)."""
-    return _simple(request_id, service.cancel, "La demande est annulée.")
+    return _simple(request_id, "cancel", service.cancel, "La demande est annulée.")
 
 
-@bp.route("/<int:request_id>/supprimer", methods=["POST"])
+@bp.route("/<int:request_id>/supprimer", methods=["GET", "POST"])
 def delete(request_id: int):
     """Supprimer le brouillon."""
-    return _simple(request_id, service.delete_draft, "Le brouillon est supprimé.", url_for("requests.index"))
+    return _simple(request_id, "delete", service.delete_draft, "Le brouillon est supprimé.",
+                   url_for("requests.index"))
