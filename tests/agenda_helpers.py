@@ -106,3 +106,14 @@ def build_town(db, parent=None, agent=None) -> Town:
 
 def at(day: date, hour: int = 8, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute))
+
+
+def one_place_and_zoe(db, town: Town, account: Account) -> Child:
+    """The canteen down to one place a day, and Zoé of the Durand family
+    (``account`` subscribed to it) enrolled in it: the family in line."""
+    town.canteen.default_capacity = 1
+    db.commit()
+    durand = household(db, town.organisation, name="Durand", children=("Zoé",), account=account)
+    zoe = durand.children[0]
+    enrol(db, zoe, town.canteen)
+    return zoe

@@ -22,6 +22,7 @@ from tests.agenda_helpers import build_town
 from tests.agenda_helpers import enrol
 from tests.agenda_helpers import household
 from tests.agenda_helpers import next_weekday
+from tests.agenda_helpers import one_place_and_zoe
 from tests.blueprints.helpers import text
 from tests.blueprints.helpers import words
 from tests.conftest import fresh
@@ -90,12 +91,8 @@ def test_a_family_ends_an_enrolment_and_the_later_days_are_cancelled(client, aut
 
 
 def test_the_place_freed_goes_to_the_first_in_line(client, auth, town, monday, db, make_account):
-    town.canteen.default_capacity = 1
-    db.commit()
     other_parent = make_account(email="durand@example.org")
-    other = household(db, town.organisation, name="Durand", children=("Zoé",), account=other_parent)
-    zoe = other.children[0]
-    enrol(db, zoe, town.canteen)
+    zoe = one_place_and_zoe(db, town, other_parent)
     day = monday + timedelta(days=7)
     agenda.book(db, town.parent, town.leo.id, town.canteen.id, day)
     agenda.join_waiting_list(db, other_parent, zoe.id, town.canteen.id, day)

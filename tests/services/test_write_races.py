@@ -568,16 +568,11 @@ def test_an_enrolment_ended_while_an_agent_books_cancels_what_was_booked(app, db
 def test_a_place_given_to_the_child_while_its_enrolment_ends_is_cancelled_too(app, db, parent, agent,
                                                                               make_account):
     from citoyen.services import activities as activity_service
-    from tests.agenda_helpers import enrol
-    from tests.agenda_helpers import household
+    from tests.agenda_helpers import one_place_and_zoe
 
     town = build_town(db, parent=parent, agent=agent)
-    town.canteen.default_capacity = 1
-    db.commit()
     other_parent = make_account(email="durand@example.org")
-    durand = household(db, town.organisation, name="Durand", children=("Zoé",), account=other_parent)
-    zoe = durand.children[0]
-    enrol(db, zoe, town.canteen)
+    zoe = one_place_and_zoe(db, town, other_parent)
     monday = next_weekday(0)
     later = monday + timedelta(days=7)
     agenda.book(db, other_parent, zoe.id, town.canteen.id, later)
