@@ -459,8 +459,9 @@ def main() -> None:
             book = measures["book"]
             print(f"{'':<6} clicks answered: {book['requests']}, places booked: {book['booked']}")
             if book["booked"] < book["requests"] * 0.99:
-                print(f"{'':<6} WARNING: clicks ran out of cells of their own ({cells[number]} cells), so some did "
-                      "not write: run with more WRK_PARENTS")
+                print(f"{'':<6} WARNING: fewer places than clicks answered: clicks were refused (non-2xx) or ran "
+                      f"out of cells of their own ({cells[number]} cells); more cells: raise WRK_PARENTS in "
+                      "bench/agenda.py, keeping all rounds' children under a slot's capacity")
             rounds.append(measures)
 
         def median_of(name: str, key: str) -> float:

@@ -933,6 +933,13 @@ def _new_booking(dialect):
 
 
 _NEW_BOOKING = {name: _new_booking(dialect) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_LOCK_ENROLMENT = sql.Prepared(
+    select(Enrolment.__table__.c.id)
+    .where(Enrolment.__table__.c.child_id == bindparam("child_id"),
+           Enrolment.__table__.c.activity_id == bindparam("activity_id"),
+           Enrolment.__table__.c.start_date <= bindparam("day", type_=Date),
+           Enrolment.__table__.c.end_date >= bindparam("day", type_=Date))
+    .with_for_update(read=True))
 
 
 def _take_place(session: Session, slot_id: int) -> bool:
@@ -1056,9 +1063,16 @@ def _journal(session: Session, click: Click, action: str) -> None:
                  f"{click.activity.name}, {click.day:%d/%m/%Y}")
 
 
-def _begin_write(session: Session, click: Click) -> None:
+def _begin_write(session: Session, click: Click, taking: bool = False) -> None:
+    """The write begins. A click that takes a place (``taking``) first
+    share-locks the child's enrolment on PostgreSQL: the enrolment before the
+    slot, in the order « Mettre fin à l'inscription » and « Saisie groupée »
+    lock them, so that none of them waits for another in a circle."""
     click.wrote = True
     begin_write(session)
+    if taking and session.get_bind().dialect.name == "postgresql":
+        sql.run(session, _LOCK_ENROLMENT, {"child_id": click.child.id, "activity_id": click.activity.id,
+                                           "day": click.day})
 
 
 _ENROLMENT_RANKS = {ENROLMENT_PENDING: 1, ENROLMENT_VALIDATED: 2}
@@ -1185,7 +1199,7 @@ def _book(session: Session, click: Click) -> tuple[int | None, Cell | None]:
         return existing.slot_id, booked_cell(ctx, child, activity, day)
     _check_account(session, None, child.household_id, click.is_agent, click.billing_mode, click.balance)
     slot = ctx.slots.get((activity.id, day))
-    _begin_write(session, click)
+    _begin_write(session, click, taking=True)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
                                                             [day])[day]
     if not _take_place(session, slot_id):
@@ -1209,7 +1223,7 @@ def _join_waiting_list(session: Session, click: Click) -> tuple[int | None, Cell
     # A place in line becomes a booking by itself: the same account rule as booking.
     _check_account(session, None, child.household_id, click.is_agent, click.billing_mode, click.balance)
     slot = ctx.slots.get((activity.id, day))
-    _begin_write(session, click)
+    _begin_write(session, click, taking=True)
     slot_id = slot.id if slot is not None else ensure_slots(session, activity.id, activity.default_capacity,
                                                             [day])[day]
     status = BOOKING_BOOKED if _take_place(session, slot_id) else BOOKING_WAITING
@@ -1304,6 +1318,12 @@ def click(session: Session, actor: Account, action: str, child_id: int, activity
         # race lost): read it again.
         now_read = _prepare(session, actor, child_id, activity_id, day, now) if prepared.wrote else prepared
         after = assess(now_read.ctx, now_read.child, now_read.activity, day)
+        if not message and action != "cancel" and after.state not in (BOOKED, WAITING):
+            # Nothing written: the enrolment ended or the day closed meanwhile. Say why.
+            try:
+                _check_bookable(now_read.ctx, now_read.child, now_read.activity, day, waiting=action == "wait")
+            except DomainError as error:
+                message = error.message
     after.message = message
     return after
 
@@ -1656,13 +1676,15 @@ def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day:
         raise DomainError(f"L'inscription se termine déjà le {enrolment.end_date:%d/%m/%Y} : choisissez un jour "
                           "avant.", "last_day")
     child, activity = enrolment.child, enrolment.activity
-    ctx = load_context(session, [child], last_day + timedelta(days=1), enrolment.end_date, now,
-                       activity_ids=[activity.id])
-    gone = sorted((booking for (child_id, activity_id, day), booking in ctx.bookings.items()
-                   if child_id == child.id and activity_id == activity.id and day > last_day
-                   and booking.status in (BOOKING_BOOKED, BOOKING_WAITING)), key=lambda b: b.day)
+    # Read locked (PostgreSQL): a place in line that a cancellation gives the
+    # child meanwhile is waited for, and is cancelled as the booking it became.
+    gone = session.execute(
+        select(Booking.id, Booking.slot_id, Booking.status, Booking.day)
+        .where(Booking.child_id == child.id, Booking.activity_id == activity.id, Booking.day > last_day,
+               Booking.day <= enrolment.end_date, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
+        .order_by(Booking.day, Booking.id).with_for_update()).all()
     if not actor.is_agent:
-        rules = ctx.rules_of(activity)[1]
+        rules = cancel_rule(activity)
         late = [b.day for b in gone
                 if b.status == BOOKING_BOOKED and now > rules.limit(b.day, activity.start_time)]
         if late:
@@ -1671,13 +1693,6 @@ def end_enrolment(session: Session, actor: Account, enrolment_id: int, last_day:
                 f"{child.first_name} a une réservation le {late[-1]:%d/%m/%Y} et le délai d'annulation est "
                 f"passé : choisissez le {late[-1]:%d/%m/%Y} ou un jour après comme dernier jour, ou "
                 "déclarez l'absence de l'enfant.", "last_day")
-    # Read again, locked (PostgreSQL): a place in line that a cancellation gave
-    # the child meanwhile is cancelled as the booking it has become.
-    gone = session.execute(
-        select(Booking.id, Booking.slot_id, Booking.status, Booking.day)
-        .where(Booking.child_id == child.id, Booking.activity_id == activity.id, Booking.day > last_day,
-               Booking.day <= enrolment.end_date, Booking.status.in_((BOOKING_BOOKED, BOOKING_WAITING)))
-        .order_by(Booking.day, Booking.id).with_for_update()).all()
     cancelled = left_waiting = 0
     for booking in gone:
         if booking.status == BOOKING_BOOKED:

@@ -150,6 +150,20 @@ def change_refusal(found: Request) -> str:
     return "Cette demande est terminée : elle ne se modifie plus."
 
 
+def cancel_refusal(found: Request) -> str:
+    """Why the family can no longer cancel this request ("" while it can)."""
+    if found.status == REQUEST_PENDING:
+        return ""
+    return "Cette demande ne peut plus être annulée : " + (
+        "elle est prise en charge par la mairie." if found.status == REQUEST_PROCESSING
+        else "elle n'est pas en attente.")
+
+
+def delete_refusal(found: Request) -> str:
+    """Why this request cannot be deleted ("" for a draft)."""
+    return "" if found.status == REQUEST_DRAFT else "Seul un brouillon se supprime : cette demande est déjà envoyée."
+
+
 def message_refusal(found: Request) -> str:
     """Why no message can be written on this request ("" while it can)."""
     if found.status in (REQUEST_PENDING, REQUEST_PROCESSING):
@@ -232,8 +246,8 @@ def delete_draft(session: Session, actor: Account, request_id: int) -> None:
     found = _locked(session, actor, request_id)
     if actor.is_agent:
         raise Forbidden("Les demandes sont écrites par les familles.")
-    if found.status != REQUEST_DRAFT:
-        raise DomainError("Seul un brouillon se supprime : cette demande est déjà envoyée.")
+    if delete_refusal(found):
+        raise DomainError(delete_refusal(found))
     session.delete(found)
     session.commit()
 
@@ -243,10 +257,8 @@ def cancel(session: Session, actor: Account, request_id: int) -> Request:
     found = _locked(session, actor, request_id)
     if actor.is_agent:
         raise Forbidden("Les demandes sont écrites par les familles.")
-    if found.status != REQUEST_PENDING:
-        raise DomainError("Cette demande ne peut plus être annulée : "
-                          + ("elle est prise en charge par la mairie." if found.status == REQUEST_PROCESSING
-                             else "elle n'est pas en attente."))
+    if cancel_refusal(found):
+        raise DomainError(cancel_refusal(found))
     found.status, found.reason, found.updated_at = REQUEST_CLOSED, CANCELLED_BY_FAMILY, utcnow()
     session.commit()
     return found

@@ -385,7 +385,8 @@ def test_joining_the_waiting_list_of_a_day_with_a_place_says_it_is_booked(client
 @pytest.mark.parametrize("who", ["parent", "agent"])
 def test_nothing_is_read_again_after_a_clicks_commit(app, client, auth, town, monday, db, hx, who):
     """The cell that comes back is built from what the click read: after its
-    commit, not one statement more (not even the account, expired by the commit)."""
+    commit, not one statement more (not even the account, which the session
+    forgot when the click took the write lock)."""
     from sqlalchemy import event
 
     from citoyen.db import engine

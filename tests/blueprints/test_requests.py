@@ -334,6 +334,7 @@ def test_cancelling_or_deleting_first_says_what_it_does(client, auth, parent, ag
     assert f'action="/demandes/{found.id}/annuler"' in text(confirm)
     assert "Revenir à la demande" in words(confirm)
     assert the_request(db).status == "pending"  # nothing done by looking
+    assert client.head(f"/demandes/{found.id}/annuler").status_code == 200
     # A pending request is not a draft: its deletion page leads back to it.
     assert client.get(f"/demandes/{found.id}/supprimer").headers["Location"].endswith(f"/demandes/{found.id}")
     client.post(f"/demandes/{found.id}/annuler")
@@ -347,3 +348,16 @@ def test_cancelling_or_deleting_first_says_what_it_does(client, auth, parent, ag
     assert "Supprimer le brouillon « Brouillon »" in confirm and "Le brouillon sera effacé" in confirm
     assert client.get(f"/demandes/{draft.id}/annuler").status_code == 303
     assert the_request(db).id == draft.id
+
+
+def test_a_cancellation_page_of_a_request_taken_meanwhile_says_why(client, auth, parent, agent, family, db):
+    auth.sign_in(parent.email)
+    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
+    found = the_request(db)
+    auth.sign_in(agent.email)
+    client.post(f"/agent/demandes/{found.id}/prise-en-charge")
+    auth.sign_in(parent.email)
+    response = client.get(f"/demandes/{found.id}/annuler", follow_redirects=True)
+    assert "elle est prise en charge par la mairie" in words(response)
+    assert "La mairie ne traitera pas cette demande." not in words(response)
+    assert the_request(db).status == "processing"

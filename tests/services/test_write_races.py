@@ -535,6 +535,7 @@ def test_a_click_while_the_enrolment_ends_books_nothing_after_the_last_day(app, 
 
     assert errors == []
     assert cell.state != agenda.BOOKED
+    assert "n'est pas inscrit·e à Restauration scolaire ce jour-là" in cell.message
     assert _live_after(db, leo_id, canteen_id, monday) == []
     assert activity_service.counters_match(db) == []
 

@@ -145,9 +145,12 @@ def _simple(request_id: int, what: str, action, done: str, target: str | None = 
     """« Annuler la demande » or « Supprimer le brouillon »: first a page that
     says what it does (GET), then the form it carries does it."""
     found = _found(request_id)
-    if request.method == "GET":
-        if (found.status == "draft") != (what == "delete") or service.change_refusal(found):
-            return redirect(url_for("requests.show", request_id=request_id))  # its page says where it stands
+    if request.method != "POST":
+        if what == "cancel" and found.status == "draft":
+            return redirect(url_for("requests.show", request_id=request_id))  # its page offers the deletion
+        refusal = (service.delete_refusal if what == "delete" else service.cancel_refusal)(found)
+        if refusal:  # sent, taken or ended meanwhile: its page says where it stands
+            return _refused(request_id, refusal)
         return render("requests/confirm.html", found=found, what=what, form=Form(formdata=None))
     form = Form()
     if not form.validate_on_submit():
