@@ -266,6 +266,10 @@ def test_a_stale_form_says_why_it_was_refused(client, auth, parent, agent, famil
     response = client.post(f"/demandes/{found.id}", data={**NEW, "subject": "", "action": "save"},
                            follow_redirects=True)
     assert "déjà prise en charge par la mairie" in words(response)
+    # Its cancellation page, opened too late, says the same instead of offering to cancel.
+    response = client.get(f"/demandes/{found.id}/annuler", follow_redirects=True)
+    assert "ne peut plus être annulée : elle est prise en charge par la mairie" in words(response)
+    assert "La mairie ne traitera pas cette demande." not in words(response)
     client.post(f"/demandes/{found.id}/message", data={"message": "Merci."})
     auth.sign_in(agent.email)
     client.post(f"/agent/demandes/{found.id}/refuser", data={"reason": "Hors compétence."})
@@ -349,15 +353,3 @@ def test_cancelling_or_deleting_first_says_what_it_does(client, auth, parent, ag
     assert client.get(f"/demandes/{draft.id}/annuler").status_code == 303
     assert the_request(db).id == draft.id
 
-
-def test_a_cancellation_page_of_a_request_taken_meanwhile_says_why(client, auth, parent, agent, family, db):
-    auth.sign_in(parent.email)
-    client.post("/demandes/nouvelle", data={**NEW, "action": "send"})
-    found = the_request(db)
-    auth.sign_in(agent.email)
-    client.post(f"/agent/demandes/{found.id}/prise-en-charge")
-    auth.sign_in(parent.email)
-    response = client.get(f"/demandes/{found.id}/annuler", follow_redirects=True)
-    assert "elle est prise en charge par la mairie" in words(response)
-    assert "La mairie ne traitera pas cette demande." not in words(response)
-    assert the_request(db).status == "processing"
