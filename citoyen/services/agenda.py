@@ -1615,12 +1615,16 @@ def decide_enrolment(session: Session, actor: Account, enrolment_id: int, accept
     return enrolment
 
 
-def enrolment_for(session: Session, actor: Account, enrolment_id: int) -> Enrolment:
-    """An enrolment of a child the actor may act for (another family's does not exist)."""
+def enrolment_for(session: Session, actor: Account, enrolment_id: int,
+                  household_id: int | None = None) -> Enrolment:
+    """An enrolment of a child the actor may act for (another family's does
+    not exist), and of ``household_id`` if given (the household an agent acts for)."""
     enrolment = session.get(Enrolment, enrolment_id) if enrolment_id else None
     if enrolment is None:
         raise NotFound("Cette inscription n'existe pas.")
-    child_for(session, actor, enrolment.child_id)  # raises NotFound
+    child = child_for(session, actor, enrolment.child_id)  # raises NotFound
+    if household_id is not None and child.household_id != household_id:
+        raise NotFound("Cette inscription n'existe pas.")
     return enrolment
 
 

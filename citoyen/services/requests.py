@@ -154,6 +154,8 @@ def cancel_refusal(found: Request) -> str:
     """Why the family can no longer cancel this request ("" while it can)."""
     if found.status == REQUEST_PENDING:
         return ""
+    if found.status == REQUEST_DRAFT:
+        return "Un brouillon ne s'annule pas : il n'est pas envoyé à la mairie, vous pouvez le supprimer."
     return "Cette demande ne peut plus être annulée : " + (
         "elle est prise en charge par la mairie." if found.status == REQUEST_PROCESSING
         else "elle n'est pas en attente.")

@@ -220,10 +220,9 @@ def test_commune_choice_pages(visit, db, make_account, commune):
     ])
 
 
-def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_account, commune):
-    """« Mes demandes »: a family writes a request with the keyboard only; the town hall answers it."""
+def martin_family(db, make_account, commune):
+    """An agent, and Camille subscribed to the Martin household of the commune."""
     from citoyen.services import households
-    from citoyen.services import requests
 
     agent = make_account(email="agent@belval.example", first_name="Julien", role="agent")
     parent = make_account(email="camille.martin@example.org", first_name="Camille")
@@ -231,6 +230,14 @@ def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_acco
         db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
     households.subscribe(db, parent, households.Attempt("code", code=household.subscription_code),
                          "http://localhost")
+    return agent, parent
+
+
+def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_account, commune):
+    """« Mes demandes »: a family writes a request with the keyboard only; the town hall answers it."""
+    from citoyen.services import requests
+
+    agent, parent = martin_family(db, make_account, commune)
     visit.sign_in(parent.email, PASSWORD)
     page = visit.page
     check_pages(visit, [("/demandes", "parent-mes-demandes", True),
@@ -258,15 +265,9 @@ def test_request_pages_and_a_request_sent_with_the_keyboard(visit, db, make_acco
 
 def test_a_request_sent_and_cancelled_without_javascript(browser, live_server, db, make_account, commune):
     """« Mes demandes » as plain forms: nothing needs JavaScript."""
-    from citoyen.services import households
     from tests.browser.helpers import Visit
 
-    agent = make_account(email="agent@belval.example", first_name="Julien", role="agent")
-    parent = make_account(email="camille.martin@example.org", first_name="Camille")
-    household = households.create_household(
-        db, agent, commune, name="Martin", guardian_first_name="Camille", guardian_last_name="Martin")
-    households.subscribe(db, parent, households.Attempt("code", code=household.subscription_code),
-                         "http://localhost")
+    agent, parent = martin_family(db, make_account, commune)
     context = browser.new_context(java_script_enabled=False)
     try:
         visit = Visit(context.new_page(), live_server)

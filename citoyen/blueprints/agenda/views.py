@@ -241,11 +241,8 @@ def end_enrolment(enrolment_id: int):
     """Mettre fin à l'inscription: its last day; the days booked after it are cancelled."""
     session = get_session()
     try:
-        enrolment = agenda.enrolment_for(session, current_user, enrolment_id)
+        enrolment = agenda.enrolment_for(session, current_user, enrolment_id, _household_id())
     except NotFound:
-        abort(404)
-    household_id = _household_id()
-    if household_id is not None and household_id != enrolment.child.household_id:
         abort(404)
     form = EndEnrolmentForm()
     today = agenda.local_now().date()
@@ -263,7 +260,7 @@ def end_enrolment(enrolment_id: int):
                   + (f" {undone[0].upper()}{undone[1:]}." if undone else ""), "success")
             return redirect(_month_url(str(child_id), f"{form.last_day.data:%Y-%m}"))
         try:
-            enrolment = agenda.enrolment_for(session, current_user, enrolment_id)  # as it stands now
+            enrolment = agenda.enrolment_for(session, current_user, enrolment_id, _household_id())  # as it stands now
         except NotFound:
             abort(404)
     booked = agenda.bookings_after(session, enrolment, today)

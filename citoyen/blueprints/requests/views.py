@@ -146,8 +146,6 @@ def _simple(request_id: int, what: str, action, done: str, target: str | None = 
     says what it does (GET), then the form it carries does it."""
     found = _found(request_id)
     if request.method != "POST":
-        if what == "cancel" and found.status == "draft":
-            return redirect(url_for("requests.show", request_id=request_id))  # its page offers the deletion
         refusal = (service.delete_refusal if what == "delete" else service.cancel_refusal)(found)
         if refusal:  # sent, taken or ended meanwhile: its page says where it stands
             return _refused(request_id, refusal)
